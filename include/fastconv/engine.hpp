@@ -1,0 +1,18 @@
+// fastconv/engine.hpp — the list of convolution engines a caller can ask for.
+#pragma once
+
+#include <string_view>
+
+namespace fastconv {
+
+enum class Engine {
+  automatic,  // let the library choose (today: im2col; later issues add faster engines)
+  reference,  // plain direct loops with double accumulation: the oracle, slow
+  im2col,     // unfold into a workspace + packed, cache-blocked GEMM (col2im for the adjoints)
+};
+
+const char* engine_name(Engine engine);                // "auto", "reference", "im2col"
+Engine parse_engine(std::string_view name);            // inverse of engine_name; throws on unknown
+inline constexpr Engine kAllEngines[] = {Engine::automatic, Engine::reference, Engine::im2col};
+
+}  // namespace fastconv

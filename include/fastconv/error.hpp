@@ -1,0 +1,28 @@
+// fastconv/error.hpp — the one error mechanism of the library.
+//
+// Every invalid call throws fastconv::Error before any output is written. The message names
+// the operation, the argument and the offending values, e.g.
+//   "conv_forward: weight.shape[1] = 4, but src has 6 channels and groups = 2 (expected 3)".
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace fastconv {
+
+enum class ErrorKind {
+  invalid_argument,   // a shape, parameter or view that does not fit the operation
+  unsupported_dtype,  // a dtype the operation does not support, or mixed dtypes
+  overflow,           // an element count, byte size or index that does not fit 64 bits
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+}  // namespace fastconv

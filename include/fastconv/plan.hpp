@@ -1,0 +1,69 @@
+// fastconv/plan.hpp — a convolution problem prepared once and run many times.
+//
+// A ConvPlan is created from the operands' shapes and dtypes (strides and data pointers given
+// at creation are ignored), the parameters and an engine. Creation validates everything that
+// can be validated from shapes, picks the engine and computes the workspace size. run() then
+// takes views of exactly those shapes (any strides), checks pointers and overlaps, and computes.
+// run() is const and may be called from several threads at once on different outputs.
+//
+// Operands per kind (PyTorch's layouts; g = groups; "spatial" has 1, 2 or 3 axes):
+//   forward:          src (N,C,in...), weight (K,C/g,k...), bias (K) optional   -> dst (N,K,out...)
+//   transposed:       src (N,C,in...), weight (C,K/g,k...), bias (K) optional   -> dst (N,K,out...)
+//   backward_data:    diff_dst (N,K,out...), weight (K,C/g,k...)                -> diff_src (N,C,in...)
+//   backward_weights: src (N,C,in...), diff_dst (N,K,out...)
+//                                        -> diff_weight (K,C/g,k...), diff_bias (K) optional
+// backward_data is the transposed convolution of diff_dst with the same weight; diff_src's
+// shape is given explicitly because several input sizes map to one output size.
+// Operands a kind does not use must be left empty (rank 0).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "fastconv/engine.hpp"
+#include "fastconv/params.hpp"
+#include "fastconv/tensor.hpp"
+
+namespace fastconv {
+
+enum class ConvKind { forward, transposed, backward_data, backward_weights };
+const char* conv_kind_name(ConvKind kind);
+
+struct ConvArgs {
+  TensorView src;
+  TensorView weight;
+  TensorView bias;
+  TensorView dst;
+  TensorView diff_dst;
+  TensorView diff_src;
+  TensorView diff_weight;
+  TensorView diff_bias;
+};
+
+namespace detail {
+class PlanImpl;
+}
+
+class ConvPlan {
+ public:
+  ConvPlan(ConvKind kind, const ConvArgs& shapes, const ConvParams& params,
+           Engine engine = Engine::automatic);
+  ~ConvPlan();
+  ConvPlan(ConvPlan&&) noexcept;
+  ConvPlan& operator=(ConvPlan&&) noexcept;
+
+  ConvKind kind() const;
+  Engine engine() const;                  // the engine actually chosen (never automatic)
+  std::size_t workspace_bytes() const;    // scratch memory run() needs
+  double flop_count() const;              // 2 * multiply-adds of the direct algorithm
+  std::string description() const;        // one line: kind, shapes, params, engine
+
+  // workspace: null (run() allocates) or at least workspace_bytes(), 64-byte aligned.
+  void run(const ConvArgs& args, void* workspace = nullptr) const;
+
+ private:
+  std::unique_ptr<detail::PlanImpl> impl_;
+};
+
+}  // namespace fastconv

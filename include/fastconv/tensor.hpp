@@ -1,0 +1,66 @@
+// fastconv/tensor.hpp — a non-owning, strided view of a dense tensor.
+//
+// A TensorView is a data pointer, a dtype, a shape and strides counted in elements (not bytes).
+// Any strides are allowed, so NCHW, channels-last (NHWC / NDHWC) and cropped or transposed
+// views are passed without a copy. Convolution operands have rank 3, 4 or 5:
+// (N, C, W), (N, C, H, W) or (N, C, D, H, W); the windows() view has a larger rank.
+// The library never writes through a view passed as an input.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+
+namespace fastconv {
+
+enum class DType { float32, float64 };
+
+std::size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+
+template <typename T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() { return DType::float32; }
+template <>
+constexpr DType dtype_of<double>() { return DType::float64; }
+
+inline constexpr int kMaxRank = 8;
+
+struct TensorView {
+  void* data = nullptr;
+  DType dtype = DType::float32;
+  int rank = 0;  // 0 means "no tensor" (e.g. an absent bias)
+  std::array<std::int64_t, kMaxRank> shape{};
+  std::array<std::int64_t, kMaxRank> strides{};  // in elements; may be zero or negative
+
+  bool empty_view() const { return rank == 0; }
+  std::int64_t numel() const;  // product of the shape (1 for rank 0 is not used: returns 0)
+  std::span<const std::int64_t> dims() const { return {shape.data(), std::size_t(rank)}; }
+  std::string shape_string() const;  // "[2, 3, 5, 5]"
+  bool is_contiguous() const;        // row-major, no gaps
+
+  // Row-major contiguous view of `shape`.
+  static TensorView contiguous(void* data, DType dtype, std::span<const std::int64_t> shape);
+  // Channels-last memory (N, spatial..., C) presented with the logical shape (N, C, spatial...).
+  static TensorView channels_last(void* data, DType dtype, std::span<const std::int64_t> shape);
+  // Explicit strides (in elements).
+  static TensorView strided(void* data, DType dtype, std::span<const std::int64_t> shape,
+                            std::span<const std::int64_t> strides);
+};
+
+// Typed conveniences; const pointers are accepted for inputs (never written).
+template <typename T>
+TensorView make_view(const T* data, std::initializer_list<std::int64_t> shape) {
+  return TensorView::contiguous(const_cast<T*>(data), dtype_of<T>(), {shape.begin(), shape.size()});
+}
+template <typename T>
+TensorView make_channels_last_view(const T* data, std::initializer_list<std::int64_t> shape) {
+  return TensorView::channels_last(const_cast<T*>(data), dtype_of<T>(),
+                                   {shape.begin(), shape.size()});
+}
+
+}  // namespace fastconv
