@@ -1,0 +1,19 @@
+// format.hpp — small helpers to build error messages and descriptions.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <sstream>
+#include <string>
+
+namespace fastconv::detail {
+
+inline std::string list_string(std::span<const std::int64_t> values) {
+  std::ostringstream out;
+  out << '[';
+  for (std::size_t i = 0; i < values.size(); ++i) out << (i ? ", " : "") << values[i];
+  out << ']';
+  return out.str();
+}
+
+}  // namespace fastconv::detail

@@ -1,0 +1,38 @@
+// engine_registry.cpp — the engines by id, and Engine::automatic's choice.
+//
+// The heuristic today: im2col, the only engine beyond the reference, takes every problem.
+// Later engines slot in ahead of it with their own decline reasons.
+#include <string>
+
+#include "engines/conv_engine.hpp"
+#include "engines/im2col/im2col_engine.hpp"
+#include "engines/reference/reference_conv.hpp"
+#include "fastconv/error.hpp"
+
+namespace fastconv::detail {
+
+const ConvEngine& engine_instance(Engine id) {
+  switch (id) {
+    case Engine::reference: return reference_engine();
+    case Engine::im2col: return im2col_engine();
+    case Engine::automatic: break;
+  }
+  throw Error(ErrorKind::invalid_argument,
+              std::string("engine_instance: no engine behind '") + engine_name(id) + "'");
+}
+
+Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dtype,
+                     std::string* why) {
+  // Preference order; the reference engine is the last resort.
+  for (Engine candidate : {Engine::im2col, Engine::reference}) {
+    const std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
+    if (reason.empty()) {
+      if (why) *why += std::string(engine_name(candidate)) + ": chosen";
+      return candidate;
+    }
+    if (why) *why += std::string(engine_name(candidate)) + ": declined (" + reason + "); ";
+  }
+  return Engine::reference;
+}
+
+}  // namespace fastconv::detail

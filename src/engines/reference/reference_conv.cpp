@@ -1,0 +1,145 @@
+// reference_conv.cpp — direct convolution loops with double accumulation.
+//
+// Index relation (per spatial axis): input position i = o * stride - pad_begin + k * dilation
+// for output position o and kernel offset k; positions outside the input read zero.
+#include "engines/reference/reference_conv.hpp"
+
+#include "fastconv/threading.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+// Input position of output position `o` and kernel offset `k` on `axis`.
+inline std::int64_t input_position(const ConvGeometry& g, int axis, std::int64_t o, std::int64_t k) {
+  return o * g.stride[axis] - g.pad_begin[axis] + k * g.dilation[axis];
+}
+
+// Output position whose kernel offset `k` reads input position `i`, or -1 when none does.
+inline std::int64_t output_position(const ConvGeometry& g, int axis, std::int64_t i, std::int64_t k) {
+  const std::int64_t scaled = i + g.pad_begin[axis] - k * g.dilation[axis];
+  if (scaled < 0 || scaled % g.stride[axis] != 0) return -1;
+  const std::int64_t o = scaled / g.stride[axis];
+  return o < g.out[axis] ? o : -1;
+}
+
+inline bool inside(const ConvGeometry& g, int axis, std::int64_t i) { return i >= 0 && i < g.in[axis]; }
+
+template <typename T>
+void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(get_num_threads())
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      const std::int64_t c0 = k / kg * cg;
+      for (std::int64_t od = 0; od < g.out[0]; ++od)
+      for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
+      for (std::int64_t ow = 0; ow < g.out[2]; ++ow) {
+        double sum = x.bias.data ? double(x.bias[k]) : 0.0;
+        for (std::int64_t c = 0; c < cg; ++c)
+        for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+          const std::int64_t id = input_position(g, 0, od, kd), ih = input_position(g, 1, oh, kh),
+                             iw = input_position(g, 2, ow, kw);
+          if (!inside(g, 0, id) || !inside(g, 1, ih) || !inside(g, 2, iw)) continue;
+          sum += double(x.src.at(n, c0 + c, id, ih, iw)) * double(x.weight.at(k, c, kd, kh, kw));
+        }
+        x.dst.at(n, k, od, oh, ow) = T(sum);
+      }
+    }
+  }
+}
+
+template <typename T>
+void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(get_num_threads())
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t c = 0; c < g.in_channels; ++c) {
+      const std::int64_t group = c / cg, c_in_group = c % cg;
+      for (std::int64_t id = 0; id < g.in[0]; ++id)
+      for (std::int64_t ih = 0; ih < g.in[1]; ++ih)
+      for (std::int64_t iw = 0; iw < g.in[2]; ++iw) {
+        double sum = x.bias.data ? double(x.bias[c]) : 0.0;
+        for (std::int64_t k = group * kg; k < (group + 1) * kg; ++k)
+        for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+          const std::int64_t od = output_position(g, 0, id, kd), oh = output_position(g, 1, ih, kh),
+                             ow = output_position(g, 2, iw, kw);
+          if (od < 0 || oh < 0 || ow < 0) continue;
+          sum += double(x.dst.at(n, k, od, oh, ow)) * double(x.weight.at(k, c_in_group, kd, kh, kw));
+        }
+        x.src.at(n, c, id, ih, iw) = T(sum);
+      }
+    }
+  }
+}
+
+template <typename T>
+void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(get_num_threads())
+  for (std::int64_t k = 0; k < g.out_channels; ++k) {
+    for (std::int64_t c = 0; c < cg; ++c) {
+      const std::int64_t c_src = k / kg * cg + c;
+      for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        double sum = 0.0;
+        for (std::int64_t n = 0; n < g.batch; ++n)
+        for (std::int64_t od = 0; od < g.out[0]; ++od)
+        for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
+        for (std::int64_t ow = 0; ow < g.out[2]; ++ow) {
+          const std::int64_t id = input_position(g, 0, od, kd), ih = input_position(g, 1, oh, kh),
+                             iw = input_position(g, 2, ow, kw);
+          if (!inside(g, 0, id) || !inside(g, 1, ih) || !inside(g, 2, iw)) continue;
+          sum += double(x.src.at(n, c_src, id, ih, iw)) * double(x.dst.at(n, k, od, oh, ow));
+        }
+        x.weight.at(k, c, kd, kh, kw) = T(sum);
+      }
+    }
+  }
+  if (x.bias.data) {
+    for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      double sum = 0.0;
+      for (std::int64_t n = 0; n < g.batch; ++n)
+      for (std::int64_t od = 0; od < g.out[0]; ++od)
+      for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
+      for (std::int64_t ow = 0; ow < g.out[2]; ++ow) sum += double(x.dst.at(n, k, od, oh, ow));
+      x.bias[k] = T(sum);
+    }
+  }
+}
+
+template <typename T>
+void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands) {
+  switch (direction) {
+    case Direction::forward: forward(g, operands); break;
+    case Direction::backward_data: backward_data(g, operands); break;
+    case Direction::backward_weights: backward_weights(g, operands); break;
+  }
+}
+
+class ReferenceEngine final : public ConvEngine {
+ public:
+  Engine id() const override { return Engine::reference; }
+  std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
+  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
+           void*) const override {
+    run_direction(direction, g, operands);
+  }
+  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
+           void*) const override {
+    run_direction(direction, g, operands);
+  }
+};
+
+}  // namespace
+
+const ConvEngine& reference_engine() {
+  static const ReferenceEngine engine;
+  return engine;
+}
+
+}  // namespace fastconv::detail

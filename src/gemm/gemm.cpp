@@ -1,0 +1,214 @@
+// gemm.cpp — the kernel table (expanded from gemm_kernels.inc) and the blocked GEMM driver.
+//
+// BLIS-style loops: columns of B in blocks of nc (L3), depth in blocks of kc, rows of A in
+// blocks of mc (L2); B's kc x nc block and A's mc x kc block are packed into micro-panels
+// (zero-padded to whole tiles) and the microkernel runs over mr x nr tiles. Threads split the
+// tile grid of each block; packing is split the same way.
+#include "gemm/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "fastconv/threading.hpp"
+#include "isa/cpu_isa.hpp"
+
+namespace fastconv::detail {
+
+using f32 = float;
+using f64 = double;
+
+// Declarations of every kernel in the list (defined in the per-ISA translation units).
+#define FASTCONV_GEMM_KERNEL(isa, dtype, mr, nr, kc, mc, nc)                                    \
+  void dtype##_gemm_##mr##x##nr##__##isa(std::int64_t, const dtype*, const dtype*, dtype*,      \
+                                         std::int64_t, std::int64_t, bool, const dtype*);
+#include "gemm/gemm_kernels.inc"
+#undef FASTCONV_GEMM_KERNEL
+
+namespace {
+
+template <typename T>
+std::vector<GemmKernel<T>> make_kernel_table() {
+  std::vector<GemmKernel<T>> table;
+#define FASTCONV_GEMM_KERNEL(isa, dtype, mr, nr, kc, mc, nc)                                    \
+  if constexpr (std::is_same_v<T, dtype>) {                                                     \
+    table.push_back({#dtype "_gemm_" #mr "x" #nr "__" #isa, int(Isa::isa),                      \
+                     &dtype##_gemm_##mr##x##nr##__##isa, mr, nr, kc, mc, nc});                  \
+  }
+#include "gemm/gemm_kernels.inc"
+#undef FASTCONV_GEMM_KERNEL
+  return table;
+}
+
+template <typename T>
+const std::vector<GemmKernel<T>>& kernel_table() {
+  static const std::vector<GemmKernel<T>> table = make_kernel_table<T>();
+  return table;
+}
+
+std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+// Packs rows [0, m) x depth [0, k) of A into mr-row micro-panels: panel i holds k columns of
+// mr values; rows past m are zero.
+template <typename T>
+void pack_a_panel(const MatrixView<const T>& a, std::int64_t rows, std::int64_t k, int mr, T* out) {
+  for (std::int64_t p = 0; p < k; ++p) {
+    for (int i = 0; i < mr; ++i) out[p * mr + i] = i < rows ? a.at(i, p) : T(0);
+  }
+}
+
+// Packs depth [0, k) x columns [0, cols) of B into one nr-column micro-panel; columns past
+// `cols` are zero.
+template <typename T>
+void pack_b_panel(const MatrixView<const T>& b, std::int64_t k, std::int64_t cols, int nr, T* out) {
+  if (b.col_stride == 1 && cols == nr) {
+    for (std::int64_t p = 0; p < k; ++p) {
+      const T* row = b.data + p * b.row_stride;
+      for (int j = 0; j < nr; ++j) out[p * nr + j] = row[j];
+    }
+    return;
+  }
+  for (std::int64_t p = 0; p < k; ++p) {
+    for (int j = 0; j < nr; ++j) out[p * nr + j] = j < cols ? b.at(p, j) : T(0);
+  }
+}
+
+// Adds a scratch tile into C's partial edge tile with the microkernel's semantics.
+template <typename T>
+void store_edge_tile(const T* tile, int nr, std::int64_t rows, std::int64_t cols,
+                     const MatrixView<T>& c, bool accumulate, const T* bias) {
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t j = 0; j < cols; ++j) {
+      T value = tile[i * nr + j] + (bias ? bias[i] : T(0));
+      T& out = c.at(i, j);
+      out = accumulate ? out + value : value;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+std::span<const GemmKernel<T>> all_gemm_kernels() {
+  return kernel_table<T>();
+}
+
+template <typename T>
+const GemmKernel<T>& active_gemm_kernel() {
+  static const GemmKernel<T>* chosen = [] {
+    const GemmKernel<T>* best = nullptr;
+    for (const auto& kernel : kernel_table<T>()) {
+      if (isa_enabled(Isa(kernel.isa)) && (best == nullptr || kernel.isa > best->isa)) {
+        best = &kernel;
+      }
+    }
+    return best;
+  }();
+  return *chosen;
+}
+
+template <typename T>
+static std::size_t workspace_for(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n,
+                                 std::int64_t k) {
+  const std::int64_t kc = std::min(kernel.kc, std::max<std::int64_t>(k, 1));
+  const std::int64_t mc = round_up(std::min(kernel.mc, std::max<std::int64_t>(m, 1)), kernel.mr);
+  const std::int64_t nc = round_up(std::min(kernel.nc, std::max<std::int64_t>(n, 1)), kernel.nr);
+  return std::size_t(kc * (mc + nc)) * sizeof(T) + 128;
+}
+
+template <typename T>
+std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k) {
+  std::size_t bytes = 0;
+  for (const auto& kernel : kernel_table<T>()) bytes = std::max(bytes, workspace_for(kernel, m, n, k));
+  return bytes;
+}
+
+template <typename T>
+void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
+          MatrixView<const T> b, MatrixView<T> c, bool accumulate, const T* row_bias,
+          void* workspace, const GemmKernel<T>* kernel_choice) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // C = (accumulate ? C : 0) + bias
+    for (std::int64_t i = 0; i < m; ++i) {
+      for (std::int64_t j = 0; j < n; ++j) {
+        const T bias = row_bias ? row_bias[i] : T(0);
+        c.at(i, j) = accumulate ? c.at(i, j) + bias : bias;
+      }
+    }
+    return;
+  }
+  const GemmKernel<T>& kernel = kernel_choice ? *kernel_choice : active_gemm_kernel<T>();
+  const int mr = kernel.mr, nr = kernel.nr;
+  const std::int64_t kc_max = std::min(kernel.kc, k);
+  const std::int64_t mc_max = round_up(std::min(kernel.mc, m), mr);
+  const std::int64_t nc_max = round_up(std::min(kernel.nc, n), nr);
+  T* packed_b = static_cast<T*>(workspace);
+  T* packed_a = packed_b + kc_max * nc_max;
+
+  const int threads = get_num_threads();
+#pragma omp parallel num_threads(threads)
+  {
+    alignas(64) T tile[16 * 64];  // scratch for edge tiles (mr * nr <= 1024)
+    for (std::int64_t jc = 0; jc < n; jc += nc_max) {
+      const std::int64_t nc = std::min(nc_max, n - jc);
+      const std::int64_t b_panels = (nc + nr - 1) / nr;
+      for (std::int64_t pc = 0; pc < k; pc += kc_max) {
+        const std::int64_t kc = std::min(kc_max, k - pc);
+        const bool first_depth_block = pc == 0;
+        const bool accumulate_block = accumulate || !first_depth_block;
+#pragma omp for schedule(static)
+        for (std::int64_t jr = 0; jr < b_panels; ++jr) {
+          const MatrixView<const T> block{b.data + pc * b.row_stride + (jc + jr * nr) * b.col_stride,
+                                          b.row_stride, b.col_stride};
+          pack_b_panel(block, kc, std::min<std::int64_t>(nr, nc - jr * nr), nr,
+                       packed_b + jr * nr * kc);
+        }
+        for (std::int64_t ic = 0; ic < m; ic += mc_max) {
+          const std::int64_t mc = std::min(mc_max, m - ic);
+          const std::int64_t a_panels = (mc + mr - 1) / mr;
+#pragma omp for schedule(static)
+          for (std::int64_t ir = 0; ir < a_panels; ++ir) {
+            const MatrixView<const T> block{a.data + (ic + ir * mr) * a.row_stride + pc * a.col_stride,
+                                            a.row_stride, a.col_stride};
+            pack_a_panel(block, std::min<std::int64_t>(mr, mc - ir * mr), kc, mr,
+                         packed_a + ir * mr * kc);
+          }
+#pragma omp for collapse(2) schedule(static)
+          for (std::int64_t jr = 0; jr < b_panels; ++jr) {
+            for (std::int64_t ir = 0; ir < a_panels; ++ir) {
+              const std::int64_t row = ic + ir * mr, col = jc + jr * nr;
+              const std::int64_t rows = std::min<std::int64_t>(mr, m - row);
+              const std::int64_t cols = std::min<std::int64_t>(nr, n - col);
+              const T* bias = first_depth_block && row_bias ? row_bias + row : nullptr;
+              const T* a_panel = packed_a + ir * mr * kc;
+              const T* b_panel = packed_b + jr * nr * kc;
+              const MatrixView<T> c_tile{&c.at(row, col), c.row_stride, c.col_stride};
+              if (rows == mr && cols == nr) {
+                kernel.run(kc, a_panel, b_panel, c_tile.data, c.row_stride, c.col_stride,
+                           accumulate_block, bias);
+              } else {
+                kernel.run(kc, a_panel, b_panel, tile, nr, 1, false, nullptr);
+                store_edge_tile(tile, nr, rows, cols, c_tile, accumulate_block, bias);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+#define FASTCONV_INSTANTIATE_GEMM(T)                                                            \
+  template std::span<const GemmKernel<T>> all_gemm_kernels<T>();                                \
+  template const GemmKernel<T>& active_gemm_kernel<T>();                                        \
+  template std::size_t gemm_workspace_bytes<T>(std::int64_t, std::int64_t, std::int64_t);       \
+  template void gemm<T>(std::int64_t, std::int64_t, std::int64_t, MatrixView<const T>,          \
+                        MatrixView<const T>, MatrixView<T>, bool, const T*, void*,              \
+                        const GemmKernel<T>*);
+FASTCONV_INSTANTIATE_GEMM(float)
+FASTCONV_INSTANTIATE_GEMM(double)
+
+}  // namespace fastconv::detail

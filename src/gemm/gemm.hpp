@@ -1,0 +1,56 @@
+// gemm.hpp — the library's own GEMM: C = A * B (+ C) (+ row bias), packed and cache-blocked.
+//
+// One internal interface; the microkernel behind it is chosen at run time per ISA from the
+// list in gemm_kernels.inc. Matrices are strided (row and column strides in elements), so
+// transposed and sub-matrix views need no copy. Threads: the library's thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace fastconv::detail {
+
+template <typename T>
+struct MatrixView {
+  T* data;
+  std::int64_t row_stride;
+  std::int64_t col_stride;
+  T& at(std::int64_t row, std::int64_t col) const { return data[row * row_stride + col * col_stride]; }
+};
+
+template <typename T>
+using GemmMicrokernelFn = void (*)(std::int64_t kc, const T* packed_a, const T* packed_b, T* c,
+                                   std::int64_t rs_c, std::int64_t cs_c, bool accumulate,
+                                   const T* bias);
+
+template <typename T>
+struct GemmKernel {
+  const char* name;
+  int isa;  // detail::Isa
+  GemmMicrokernelFn<T> run;
+  int mr, nr;
+  std::int64_t kc, mc, nc;
+};
+
+// Every kernel compiled into the library (in list order), usable or not on this CPU.
+template <typename T>
+std::span<const GemmKernel<T>> all_gemm_kernels();
+
+// The preferred kernel for the active ISA.
+template <typename T>
+const GemmKernel<T>& active_gemm_kernel();
+
+// Workspace bytes gemm() needs for these sizes (packing buffers).
+template <typename T>
+std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k);
+
+// C[m x n] = (accumulate ? C : 0) + A[m x k] * B[k x n] + row_bias[i] (if not null).
+// workspace: at least gemm_workspace_bytes(m, n, k), 64-byte aligned. `kernel` defaults to the
+// active one; tests pass each kernel explicitly.
+template <typename T>
+void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
+          MatrixView<const T> b, MatrixView<T> c, bool accumulate, const T* row_bias,
+          void* workspace, const GemmKernel<T>* kernel = nullptr);
+
+}  // namespace fastconv::detail

@@ -1,0 +1,312 @@
+// conv_plan.cpp — ConvPlan: validation at creation, engine choice, checked runs; and the
+// one-call convolution operations built on it.
+#include "fastconv/plan.hpp"
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <vector>
+
+#include "core/format.hpp"
+#include "engines/conv_engine.hpp"
+#include "fastconv/error.hpp"
+#include "fastconv/ops.hpp"
+#include "plan/conv_geometry.hpp"
+#include "plan/operands.hpp"
+
+namespace fastconv {
+
+const char* conv_kind_name(ConvKind kind) {
+  switch (kind) {
+    case ConvKind::forward: return "conv_forward";
+    case ConvKind::transposed: return "conv_transpose_forward";
+    case ConvKind::backward_data: return "conv_backward_data";
+    case ConvKind::backward_weights: return "conv_backward_weights";
+  }
+  return "conv_unknown";
+}
+
+namespace detail {
+namespace {
+
+// The operands in a fixed order; which ones a kind uses is decided by `expected` below.
+constexpr int kOperandCount = 8;
+std::array<Operand, kOperandCount> operand_list(const ConvArgs& args, ConvKind kind) {
+  const bool backward_weights = kind == ConvKind::backward_weights;
+  return {{{"src", &args.src, false},
+           {"weight", &args.weight, false},
+           {"bias", &args.bias, false},
+           {"dst", &args.dst, true},
+           {"diff_dst", &args.diff_dst, false},
+           {"diff_src", &args.diff_src, true},
+           {"diff_weight", &args.diff_weight, backward_weights},
+           {"diff_bias", &args.diff_bias, backward_weights}}};
+}
+
+// Which operands a kind needs (required), may take (optional) or must leave empty.
+enum class Use { unused, required, optional };
+std::array<Use, kOperandCount> operand_uses(ConvKind kind) {
+  using enum Use;
+  switch (kind) {
+    case ConvKind::forward:
+    case ConvKind::transposed:
+      return {required, required, optional, required, unused, unused, unused, unused};
+    case ConvKind::backward_data:
+      return {unused, required, unused, unused, required, required, unused, unused};
+    case ConvKind::backward_weights:
+      return {required, unused, unused, unused, required, unused, required, optional};
+  }
+  return {};
+}
+
+}  // namespace
+
+class PlanImpl {
+ public:
+  PlanImpl(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine requested)
+      : kind_(kind), operation_(conv_kind_name(kind)) {
+    const auto operands = operand_list(shapes, kind);
+    const auto uses = operand_uses(kind);
+    for (int i = 0; i < kOperandCount; ++i) {
+      const bool present = operands[i].view->rank != 0;
+      if (uses[i] == Use::required && !present) {
+        fail(std::string("argument ") + operands[i].name + " is required but empty (rank 0)");
+      }
+      if (uses[i] == Use::unused && present) {
+        fail(std::string("argument ") + operands[i].name + " is not used by " + operation_ +
+             "; leave it empty");
+      }
+      present_[i] = present;
+    }
+    // The first required operand sets the dtype; the others must match (checked in run too).
+    for (int i = 0; i < kOperandCount; ++i) {
+      if (!present_[i]) continue;
+      check_dtype_supported(operation_, operands[i].name, operands[i].view->dtype);
+      if (first_ < 0) {
+        first_ = i;
+        dtype_ = operands[i].view->dtype;
+      } else if (operands[i].view->dtype != dtype_) {
+        throw Error(ErrorKind::unsupported_dtype,
+                    std::string(operation_) + ": " + operands[i].name + " is " +
+                        dtype_name(operands[i].view->dtype) + " but " + operands[first_].name +
+                        " is " + dtype_name(dtype_) + "; mixed dtypes are not supported");
+      }
+    }
+    derive_geometry(shapes, params);
+    check_operand_shapes(operands);
+
+    if (requested == Engine::automatic) {
+      engine_ = choose_engine(direction_, geometry_, dtype_, &why_);
+    } else {
+      engine_ = requested;
+      const std::string reason =
+          engine_instance(engine_).decline_reason(direction_, geometry_, dtype_);
+      if (!reason.empty()) fail(std::string("engine ") + engine_name(engine_) + " declines: " + reason);
+      why_ = std::string(engine_name(engine_)) + ": requested";
+    }
+    engine_impl_ = &engine_instance(engine_);
+    workspace_bytes_ = engine_impl_->workspace_bytes(direction_, geometry_, dtype_);
+    if (const char* verbose = std::getenv("FASTCONV_VERBOSE"); verbose && *verbose && *verbose != '0') {
+      std::clog << "fastconv: " << description() << " [" << why_ << "]\n";
+    }
+  }
+
+  ConvKind kind() const { return kind_; }
+  Engine engine() const { return engine_; }
+  std::size_t workspace_bytes() const { return workspace_bytes_; }
+  double flop_count() const { return 2.0 * geometry_.multiply_adds(); }
+
+  std::string description() const {
+    std::ostringstream out;
+    out << operation_ << " " << dtype_name(dtype_);
+    const char* names[kOperandCount] = {"src", "weight", "bias", "dst",
+                                        "diff_dst", "diff_src", "diff_weight", "diff_bias"};
+    for (int i = 0; i < kOperandCount; ++i) {
+      if (present_[i]) out << " " << names[i] << "=" << list_string(expected_[i]);
+    }
+    out << " " << params_string_ << " engine=" << engine_name(engine_)
+        << " workspace=" << workspace_bytes_;
+    return out.str();
+  }
+
+  void run(const ConvArgs& args, void* workspace) const {
+    const auto operands = operand_list(args, kind_);
+    for (int i = 0; i < kOperandCount; ++i) {
+      const bool present = operands[i].view->rank != 0;
+      if (present != present_[i]) {
+        fail(std::string("argument ") + operands[i].name +
+             (present ? " is set, but the plan was created without it"
+                      : " is empty, but the plan was created with it"));
+      }
+    }
+    check_operands(operation_, dtype_, operands, expected_);
+
+    std::unique_ptr<std::byte[], void (*)(std::byte*)> owned(nullptr, [](std::byte* p) {
+      ::operator delete[](p, std::align_val_t(64));
+    });
+    if (workspace == nullptr && workspace_bytes_ > 0) {
+      owned.reset(static_cast<std::byte*>(::operator new[](workspace_bytes_, std::align_val_t(64))));
+      workspace = owned.get();
+    }
+    if (dtype_ == DType::float32) {
+      engine_impl_->run(direction_, geometry_, engine_operands<float>(args), workspace);
+    } else {
+      engine_impl_->run(direction_, geometry_, engine_operands<double>(args), workspace);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& message) const {
+    throw Error(ErrorKind::invalid_argument, std::string(operation_) + ": " + message);
+  }
+
+  void derive_geometry(const ConvArgs& shapes, const ConvParams& params) {
+    params_string_ = params.to_string();
+    switch (kind_) {
+      case ConvKind::forward:
+        direction_ = Direction::forward;
+        geometry_ = forward_geometry(operation_, shapes.src.dims(), shapes.weight.dims(), params);
+        set_expected(shapes.src.dims(), shapes.weight.dims(), {geometry_.out_channels},
+                     geometry_.dst_shape(), {}, {}, {}, {});
+        break;
+      case ConvKind::transposed:
+        direction_ = Direction::backward_data;
+        geometry_ = transposed_geometry(operation_, shapes.src.dims(), shapes.weight.dims(), params);
+        set_expected(shapes.src.dims(), shapes.weight.dims(), {geometry_.in_channels},
+                     geometry_.src_shape(), {}, {}, {}, {});
+        break;
+      case ConvKind::backward_data:
+        direction_ = Direction::backward_data;
+        geometry_ = forward_geometry(operation_, shapes.diff_src.dims(), shapes.weight.dims(), params);
+        set_expected({}, shapes.weight.dims(), {}, {}, geometry_.dst_shape(),
+                     shapes.diff_src.dims(), {}, {});
+        break;
+      case ConvKind::backward_weights:
+        direction_ = Direction::backward_weights;
+        geometry_ =
+            forward_geometry(operation_, shapes.src.dims(), shapes.diff_weight.dims(), params);
+        set_expected(shapes.src.dims(), {}, {}, {}, geometry_.dst_shape(), {},
+                     shapes.diff_weight.dims(), {geometry_.out_channels});
+        break;
+    }
+  }
+
+  using Shape = std::vector<std::int64_t>;
+  void set_expected(std::span<const std::int64_t> src, std::span<const std::int64_t> weight,
+                    Shape bias, Shape dst, Shape diff_dst, std::span<const std::int64_t> diff_src,
+                    std::span<const std::int64_t> diff_weight, Shape diff_bias) {
+    expected_ = {Shape(src.begin(), src.end()),       Shape(weight.begin(), weight.end()),
+                 std::move(bias),                     std::move(dst),
+                 std::move(diff_dst),                 Shape(diff_src.begin(), diff_src.end()),
+                 Shape(diff_weight.begin(), diff_weight.end()), std::move(diff_bias)};
+  }
+
+  // Shapes given at creation must be the derived ones (e.g. dst of the right size).
+  void check_operand_shapes(const std::array<Operand, kOperandCount>& operands) const {
+    for (int i = 0; i < kOperandCount; ++i) {
+      if (present_[i]) expect_shape(operation_, operands[i].name, operands[i].view->dims(), expected_[i]);
+    }
+  }
+
+  // Maps the kind's operands onto the engine's forward-convolution roles.
+  template <typename T>
+  ConvOperands<T> engine_operands(const ConvArgs& args) const {
+    const auto bias_of = [](const TensorView& view) {
+      return view.rank ? Vector1<T>{static_cast<T*>(view.data), view.strides[0]} : Vector1<T>{};
+    };
+    ConvOperands<T> x;
+    switch (kind_) {
+      case ConvKind::forward:
+        x = {to_view5<T>(args.src), to_view5<T>(args.weight), to_view5<T>(args.dst), bias_of(args.bias)};
+        break;
+      case ConvKind::transposed:  // the transposed output is the forward convolution's src
+        x = {to_view5<T>(args.dst), to_view5<T>(args.weight), to_view5<T>(args.src), bias_of(args.bias)};
+        break;
+      case ConvKind::backward_data:
+        x = {to_view5<T>(args.diff_src), to_view5<T>(args.weight), to_view5<T>(args.diff_dst), {}};
+        break;
+      case ConvKind::backward_weights:
+        x = {to_view5<T>(args.src), to_view5<T>(args.diff_weight), to_view5<T>(args.diff_dst),
+             bias_of(args.diff_bias)};
+        break;
+    }
+    return x;
+  }
+
+  ConvKind kind_;
+  const char* operation_;
+  Direction direction_ = Direction::forward;
+  ConvGeometry geometry_;
+  DType dtype_ = DType::float32;
+  int first_ = -1;
+  std::array<bool, kOperandCount> present_{};
+  std::vector<Shape> expected_;
+  std::string params_string_;
+  Engine engine_ = Engine::reference;
+  const ConvEngine* engine_impl_ = nullptr;
+  std::size_t workspace_bytes_ = 0;
+  std::string why_;
+};
+
+}  // namespace detail
+
+ConvPlan::ConvPlan(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine engine)
+    : impl_(std::make_unique<detail::PlanImpl>(kind, shapes, params, engine)) {}
+ConvPlan::~ConvPlan() = default;
+ConvPlan::ConvPlan(ConvPlan&&) noexcept = default;
+ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
+
+ConvKind ConvPlan::kind() const { return impl_->kind(); }
+Engine ConvPlan::engine() const { return impl_->engine(); }
+std::size_t ConvPlan::workspace_bytes() const { return impl_->workspace_bytes(); }
+double ConvPlan::flop_count() const { return impl_->flop_count(); }
+std::string ConvPlan::description() const { return impl_->description(); }
+void ConvPlan::run(const ConvArgs& args, void* workspace) const { impl_->run(args, workspace); }
+
+// ---- one-call operations -----------------------------------------------------------------------
+
+static TensorView optional_view(const TensorView* view) { return view ? *view : TensorView{}; }
+
+void conv_forward(const TensorView& src, const TensorView& weight, const TensorView* bias,
+                  const TensorView& dst, const ConvParams& params, Engine engine) {
+  ConvArgs args;
+  args.src = src;
+  args.weight = weight;
+  args.bias = optional_view(bias);
+  args.dst = dst;
+  ConvPlan(ConvKind::forward, args, params, engine).run(args);
+}
+
+void conv_transpose_forward(const TensorView& src, const TensorView& weight, const TensorView* bias,
+                            const TensorView& dst, const ConvParams& params, Engine engine) {
+  ConvArgs args;
+  args.src = src;
+  args.weight = weight;
+  args.bias = optional_view(bias);
+  args.dst = dst;
+  ConvPlan(ConvKind::transposed, args, params, engine).run(args);
+}
+
+void conv_backward_data(const TensorView& diff_dst, const TensorView& weight,
+                        const TensorView& diff_src, const ConvParams& params, Engine engine) {
+  ConvArgs args;
+  args.diff_dst = diff_dst;
+  args.weight = weight;
+  args.diff_src = diff_src;
+  ConvPlan(ConvKind::backward_data, args, params, engine).run(args);
+}
+
+void conv_backward_weights(const TensorView& src, const TensorView& diff_dst,
+                           const TensorView& diff_weight, const TensorView* diff_bias,
+                           const ConvParams& params, Engine engine) {
+  ConvArgs args;
+  args.src = src;
+  args.diff_dst = diff_dst;
+  args.diff_weight = diff_weight;
+  args.diff_bias = optional_view(diff_bias);
+  ConvPlan(ConvKind::backward_weights, args, params, engine).run(args);
+}
+
+}  // namespace fastconv
