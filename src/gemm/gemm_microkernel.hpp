@@ -2,34 +2,32 @@
 //
 // Contract: C[0:MR, 0:NR] = (accumulate ? C : 0) + bias[i] (if bias) + sum_p A[p] * B[p], where
 // packed_a holds kc columns of MR values (A's micro-panel, column-major) and packed_b kc rows
-// of NR values (B's micro-panel, row-major), both zero-padded past the
-// matrix edges. C is written with strides rs_c / cs_c (elements). The full tile is always
+// of NR values (B's micro-panel, row-major), both zero-padded past the matrix edges. C is written with strides rs_c / cs_c (elements). The full tile is always
 // written: the driver hands edge tiles a scratch tile.
 //
-// Plain C++ over GCC/Clang vector extensions: each ISA's translation unit includes this file
-// and instantiates it with its own compiler flags and its own `isa` template argument, so the
-// instantiations are distinct symbols (no one-definition-rule clash between ISAs).
+// Plain C++ over GCC/Clang vector extensions; SimdTraits gives the vector type and broadcast.
+// Each ISA's translation unit includes its simd_<isa>.hpp and this file and instantiates it
+// with its own compiler flags and its own `isa` template argument, so the instantiations are
+// distinct symbols (no one-definition-rule clash between ISAs).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
-#include "isa/cpu_isa.hpp"
+#include "simd/simd_traits.hpp"
 
 namespace fastconv::detail {
 
 using f32 = float;
 using f64 = double;
 
-// Vector register width the compiler may assume in each ISA's translation unit.
-constexpr int vector_bytes(Isa isa) { return isa == Isa::avx512 ? 64 : isa == Isa::avx2 ? 32 : 16; }
-
-template <Isa isa, typename T, int MR, int NR, int VectorBytes = vector_bytes(isa)>
+template <Isa isa, typename T, int MR, int NR>
 void gemm_microkernel(std::int64_t kc, const T* __restrict packed_a, const T* __restrict packed_b,
                       T* __restrict c, std::int64_t rs_c, std::int64_t cs_c, bool accumulate,
                       const T* __restrict bias) {
-  typedef T vec __attribute__((vector_size(VectorBytes)));
-  constexpr int kLanes = VectorBytes / int(sizeof(T));
+  using Simd = SimdTraits<isa, T>;
+  using vec = typename Simd::vec;
+  constexpr int kLanes = Simd::lanes;
   static_assert(NR % kLanes == 0, "NR must be a multiple of the vector width");
   constexpr int kVectors = NR / kLanes;
 
@@ -48,7 +46,7 @@ void gemm_microkernel(std::int64_t kc, const T* __restrict packed_a, const T* __
     for (int j = 0; j < kVectors; ++j) std::memcpy(&b_row[j], b + j * kLanes, sizeof(vec));
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const vec a_value = vec{} + a[i];
+      const vec a_value = Simd::broadcast(a[i]);
 #pragma GCC unroll 8
       for (int j = 0; j < kVectors; ++j) acc[i][j] += a_value * b_row[j];
     }
@@ -59,7 +57,7 @@ void gemm_microkernel(std::int64_t kc, const T* __restrict packed_a, const T* __
   if (bias != nullptr) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const vec bias_value = vec{} + bias[i];
+      const vec bias_value = Simd::broadcast(bias[i]);
 #pragma GCC unroll 8
       for (int j = 0; j < kVectors; ++j) acc[i][j] += bias_value;
     }
