@@ -1,7 +1,8 @@
 // reference_conv.cpp — direct convolution loops with double accumulation.
 //
 // Index relation (per spatial axis): input position i = o * stride - pad_begin + k * dilation
-// for output position o and kernel offset k; positions outside the input read zero.
+// for output position o and kernel offset k. Padding is explicit zeros that take part in the
+// products (so 0 * Inf gives NaN, as with any zero-padded input).
 #include "engines/reference/reference_conv.hpp"
 
 #include "fastconv/threading.hpp"
@@ -41,8 +42,9 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
         for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
           const std::int64_t id = input_position(g, 0, od, kd), ih = input_position(g, 1, oh, kh),
                              iw = input_position(g, 2, ow, kw);
-          if (!inside(g, 0, id) || !inside(g, 1, ih) || !inside(g, 2, iw)) continue;
-          sum += double(x.src.at(n, c0 + c, id, ih, iw)) * double(x.weight.at(k, c, kd, kh, kw));
+          const bool in_image = inside(g, 0, id) && inside(g, 1, ih) && inside(g, 2, iw);
+          const double value = in_image ? double(x.src.at(n, c0 + c, id, ih, iw)) : 0.0;
+          sum += value * double(x.weight.at(k, c, kd, kh, kw));
         }
         x.dst.at(n, k, od, oh, ow) = T(sum);
       }
@@ -93,8 +95,9 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
         for (std::int64_t ow = 0; ow < g.out[2]; ++ow) {
           const std::int64_t id = input_position(g, 0, od, kd), ih = input_position(g, 1, oh, kh),
                              iw = input_position(g, 2, ow, kw);
-          if (!inside(g, 0, id) || !inside(g, 1, ih) || !inside(g, 2, iw)) continue;
-          sum += double(x.src.at(n, c_src, id, ih, iw)) * double(x.dst.at(n, k, od, oh, ow));
+          const bool in_image = inside(g, 0, id) && inside(g, 1, ih) && inside(g, 2, iw);
+          const double value = in_image ? double(x.src.at(n, c_src, id, ih, iw)) : 0.0;
+          sum += value * double(x.dst.at(n, k, od, oh, ow));
         }
         x.weight.at(k, c, kd, kh, kw) = T(sum);
       }
