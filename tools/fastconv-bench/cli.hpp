@@ -1,0 +1,40 @@
+// cli.hpp — fastconv-bench's command line.
+//
+// parse_command_line() accepts "--flag value" and "--flag=value"; a repeated flag keeps its last
+// value. It only parses and validates (suite and engine names, number ranges); it has no side
+// effects. Anything invalid throws UsageError, whose message main() prints before exiting
+// with status 2.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastconv/engine.hpp"
+
+namespace fastconv_bench {
+
+struct Options {
+  std::string suite = "all";
+  bool list_suites = false;
+  bool help = false;
+  std::vector<fastconv::Engine> engines{fastconv::Engine::im2col, fastconv::Engine::reference};
+  std::optional<int> threads;  // unset: the library's default
+  std::string json_path;       // empty: no JSON output
+  double min_time_seconds = 0.3;
+  double reference_max_gflop = 1.5;
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// `arguments` excludes the program name.
+Options parse_command_line(std::span<const char* const> arguments);
+
+std::string usage_text();
+
+}  // namespace fastconv_bench
