@@ -55,8 +55,16 @@ std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
 // mr values; rows past m are zero.
 template <typename T>
 void pack_a_panel(const MatrixView<const T>& a, std::int64_t rows, std::int64_t k, int mr, T* out) {
-  for (std::int64_t p = 0; p < k; ++p) {
-    for (int i = 0; i < mr; ++i) out[p * mr + i] = i < rows ? a.at(i, p) : T(0);
+  for (std::int64_t i = 0; i < rows; ++i) {  // one source row at a time: sequential reads
+    const T* row = a.data + i * a.row_stride;
+    if (a.col_stride == 1) {
+      for (std::int64_t p = 0; p < k; ++p) out[p * mr + i] = row[p];
+    } else {
+      for (std::int64_t p = 0; p < k; ++p) out[p * mr + i] = row[p * a.col_stride];
+    }
+  }
+  for (std::int64_t i = rows; i < mr; ++i) {
+    for (std::int64_t p = 0; p < k; ++p) out[p * mr + i] = T(0);
   }
 }
 
