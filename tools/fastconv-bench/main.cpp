@@ -42,6 +42,11 @@ std::string engine_list(const std::vector<fastconv::Engine>& engines) {
   return text;
 }
 
+// "1 engine", "2 engines".
+std::string count_text(std::size_t count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 std::string seconds_text(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f s", seconds);
@@ -131,9 +136,10 @@ int run_benchmarks(const Options& options) {
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
-  std::cout << "summary: " << layers.size() << " layers x " << options.engines.size()
-            << " engines: " << tally.measured << " measured, " << tally.skipped << " skipped, "
-            << tally.failed << " failed in " << seconds_text(elapsed.count());
+  std::cout << "summary: " << count_text(layers.size(), "layer") << " x "
+            << count_text(options.engines.size(), "engine") << ": " << tally.measured
+            << " measured, " << tally.skipped << " skipped, " << tally.failed << " failed in "
+            << seconds_text(elapsed.count());
   if (json_file.is_open()) {
     write_json(json_file, measured);
     json_file.close();
