@@ -16,6 +16,16 @@ enum class ErrorKind {
   overflow,           // an element count, byte size or index that does not fit 64 bits
 };
 
+// "invalid_argument", "unsupported_dtype" or "overflow".
+inline const char* error_kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_argument: return "invalid_argument";
+    case ErrorKind::unsupported_dtype: return "unsupported_dtype";
+    case ErrorKind::overflow: return "overflow";
+  }
+  return "unknown";
+}
+
 class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}

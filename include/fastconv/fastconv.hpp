@@ -9,3 +9,4 @@
 #include "fastconv/shape.hpp"
 #include "fastconv/tensor.hpp"
 #include "fastconv/threading.hpp"
+#include "fastconv/version.hpp"

@@ -38,7 +38,7 @@ struct TensorView {
   std::array<std::int64_t, kMaxRank> strides{};  // in elements; may be zero or negative
 
   bool empty_view() const { return rank == 0; }
-  std::int64_t numel() const;  // product of the shape (1 for rank 0 is not used: returns 0)
+  std::int64_t numel() const;  // product of the shape; 0 for an empty view (rank 0)
   std::span<const std::int64_t> dims() const { return {shape.data(), std::size_t(rank)}; }
   std::string shape_string() const;  // "[2, 3, 5, 5]"
   bool is_contiguous() const;        // row-major, no gaps

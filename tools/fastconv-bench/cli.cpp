@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string_view>
 
 #include "fastconv/error.hpp"
@@ -106,6 +107,12 @@ Options parse_command_line(std::span<const char* const> arguments) {
   return options;
 }
 
+static std::string format_number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 std::string usage_text() {
   std::string text =
       "usage: fastconv-bench [options]\n"
@@ -123,7 +130,8 @@ std::string usage_text() {
       "  --list-suites              print the suites and their layers, then exit\n"
       "  --engine NAME              auto|reference|im2col|all (default: im2col,reference)\n"
       "  --reference-max-gflop G    skip the reference engine on layers above G GFLOP\n"
-      "                             (default: 1.5; 'inf' never skips)\n"
+      "                             (default: " + format_number(kDefaultReferenceMaxGflop) +
+      "; 'inf' never skips)\n"
       "  --threads N                library threads (default: the library's default)\n"
       "  --min-time SECONDS         minimum timed work per measurement (default: 0.3)\n"
       "  --json FILE                also write the measurements as a JSON list\n"

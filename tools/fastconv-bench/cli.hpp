@@ -16,6 +16,9 @@
 
 namespace fastconv_bench {
 
+// The reference engine (about 0.2 GFLOP/s) is skipped above this many GFLOP by default.
+inline constexpr double kDefaultReferenceMaxGflop = 0.3;
+
 struct Options {
   std::string suite = "all";
   bool list_suites = false;
@@ -24,7 +27,7 @@ struct Options {
   std::optional<int> threads;  // unset: the library's default
   std::string json_path;       // empty: no JSON output
   double min_time_seconds = 0.3;
-  double reference_max_gflop = 1.5;
+  double reference_max_gflop = kDefaultReferenceMaxGflop;
 };
 
 class UsageError : public std::runtime_error {

@@ -18,6 +18,7 @@
 #include "bench.hpp"
 #include "cli.hpp"
 #include "fastconv/threading.hpp"
+#include "fastconv/version.hpp"
 #include "report.hpp"
 #include "suites.hpp"
 
@@ -100,7 +101,7 @@ int run_benchmarks(const Options& options) {
     problem_width = std::max(problem_width, problems.back().size());
   }
 
-  std::cout << "fastconv-bench | fastconv " << FASTCONV_BENCH_LIBRARY_VERSION << " | threads "
+  std::cout << "fastconv-bench | fastconv " << fastconv::kVersion << " | threads "
             << fastconv::get_num_threads() << " | " << current_utc_time() << " | suite "
             << options.suite << " | engines " << engine_list(options.engines) << " | min time "
             << options.min_time_seconds << " s\n";
