@@ -1,0 +1,110 @@
+"""Array handling: numpy arrays and torch CPU tensors in, descriptors for the C++ core out.
+
+A descriptor is (data address, dtype name, shape, strides in elements). Results are allocated
+with the input's type (numpy in, numpy out; torch in, torch out) and, when the input is
+channels-last, in channels-last memory order, as PyTorch does.
+"""
+
+import numpy as np
+
+try:  # torch is optional: numpy users do not need it
+    import torch
+except ImportError:  # pragma: no cover - exercised only without torch
+    torch = None
+
+SUPPORTED_DTYPES = ("float32", "float64")
+
+
+def is_torch(array):
+    return torch is not None and isinstance(array, torch.Tensor)
+
+
+def dtype_name(array):
+    if is_torch(array):
+        return str(array.dtype).replace("torch.", "")
+    return str(array.dtype)
+
+
+def check_array(array, name):
+    """Raises TypeError / ValueError for anything the core cannot take."""
+    if is_torch(array):
+        if array.device.type != "cpu":
+            raise TypeError(f"{name}: tensors on device '{array.device}' are not supported; "
+                            "fastconv runs on the CPU (move the tensor with .cpu())")
+        if array.is_sparse or array.layout != torch.strided:
+            raise TypeError(f"{name}: only dense (strided) tensors are supported, got {array.layout}")
+    elif not isinstance(array, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array or a torch tensor, got {type(array).__name__}")
+    if dtype_name(array) not in SUPPORTED_DTYPES:
+        raise TypeError(f"{name}: dtype {dtype_name(array)} is not supported; use float32 or float64")
+
+
+def check_same_kind(arrays):
+    """All arrays numpy, or all torch, and one dtype."""
+    present = [(name, a) for name, a in arrays if a is not None]
+    for name, array in present:
+        check_array(array, name)
+    first_name, first = present[0]
+    for name, array in present[1:]:
+        if is_torch(array) != is_torch(first):
+            raise TypeError(f"{name} is a {type(array).__name__} but {first_name} is a "
+                            f"{type(first).__name__}; pass all numpy arrays or all torch tensors")
+        if dtype_name(array) != dtype_name(first):
+            raise TypeError(f"{name} is {dtype_name(array)} but {first_name} is {dtype_name(first)}; "
+                            "mixed dtypes are not supported")
+
+
+def usable(array):
+    """The array itself when the core can address it (element-aligned strides), else a copy."""
+    if is_torch(array):
+        return array
+    itemsize = array.itemsize
+    if any(stride % itemsize for stride in array.strides) or \
+            array.__array_interface__["data"][0] % itemsize:
+        return np.ascontiguousarray(array)
+    return array
+
+
+def descriptor(array):
+    if array is None:
+        return None
+    if is_torch(array):
+        return (array.data_ptr(), dtype_name(array), list(array.shape), list(array.stride()))
+    itemsize = array.itemsize
+    return (array.__array_interface__["data"][0], dtype_name(array), list(array.shape),
+            [stride // itemsize for stride in array.strides])
+
+
+def is_channels_last(array):
+    """True when the channel axis (1) has the smallest stride and the rest are ordered."""
+    if array.ndim < 3 or array.shape[1] == 1:
+        return False
+    strides = array.stride() if is_torch(array) else tuple(s // array.itemsize for s in array.strides)
+    order = [0] + list(range(2, array.ndim)) + [1]
+    expected = 1
+    for axis in reversed(order):
+        if array.shape[axis] != 1 and strides[axis] != expected:
+            return False
+        expected *= array.shape[axis]
+    return True
+
+
+def empty_like_layout(template, shape, channels_last=False):
+    """An uninitialised result of `shape`, of the template's type and dtype."""
+    shape = tuple(int(v) for v in shape)
+    if channels_last and len(shape) >= 3:
+        memory_shape = (shape[0],) + shape[2:] + (shape[1],)
+        permutation = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
+    if is_torch(template):
+        if channels_last and len(shape) >= 3:
+            return torch.empty(memory_shape, dtype=template.dtype).permute(permutation)
+        return torch.empty(shape, dtype=template.dtype)
+    if channels_last and len(shape) >= 3:
+        return np.empty(memory_shape, dtype=template.dtype).transpose(permutation)
+    return np.empty(shape, dtype=template.dtype)
+
+
+def zeros_like_layout(template, shape):
+    if is_torch(template):
+        return torch.zeros(tuple(shape), dtype=template.dtype)
+    return np.zeros(tuple(shape), dtype=template.dtype)

@@ -1,0 +1,70 @@
+"""The raw operations on arrays (no autograd): allocate the result, call the C++ core.
+
+Every function takes already-checked arrays of one type and dtype and a parameter dict from
+_params.conv_params. Results follow the input's type and, for channels-last inputs, layout.
+"""
+
+from . import _arrays, _fastconv
+from ._arrays import descriptor as _d
+
+
+def _shape(array):
+    return [int(v) for v in array.shape]
+
+
+def conv_forward(src, weight, bias, params, algo):
+    src, weight, bias = (_arrays.usable(a) if a is not None else None for a in (src, weight, bias))
+    shape = _fastconv.output_shape("forward", _shape(src), _shape(weight), params)
+    dst = _arrays.empty_like_layout(src, shape, _arrays.is_channels_last(src))
+    _fastconv.run_conv("forward", {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
+                                   "dst": _d(dst)}, params, algo)
+    return dst
+
+
+def conv_transpose_forward(src, weight, bias, params, algo):
+    src, weight, bias = (_arrays.usable(a) if a is not None else None for a in (src, weight, bias))
+    shape = _fastconv.output_shape("transposed", _shape(src), _shape(weight), params)
+    dst = _arrays.empty_like_layout(src, shape, _arrays.is_channels_last(src))
+    _fastconv.run_conv("transposed", {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
+                                      "dst": _d(dst)}, params, algo)
+    return dst
+
+
+def conv_backward_data(diff_dst, weight, src_shape, params, algo):
+    diff_dst, weight = _arrays.usable(diff_dst), _arrays.usable(weight)
+    diff_src = _arrays.empty_like_layout(diff_dst, src_shape, _arrays.is_channels_last(diff_dst))
+    _fastconv.run_conv("backward_data", {"diff_dst": _d(diff_dst), "weight": _d(weight),
+                                         "diff_src": _d(diff_src)}, params, algo)
+    return diff_src
+
+
+def conv_backward_weights(src, diff_dst, weight_shape, with_bias, params, algo):
+    src, diff_dst = _arrays.usable(src), _arrays.usable(diff_dst)
+    diff_weight = _arrays.empty_like_layout(src, weight_shape)
+    diff_bias = _arrays.empty_like_layout(src, [weight_shape[0]]) if with_bias else None
+    _fastconv.run_conv("backward_weights", {"src": _d(src), "diff_dst": _d(diff_dst),
+                                            "diff_weight": _d(diff_weight),
+                                            "diff_bias": _d(diff_bias)}, params, algo)
+    return diff_weight, diff_bias
+
+
+def forward_output_shape(src_shape, weight_shape, params):
+    return _fastconv.output_shape("forward", list(src_shape), list(weight_shape), params)
+
+
+def unfold(src, kernel, params, algo):
+    src = _arrays.usable(src)
+    shape = _fastconv.unfold_output_shape(_shape(src), list(kernel), params)
+    dst = _arrays.empty_like_layout(src, shape)
+    _fastconv.unfold(_d(src), _d(dst), list(kernel), params, algo)
+    return dst
+
+
+def fold(src, output_size, kernel, params, algo):
+    src = _arrays.usable(src)
+    volume = 1
+    for k in kernel:
+        volume *= k
+    dst = _arrays.empty_like_layout(src, [src.shape[0], src.shape[1] // volume] + list(output_size))
+    _fastconv.fold(_d(src), _d(dst), list(kernel), params, algo)
+    return dst

@@ -1,0 +1,162 @@
+"""torch.nn.functional-compatible convolution calls on numpy arrays and torch CPU tensors.
+
+Same names, argument order and defaults as torch.nn.functional; beyond torch:
+  * padding also takes (begin, end) pairs per spatial dim, and 'valid' / 'same' everywhere
+    (see _params.py), including transposed convolution;
+  * algo='auto' | 'reference' | 'im2col' picks the engine (keyword-only);
+  * numpy in, numpy out; torch in, torch out (differentiable when the tensors require grad).
+float32 and float64; any strides (no copy for contiguous or channels-last inputs).
+"""
+
+import numpy as np
+
+from . import _arrays, _fastconv, _ops
+from ._params import conv_params, int_tuple, padding_pairs
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "unfold", "fold", "windows"]
+
+
+def _batched(array, dims, name, function):
+    """(array with a batch axis, whether one was added) for batched or unbatched input."""
+    if array.ndim == dims + 2:
+        return array, False
+    if array.ndim == dims + 1:
+        return array[None], True
+    raise ValueError(f"{function}: {name} has shape {tuple(array.shape)}; expected {dims + 2} dims "
+                     f"(N, C, spatial...) or {dims + 1} dims (C, spatial...)")
+
+
+def _check_weight(weight, dims, function):
+    if weight.ndim != dims + 2:
+        raise ValueError(f"{function}: weight has shape {tuple(weight.shape)}; expected {dims + 2} "
+                         "dims (out_channels, in_channels / groups, kernel...)")
+
+
+def _needs_autograd(*arrays):
+    if not _arrays.is_torch(arrays[0]):
+        return False
+    import torch
+    return torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in arrays)
+
+
+def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
+                 groups, output_padding, algo):
+    _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)])
+    src, unbatched = _batched(input, dims, "input", function)
+    _check_weight(weight, dims, function)
+    params = conv_params(dims, src.shape[2:], weight.shape[2:], stride, padding, dilation, groups,
+                         output_padding, transposed)
+    if _needs_autograd(src, weight, bias):
+        from . import _autograd
+        apply = (_autograd.ConvTransposeFunction if transposed else _autograd.ConvFunction).apply
+        out = apply(src, weight, bias, params, algo)
+    elif transposed:
+        out = _ops.conv_transpose_forward(src, weight, bias, params, algo)
+    else:
+        out = _ops.conv_forward(src, weight, bias, params, algo)
+    return out[0] if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto"):
+    return _convolution("conv1d", 1, False, input, weight, bias, stride, padding, dilation,
+                        groups, 0, algo)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto"):
+    return _convolution("conv2d", 2, False, input, weight, bias, stride, padding, dilation,
+                        groups, 0, algo)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto"):
+    return _convolution("conv3d", 3, False, input, weight, bias, stride, padding, dilation,
+                        groups, 0, algo)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algo="auto"):
+    return _convolution("conv_transpose1d", 1, True, input, weight, bias, stride, padding,
+                        dilation, groups, output_padding, algo)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algo="auto"):
+    return _convolution("conv_transpose2d", 2, True, input, weight, bias, stride, padding,
+                        dilation, groups, output_padding, algo)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algo="auto"):
+    return _convolution("conv_transpose3d", 3, True, input, weight, bias, stride, padding,
+                        dilation, groups, output_padding, algo)
+
+
+def _window_dims(size_argument, fallback):
+    return len(size_argument) if isinstance(size_argument, (list, tuple)) else fallback
+
+
+def _window_params(dims, image_spatial, kernel, stride, padding, dilation):
+    stride = int_tuple(stride, dims, "stride")
+    dilation = int_tuple(dilation, dims, "dilation")
+    begin, end, _ = padding_pairs(padding, dims, image_spatial, kernel, stride, dilation)
+    return {"spatial_dims": dims, "stride": list(stride), "dilation": list(dilation),
+            "pad_begin": begin, "pad_end": end, "output_padding": [0] * dims, "groups": 1}
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
+    """(N, C, spatial...) -> (N, C * prod(kernel), L), as torch.nn.functional.unfold (2-D) and
+    its 1-D / 3-D extension. The spatial rank comes from kernel_size when it is a sequence,
+    else from the input's rank (N, C, spatial...)."""
+    _arrays.check_same_kind([("input", input)])
+    dims = _window_dims(kernel_size, input.ndim - 2)
+    src, unbatched = _batched(input, dims, "input", "unfold")
+    kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
+    params = _window_params(dims, src.shape[2:], kernel, stride, padding, dilation)
+    if _needs_autograd(src):
+        from . import _autograd
+        out = _autograd.UnfoldFunction.apply(src, kernel, params, algo)
+    else:
+        out = _ops.unfold(src, kernel, params, algo)
+    return out[0] if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
+    """(N, C * prod(kernel), L) -> (N, C, *output_size), summing overlaps: the adjoint of unfold,
+    as torch.nn.functional.fold (2-D) and its 1-D / 3-D extension."""
+    _arrays.check_same_kind([("input", input)])
+    dims = _window_dims(output_size, _window_dims(kernel_size, 2))
+    src, unbatched = _batched(input, 1, "input", "fold")
+    size = list(int_tuple(output_size, dims, "output_size"))
+    kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
+    params = _window_params(dims, size, kernel, stride, padding, dilation)
+    volume = int(np.prod(kernel))
+    if src.shape[1] % volume:
+        raise ValueError(f"fold: input.shape[1] = {src.shape[1]} is not a multiple of the kernel "
+                         f"volume {volume} (kernel_size {tuple(kernel)})")
+    if _needs_autograd(src):
+        from . import _autograd
+        out = _autograd.FoldFunction.apply(src, size, kernel, params, algo)
+    else:
+        out = _ops.fold(src, size, kernel, params, algo)
+    return out[0] if unbatched else out
+
+
+def windows(input, kernel_size, stride=1, dilation=1):
+    """A zero-copy view of every kernel window: (N, C, out..., kernel...), like numpy's
+    as_strided / skimage's view_as_windows. No padding (pad first). numpy views are read-only,
+    since windows overlap."""
+    _arrays.check_same_kind([("input", input)])
+    dims = _window_dims(kernel_size, input.ndim - 2)
+    if input.ndim != dims + 2:
+        raise ValueError(f"windows: input has shape {tuple(input.shape)}; expected {dims + 2} "
+                         "dims (N, C, spatial...)")
+    kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
+    stride = list(int_tuple(stride, dims, "stride"))
+    dilation = list(int_tuple(dilation, dims, "dilation"))
+    if not _arrays.is_torch(input):
+        input = _arrays.usable(input)
+    shape, strides = _fastconv.windows_layout(_arrays.descriptor(input), kernel, stride, dilation)
+    if _arrays.is_torch(input):
+        return input.as_strided(shape, strides, input.storage_offset())
+    return np.lib.stride_tricks.as_strided(input, shape, [s * input.itemsize for s in strides],
+                                           writeable=False)

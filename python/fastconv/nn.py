@@ -1,0 +1,62 @@
+"""Drop-in replacements for torch.nn's convolution modules.
+
+Each class subclasses its torch.nn counterpart, so constructor arguments, parameter names,
+state_dict keys, initialisation and repr are torch's own; only the computation goes through
+fastconv. Switch a model by changing the import. Extra keyword argument: algo (engine).
+"""
+
+import torch
+
+from . import functional as F
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+
+def _convolution_module(torch_class, function):
+    class Module(torch_class):
+        def __init__(self, *args, algo="auto", **kwargs):
+            super().__init__(*args, **kwargs)
+            self.algo = algo
+
+        def _conv_forward(self, input, weight, bias):
+            if self.padding_mode != "zeros":  # torch pads explicitly for these modes, then convolves
+                input = torch.nn.functional.pad(input, self._reversed_padding_repeated_twice,
+                                                mode=self.padding_mode)
+                return function(input, weight, bias, self.stride, 0, self.dilation, self.groups,
+                                algo=self.algo)
+            return function(input, weight, bias, self.stride, self.padding, self.dilation,
+                            self.groups, algo=self.algo)
+
+        def forward(self, input):
+            return self._conv_forward(input, self.weight, self.bias)
+
+    Module.__name__ = Module.__qualname__ = torch_class.__name__
+    Module.__doc__ = f"fastconv drop-in for torch.nn.{torch_class.__name__}."
+    return Module
+
+
+def _transposed_module(torch_class, function, spatial_dims):
+    class Module(torch_class):
+        def __init__(self, *args, algo="auto", **kwargs):
+            super().__init__(*args, **kwargs)
+            self.algo = algo
+
+        def forward(self, input, output_size=None):
+            if self.padding_mode != "zeros":
+                raise ValueError(f"Only 'zeros' padding mode is supported for {type(self).__name__}")
+            output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+                                                  self.kernel_size, spatial_dims, self.dilation)
+            return function(input, self.weight, self.bias, self.stride, self.padding,
+                            output_padding, self.groups, self.dilation, algo=self.algo)
+
+    Module.__name__ = Module.__qualname__ = torch_class.__name__
+    Module.__doc__ = f"fastconv drop-in for torch.nn.{torch_class.__name__}."
+    return Module
+
+
+Conv1d = _convolution_module(torch.nn.Conv1d, F.conv1d)
+Conv2d = _convolution_module(torch.nn.Conv2d, F.conv2d)
+Conv3d = _convolution_module(torch.nn.Conv3d, F.conv3d)
+ConvTranspose1d = _transposed_module(torch.nn.ConvTranspose1d, F.conv_transpose1d, 1)
+ConvTranspose2d = _transposed_module(torch.nn.ConvTranspose2d, F.conv_transpose2d, 2)
+ConvTranspose3d = _transposed_module(torch.nn.ConvTranspose3d, F.conv_transpose3d, 3)

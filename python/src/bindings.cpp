@@ -1,0 +1,148 @@
+// bindings.cpp — the _fastconv extension: a thin layer over the C++ API for fastconv's Python
+// package. Tensors cross as descriptors (data address, dtype name, shape, strides in elements)
+// that the Python side takes from numpy arrays or torch tensors, so no copy is made and
+// neither numpy nor torch is needed here. Computation runs with the GIL released.
+// fastconv::Error becomes TypeError (unsupported or mixed dtypes) or ValueError (the rest).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "fastconv/fastconv.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+using Shape = std::vector<std::int64_t>;
+// (data address, dtype name, shape, strides in elements)
+using Descriptor = std::tuple<std::uintptr_t, std::string, Shape, Shape>;
+using OptionalDescriptor = std::optional<Descriptor>;
+
+fastconv::DType parse_dtype(const std::string& name) {
+  if (name == "float32") return fastconv::DType::float32;
+  if (name == "float64") return fastconv::DType::float64;
+  throw fastconv::Error(fastconv::ErrorKind::unsupported_dtype,
+                        "dtype " + name + " is not supported; use float32 or float64");
+}
+
+fastconv::TensorView to_view(const OptionalDescriptor& descriptor) {
+  if (!descriptor) return {};
+  const auto& [address, dtype, shape, strides] = *descriptor;
+  return fastconv::TensorView::strided(reinterpret_cast<void*>(address), parse_dtype(dtype), shape,
+                                       strides);
+}
+
+// Parameters arrive as a dict: spatial_dims, stride, dilation, pad_begin, pad_end,
+// output_padding (lists of spatial_dims ints) and groups.
+fastconv::ConvParams to_params(const py::dict& values) {
+  fastconv::ConvParams params(values["spatial_dims"].cast<int>());
+  const auto list = [&](const char* key) { return values[key].cast<Shape>(); };
+  params.set_stride(list("stride"));
+  params.set_dilation(list("dilation"));
+  params.set_padding(list("pad_begin"), list("pad_end"));
+  params.set_output_padding(list("output_padding"));
+  params.groups(values["groups"].cast<std::int64_t>());
+  return params;
+}
+
+fastconv::ConvKind parse_kind(const std::string& name) {
+  if (name == "forward") return fastconv::ConvKind::forward;
+  if (name == "transposed") return fastconv::ConvKind::transposed;
+  if (name == "backward_data") return fastconv::ConvKind::backward_data;
+  if (name == "backward_weights") return fastconv::ConvKind::backward_weights;
+  throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "unknown convolution kind '" + name + "'");
+}
+
+void run_conv(const std::string& kind, const py::dict& operands, const py::dict& params,
+              const std::string& engine) {
+  fastconv::ConvArgs args;
+  const std::pair<const char*, fastconv::TensorView*> slots[] = {
+      {"src", &args.src},           {"weight", &args.weight},     {"bias", &args.bias},
+      {"dst", &args.dst},           {"diff_dst", &args.diff_dst}, {"diff_src", &args.diff_src},
+      {"diff_weight", &args.diff_weight}, {"diff_bias", &args.diff_bias}};
+  for (const auto& [name, view] : slots) {
+    if (operands.contains(name)) *view = to_view(operands[name].cast<OptionalDescriptor>());
+  }
+  for (const auto& item : operands) {
+    const auto key = item.first.cast<std::string>();
+    bool known = false;
+    for (const auto& slot : slots) known = known || key == slot.first;
+    if (!known) throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "unknown operand '" + key + "'");
+  }
+  const fastconv::ConvParams conv_params = to_params(params);
+  const fastconv::ConvKind conv_kind = parse_kind(kind);
+  const fastconv::Engine conv_engine = fastconv::parse_engine(engine);
+  py::gil_scoped_release release;
+  fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine).run(args);
+}
+
+Shape output_shape(const std::string& kind, const Shape& src, const Shape& weight, const py::dict& params) {
+  const fastconv::ConvParams conv_params = to_params(params);
+  if (kind == "forward") return fastconv::conv_output_shape(src, weight, conv_params);
+  if (kind == "transposed") return fastconv::conv_transpose_output_shape(src, weight, conv_params);
+  throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "output_shape: unknown kind '" + kind + "'");
+}
+
+void run_window_op(bool is_unfold, const Descriptor& src, const Descriptor& dst, const Shape& kernel,
+                   const py::dict& params, const std::string& engine) {
+  const fastconv::TensorView src_view = to_view(src), dst_view = to_view(dst);
+  const fastconv::ConvParams conv_params = to_params(params);
+  const fastconv::Engine conv_engine = fastconv::parse_engine(engine);
+  py::gil_scoped_release release;
+  if (is_unfold) {
+    fastconv::unfold(src_view, dst_view, kernel, conv_params, conv_engine);
+  } else {
+    fastconv::fold(src_view, dst_view, kernel, conv_params, conv_engine);
+  }
+}
+
+std::pair<Shape, Shape> windows_layout(const Descriptor& src, const Shape& kernel, const Shape& stride,
+                                       const Shape& dilation) {
+  const fastconv::TensorView view = fastconv::windows(to_view(src), kernel, stride, dilation);
+  return {Shape(view.shape.begin(), view.shape.begin() + view.rank),
+          Shape(view.strides.begin(), view.strides.begin() + view.rank)};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_fastconv, module) {
+  module.doc() = "fastconv's C++ core; use the fastconv package instead of this module.";
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const fastconv::Error& e) {
+      PyErr_SetString(e.kind() == fastconv::ErrorKind::unsupported_dtype ? PyExc_TypeError : PyExc_ValueError,
+                      e.what());
+    }
+  });
+  module.attr("__version__") = fastconv::kVersion;
+  module.def("run_conv", &run_conv, py::arg("kind"), py::arg("operands"), py::arg("params"),
+             py::arg("engine"), "Runs one convolution (ConvPlan of `kind`) on descriptors.");
+  module.def("output_shape", &output_shape, py::arg("kind"), py::arg("src_shape"),
+             py::arg("weight_shape"), py::arg("params"));
+  module.def("unfold_output_shape", [](const Shape& src, const Shape& kernel, const py::dict& params) {
+    return fastconv::unfold_output_shape(src, kernel, to_params(params));
+  });
+  module.def("unfold", [](const Descriptor& src, const Descriptor& dst, const Shape& kernel,
+                          const py::dict& params, const std::string& engine) {
+    run_window_op(true, src, dst, kernel, params, engine);
+  });
+  module.def("fold", [](const Descriptor& src, const Descriptor& dst, const Shape& kernel,
+                        const py::dict& params, const std::string& engine) {
+    run_window_op(false, src, dst, kernel, params, engine);
+  });
+  module.def("windows_layout", &windows_layout, py::arg("src"), py::arg("kernel"),
+             py::arg("stride"), py::arg("dilation"));
+  module.def("set_num_threads", &fastconv::set_num_threads, py::arg("num_threads"));
+  module.def("get_num_threads", &fastconv::get_num_threads);
+  module.def("engines", [] {
+    std::vector<std::string> names;
+    for (fastconv::Engine engine : fastconv::kAllEngines) names.emplace_back(fastconv::engine_name(engine));
+    return names;
+  });
+}
