@@ -1,6 +1,6 @@
 // fastconv/threading.hpp — the number of threads the library's engines use.
 //
-// The default is OpenMP's: OMP_NUM_THREADS when set, otherwise the number of cores.
+// The default: OMP_NUM_THREADS when set, otherwise the number of processors available.
 #pragma once
 
 namespace fastconv {
