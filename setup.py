@@ -1,0 +1,39 @@
+"""Builds the _fastconv extension with the project's own CMake build (see pyproject.toml)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+
+
+def project_version():
+    """The one version: project() in CMakeLists.txt."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    return re.search(r"project\(fastconv VERSION ([0-9.]+)", text).group(1)
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext):
+        build_dir = Path(self.build_temp).resolve() / "cmake"
+        jobs = str(os.cpu_count() or 1)
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+                        "-DFASTCONV_BUILD_TESTS=OFF", "-DFASTCONV_BUILD_BENCH=OFF",
+                        f"-DFASTCONV_PYTHON={sys.executable}"], check=True)
+        subprocess.run(["cmake", "--build", str(build_dir), "--target", "_fastconv", "-j", jobs],
+                       check=True)
+        built = next((build_dir / "python" / "fastconv").glob("_fastconv*.so"))
+        target = Path(self.get_ext_fullpath(ext.name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.copy_file(str(built), str(target))
+
+
+setup(version=project_version(),
+      options={"build": {"build_base": "build-pip"}, "egg_info": {"egg_base": "build-pip"}},
+      ext_modules=[Extension("fastconv._fastconv", sources=[])],
+      cmdclass={"build_ext": CMakeBuild})
