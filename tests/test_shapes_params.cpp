@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,16 @@ TEST(Names, EnginesDtypesKinds) {
   EXPECT_STRNE(fc::dtype_name(fc::DType::float32), fc::dtype_name(fc::DType::float64));
   EXPECT_NE(std::string(fc::conv_kind_name(fc::ConvKind::forward)),
             fc::conv_kind_name(fc::ConvKind::transposed));
+}
+
+// Registered a second time by CMake with OMP_NUM_THREADS=3 in the environment.
+TEST(Threads, DefaultFollowsOmpNumThreads) {
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (omp == nullptr || std::atoi(omp) < 1) {
+    EXPECT_GE(fc::get_num_threads(), 1);
+    return;
+  }
+  EXPECT_EQ(fc::get_num_threads(), std::atoi(omp));
 }
 
 TEST(Threads, SetAndGet) {
