@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "fastconv/fastconv.hpp"
 #include "support/check.hpp"
@@ -86,6 +87,53 @@ INSTANTIATE_TEST_SUITE_P(AllOps, LargeEngineVsReference,
                                                               fc::Engine::automatic),
                                             ::testing::ValuesIn(fctest::kAllValueModes)),
                          engine_case_name);
+
+// Hand-made shapes that cross the GEMM's cache blocks (rows mc <= 240, depth kc = 256, columns
+// nc <= 4096 for every ISA level and dtype) and leave remainders, for every operation.
+struct BlockingCase {
+  const char* name;
+  std::int64_t in_channels, out_channels, groups;
+  std::vector<std::int64_t> input, kernel;
+};
+
+const BlockingCase kBlockingCases[] = {
+    {"rows_250", 1, 250, 1, {40}, {3}},
+    {"depth_600", 100, 3, 1, {12}, {6}},
+    {"columns_4200", 2, 2, 1, {4200}, {1}},
+    {"channels_260", 260, 5, 1, {9}, {2}},
+    {"groups_2x130_2x125", 260, 250, 2, {10}, {2}},
+    {"2d_rows_245_depth_270", 30, 245, 1, {6, 6}, {3, 3}},
+};
+
+class GemmBlockingEdges : public ::testing::TestWithParam<std::tuple<fc::Engine, ValueMode>> {};
+
+TEST_P(GemmBlockingEdges, EveryOperation) {
+  const auto [engine, mode] = GetParam();
+  for (const auto& c : kBlockingCases)
+    for (const Op op : fctest::kAllOps) {
+      const bool conv = op != Op::unfold && op != Op::fold;
+      if (!conv && c.groups != 1) continue;
+      auto params = fc::ConvParams(int(c.input.size()));
+      params.group_count = conv ? c.groups : 1;
+      if (c.input.size() == 2) params.padding({1});
+      auto problem =
+          fctest::make_problem(op, 1, c.in_channels, conv ? c.out_channels : c.in_channels, c.input,
+                               c.kernel, params, conv && op != Op::backward_data);
+      problem.seed = 1;
+      const std::string report = fctest::check_engine_against_reference(problem, engine, mode);
+      EXPECT_EQ(report, "") << c.name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllOps, GemmBlockingEdges,
+    ::testing::Combine(::testing::Values(fc::Engine::im2col, fc::Engine::automatic),
+                       ::testing::ValuesIn(fctest::kAllValueModes)),
+    [](const ::testing::TestParamInfo<std::tuple<fc::Engine, ValueMode>>& info) {
+      const auto engine = std::get<0>(info.param);
+      return std::string(engine == fc::Engine::automatic ? "auto" : fc::engine_name(engine)) + "_" +
+             fctest::mode_name(std::get<1>(info.param));
+    });
 
 using NaiveCase = std::tuple<Op, ValueMode>;
 

@@ -5,8 +5,6 @@
 // operations, ConvParams, shape functions and names are in test_errors_other.cpp.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <string>
