@@ -25,7 +25,7 @@ TEST(ConvParams, DefaultsAndToString) {
     EXPECT_EQ(params.pad_end[i], 0);
     EXPECT_EQ(params.output_paddings[i], 0);
   }
-  EXPECT_EQ(params.to_string(), "stride=[1,1] dilation=[1,1] pad=[0,0]/[0,0] groups=1");
+  EXPECT_EQ(params.to_string(), "stride=[1, 1] dilation=[1, 1] pad=[0, 0]/[0, 0] groups=1");
 }
 
 TEST(ConvParams, OneValueAppliesToEveryDimension) {

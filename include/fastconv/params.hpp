@@ -65,7 +65,7 @@ struct ConvParams {
                                          std::span<const std::int64_t> kernel_spatial,
                                          std::span<const std::int64_t> requested_output_spatial);
 
-  std::string to_string() const;  // "stride=[1,1] dilation=[1,1] pad=[0,0]/[0,0] groups=1"
+  std::string to_string() const;  // "stride=[1, 1] dilation=[1, 1] pad=[0, 0]/[0, 0] groups=1"
 };
 
 }  // namespace fastconv

@@ -15,6 +15,11 @@
 // backward_data is the transposed convolution of diff_dst with the same weight; diff_src's
 // shape is given explicitly because several input sizes map to one output size.
 // Operands a kind does not use must be left empty (rank 0).
+//
+// Numerics: padding is zeros that take part in the products, so a NaN or Inf weight (or, for
+// backward_weights, gradient) reaching padded positions gives NaN there, as IEEE arithmetic on
+// a zero-padded input does. An empty batch (N = 0) is valid: forward-type kinds write nothing,
+// backward_weights writes zero gradients (the empty sum).
 #pragma once
 
 #include <cstddef>
