@@ -36,14 +36,14 @@ enum class ConvKind { forward, transposed, backward_data, backward_weights };
 const char* conv_kind_name(ConvKind kind);
 
 struct ConvArgs {
-  TensorView src;
-  TensorView weight;
-  TensorView bias;
-  TensorView dst;
-  TensorView diff_dst;
-  TensorView diff_src;
-  TensorView diff_weight;
-  TensorView diff_bias;
+  TensorView src{};
+  TensorView weight{};
+  TensorView bias{};
+  TensorView dst{};
+  TensorView diff_dst{};
+  TensorView diff_src{};
+  TensorView diff_weight{};
+  TensorView diff_bias{};
 };
 
 namespace detail {

@@ -269,44 +269,35 @@ void ConvPlan::run(const ConvArgs& args, void* workspace) const { impl_->run(arg
 
 static TensorView optional_view(const TensorView* view) { return view ? *view : TensorView{}; }
 
+static void run_once(ConvKind kind, const ConvArgs& args, const ConvParams& params, Engine engine) {
+  ConvPlan(kind, args, params, engine).run(args);
+}
+
 void conv_forward(const TensorView& src, const TensorView& weight, const TensorView* bias,
                   const TensorView& dst, const ConvParams& params, Engine engine) {
-  ConvArgs args;
-  args.src = src;
-  args.weight = weight;
-  args.bias = optional_view(bias);
-  args.dst = dst;
-  ConvPlan(ConvKind::forward, args, params, engine).run(args);
+  run_once(ConvKind::forward,
+           {.src = src, .weight = weight, .bias = optional_view(bias), .dst = dst}, params, engine);
 }
 
 void conv_transpose_forward(const TensorView& src, const TensorView& weight, const TensorView* bias,
                             const TensorView& dst, const ConvParams& params, Engine engine) {
-  ConvArgs args;
-  args.src = src;
-  args.weight = weight;
-  args.bias = optional_view(bias);
-  args.dst = dst;
-  ConvPlan(ConvKind::transposed, args, params, engine).run(args);
+  run_once(ConvKind::transposed,
+           {.src = src, .weight = weight, .bias = optional_view(bias), .dst = dst}, params, engine);
 }
 
 void conv_backward_data(const TensorView& diff_dst, const TensorView& weight,
                         const TensorView& diff_src, const ConvParams& params, Engine engine) {
-  ConvArgs args;
-  args.diff_dst = diff_dst;
-  args.weight = weight;
-  args.diff_src = diff_src;
-  ConvPlan(ConvKind::backward_data, args, params, engine).run(args);
+  run_once(ConvKind::backward_data,
+           {.weight = weight, .diff_dst = diff_dst, .diff_src = diff_src}, params, engine);
 }
 
 void conv_backward_weights(const TensorView& src, const TensorView& diff_dst,
                            const TensorView& diff_weight, const TensorView* diff_bias,
                            const ConvParams& params, Engine engine) {
-  ConvArgs args;
-  args.src = src;
-  args.diff_dst = diff_dst;
-  args.diff_weight = diff_weight;
-  args.diff_bias = optional_view(diff_bias);
-  ConvPlan(ConvKind::backward_weights, args, params, engine).run(args);
+  run_once(ConvKind::backward_weights,
+           {.src = src, .diff_dst = diff_dst, .diff_weight = diff_weight,
+            .diff_bias = optional_view(diff_bias)},
+           params, engine);
 }
 
 }  // namespace fastconv
