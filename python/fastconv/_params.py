@@ -33,6 +33,10 @@ def int_tuple(value, dims, name):
 
 
 def _same_padding(input_spatial, kernel_spatial, stride, dilation, transposed):
+    for name, values in (("input size", input_spatial), ("kernel size", kernel_spatial),
+                         ("stride", stride), ("dilation", dilation)):
+        if any(v < 1 for v in values):
+            raise ValueError(f"padding='same' needs every {name} >= 1, got {tuple(values)}")
     begin, end, output_padding = [], [], []
     for size, kernel, s, d in zip(input_spatial, kernel_spatial, stride, dilation):
         extent = d * (kernel - 1) + 1

@@ -128,6 +128,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, al
     src, unbatched = _batched(input, 1, "input", "fold")
     size = list(int_tuple(output_size, dims, "output_size"))
     kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
+    for name, values in (("output_size", size), ("kernel_size", kernel)):
+        if any(v < 1 for v in values):
+            raise ValueError(f"fold: {name} = {tuple(values)}; every entry must be >= 1")
     params = _window_params(dims, size, kernel, stride, padding, dilation)
     volume = int(np.prod(kernel))
     if src.shape[1] % volume:

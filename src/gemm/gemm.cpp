@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "fastconv/threading.hpp"
+#include "core/parallel.hpp"
 #include "isa/cpu_isa.hpp"
 
 namespace fastconv::detail {
@@ -156,7 +156,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
   T* packed_b = static_cast<T*>(workspace);
   T* packed_a = packed_b + kc_max * nc_max;
 
-  const int threads = get_num_threads();
+  const int threads = threads_for_work(double(m) * double(n) * double(k));
 #pragma omp parallel num_threads(threads)
   {
     alignas(64) T tile[16 * 64];  // scratch for edge tiles (mr * nr <= 1024)

@@ -78,6 +78,14 @@ void fold(const TensorView& src, const TensorView& dst, std::span<const std::int
   const char* operation = "fold";
   detail::check_dtype_supported(operation, "src", src.dtype);
   check_rank(operation, "src", src, 3);
+  for (int axis = 2; axis < dst.rank; ++axis) {
+    if (dst.shape[axis] < 1) {
+      throw Error(ErrorKind::invalid_argument,
+                  std::string(operation) + ": output size dst.shape[" + std::to_string(axis) +
+                      "] = " + std::to_string(dst.shape[axis]) + " (dst shape " +
+                      dst.shape_string() + "); expected >= 1");
+    }
+  }
   const ConvGeometry g = detail::window_geometry(operation, dst.dims(), kernel_size, params);
   const Shape expected_dst(dst.dims().begin(), dst.dims().end());
   const Shape expected[] = {{g.batch, g.in_channels * g.kernel_volume(), g.out_pixels()}, expected_dst};

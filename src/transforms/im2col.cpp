@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "fastconv/threading.hpp"
+#include "core/parallel.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -46,7 +46,8 @@ void im2col(const ConvGeometry& g, ImageView<const T> image, std::int64_t c_begi
   const std::int64_t rows = (c_end - c_begin) * g.kernel_volume();
   const std::int64_t out_w = g.out[2];
   const std::int64_t sw = g.stride[2];
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  const int threads = threads_for_work(double(rows) * double(g.out_pixels()));
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t row = 0; row < rows; ++row) {
     const RowOffset k = decode_row(g, row);
     const T* plane = image.data + (c_begin + k.channel) * image.strides[0];
@@ -88,7 +89,9 @@ void col2im_accumulate(const ConvGeometry& g, MatrixView<const T> col, ImageView
   const std::int64_t out_w = g.out[2];
   const std::int64_t sw = g.stride[2];
   // Rows of one channel write overlapping pixels, so threads split channels.
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  const int threads =
+      threads_for_work(double(c_end - c_begin) * double(kernel_volume) * double(g.out_pixels()));
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t channel = c_begin; channel < c_end; ++channel) {
     T* plane = image.data + channel * image.strides[0];
     for (std::int64_t k_index = 0; k_index < kernel_volume; ++k_index) {

@@ -5,7 +5,7 @@
 // products (so 0 * Inf gives NaN, as with any zero-padded input).
 #include "engines/reference/reference_conv.hpp"
 
-#include "fastconv/threading.hpp"
+#include "core/parallel.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -28,7 +28,7 @@ inline bool inside(const ConvGeometry& g, int axis, std::int64_t i) { return i >
 template <typename T>
 void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t k = 0; k < g.out_channels; ++k) {
       const std::int64_t c0 = k / kg * cg;
@@ -55,7 +55,7 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
 template <typename T>
 void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t c = 0; c < g.in_channels; ++c) {
       const std::int64_t group = c / cg, c_in_group = c % cg;
@@ -81,7 +81,7 @@ void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
 template <typename T>
 void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t k = 0; k < g.out_channels; ++k) {
     for (std::int64_t c = 0; c < cg; ++c) {
       const std::int64_t c_src = k / kg * cg + c;
