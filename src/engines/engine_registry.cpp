@@ -1,10 +1,13 @@
 // engine_registry.cpp — the engines by id, and Engine::automatic's choice.
 //
-// The heuristic today: im2col, the only engine beyond the reference, takes every problem.
-// Later engines slot in ahead of it with their own decline reasons.
+// The heuristic today: depthwise takes every problem with one input channel per group (its
+// direct loops do C/groups * kernel volume work per output, where im2col would unfold and run a
+// GEMM with a reduction of only the kernel volume); im2col takes everything else. Later engines
+// slot in ahead of im2col with their own decline reasons.
 #include <string>
 
 #include "engines/conv_engine.hpp"
+#include "engines/depthwise/depthwise_engine.hpp"
 #include "engines/im2col/im2col_engine.hpp"
 #include "engines/reference/reference_conv.hpp"
 #include "fastconv/error.hpp"
@@ -15,6 +18,7 @@ const ConvEngine& engine_instance(Engine id) {
   switch (id) {
     case Engine::reference: return reference_engine();
     case Engine::im2col: return im2col_engine();
+    case Engine::depthwise: return depthwise_engine();
     case Engine::automatic: break;
   }
   throw Error(ErrorKind::invalid_argument,
@@ -24,7 +28,7 @@ const ConvEngine& engine_instance(Engine id) {
 Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dtype,
                      std::string* why) {
   // Preference order; the reference engine is the last resort.
-  for (Engine candidate : {Engine::im2col, Engine::reference}) {
+  for (Engine candidate : {Engine::depthwise, Engine::im2col, Engine::reference}) {
     const std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
     if (reason.empty()) {
       if (why) *why += std::string(engine_name(candidate)) + ": chosen";

@@ -1,0 +1,265 @@
+// depthwise_engine.cpp — see depthwise_engine.hpp.
+#include "engines/depthwise/depthwise_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/parallel.hpp"
+#include "engines/depthwise/depthwise_rows.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+// Elements of one output (forward) or input (backward_data) row computed at a time.
+constexpr std::int64_t kRowChunk = 256;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
+
+// Output positions o in [begin, end) whose input position o * stride + offset is in [lo, hi).
+struct Range {
+  std::int64_t begin = 0, end = 0;
+};
+
+Range outputs_reading(std::int64_t out_size, std::int64_t stride, std::int64_t offset,
+                      std::int64_t lo, std::int64_t hi) {
+  const std::int64_t begin = std::clamp<std::int64_t>(ceil_div(lo - offset, stride), 0, out_size);
+  const std::int64_t end = std::min(out_size, ceil_div(hi - offset, stride));
+  return {begin, std::max(begin, end)};
+}
+
+// Input offset of kernel tap `t` on `axis`: input = output * stride + offset.
+std::int64_t tap_offset(const ConvGeometry& g, int axis, std::int64_t t) {
+  return t * g.dilation[axis] - g.pad_begin[axis];
+}
+
+// Per kernel-width tap, the output columns that read inside the image (whole row).
+std::vector<Range> width_ranges(const ConvGeometry& g) {
+  std::vector<Range> ranges(std::size_t(g.kernel[2]));
+  for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw)
+    ranges[std::size_t(kw)] = outputs_reading(g.out[2], g.stride[2], tap_offset(g, 2, kw), 0, g.in[2]);
+  return ranges;
+}
+
+// ---- forward ------------------------------------------------------------------------------------
+
+template <typename T>
+void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std::vector<Range>& w_ranges,
+                     std::int64_t n, std::int64_t k) {
+  const std::int64_t c = k / g.out_channels_per_group();
+  const T* src = x.src.plane(n, c);
+  T* dst = x.dst.plane(n, k);
+  const auto& ss = x.src.strides;
+  const auto& ds = x.dst.strides;
+  const T bias = x.bias.data ? x.bias[k] : T(0);
+  const std::int64_t out_w = g.out[2], sw = g.stride[2];
+  const std::int64_t src_step = sw * ss[4];
+  alignas(64) T acc[kRowChunk];
+  for (std::int64_t od = 0; od < g.out[0]; ++od)
+  for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
+  for (std::int64_t o0 = 0; o0 < out_w; o0 += kRowChunk) {
+    const std::int64_t o1 = std::min(out_w, o0 + kRowChunk), count = o1 - o0;
+    std::fill(acc, acc + count, bias);
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      const std::int64_t id = od * g.stride[0] + tap_offset(g, 0, kd);
+      const bool d_inside = id >= 0 && id < g.in[0];
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+        const std::int64_t ih = oh * g.stride[1] + tap_offset(g, 1, kh);
+        const bool row_inside = d_inside && ih >= 0 && ih < g.in[1];
+        const T* src_row = row_inside ? src + id * ss[2] + ih * ss[3] : nullptr;
+        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+          const T weight = x.weight.at(k, 0, kd, kh, kw);
+          Range r{o0, o0};
+          if (row_inside) {
+            const Range& full = w_ranges[std::size_t(kw)];
+            r = {std::max(full.begin, o0), std::min(full.end, o1)};
+            if (r.end > r.begin) {
+              const T* first = src_row + (r.begin * sw + tap_offset(g, 2, kw)) * ss[4];
+              multiply_accumulate_row(acc + (r.begin - o0), first, src_step, weight, r.end - r.begin);
+            } else {
+              r = {o0, o0};
+            }
+          }
+          // Padded taps: 0 * weight, which only changes the sum when the weight is not finite.
+          if (!std::isfinite(weight)) {
+            for (std::int64_t o = o0; o < o1; ++o)
+              if (o < r.begin || o >= r.end) acc[o - o0] += weight * T(0);
+          }
+        }
+      }
+    }
+    store_row(dst + od * ds[2] + oh * ds[3] + o0 * ds[4], ds[4], acc, count);
+  }
+}
+
+template <typename T>
+void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
+  const std::vector<Range> w_ranges = width_ranges(g);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t k = 0; k < g.out_channels; ++k) forward_channel(g, x, w_ranges, n, k);
+}
+
+// ---- backward_data (transposed convolution) -----------------------------------------------------
+
+// Output position on `axis` whose tap `t` reads input position `i`, or -1 when none does.
+std::int64_t output_reading(const ConvGeometry& g, int axis, std::int64_t i, std::int64_t t) {
+  const std::int64_t scaled = i - tap_offset(g, axis, t);
+  if (scaled < 0 || scaled % g.stride[axis] != 0) return -1;
+  const std::int64_t o = scaled / g.stride[axis];
+  return o < g.out[axis] ? o : -1;
+}
+
+template <typename T>
+void backward_data_channel(const ConvGeometry& g, const ConvOperands<T>& x,
+                           const std::vector<Range>& w_ranges, std::int64_t n, std::int64_t c) {
+  const std::int64_t kg = g.out_channels_per_group(), k_begin = c * kg;
+  T* src = x.src.plane(n, c);
+  const auto& ss = x.src.strides;
+  const auto& ds = x.dst.strides;
+  const T bias = x.bias.data ? x.bias[c] : T(0);
+  const std::int64_t in_w = g.in[2], sw = g.stride[2];
+  const bool one_chunk = in_w <= kRowChunk;
+  alignas(64) T acc[kRowChunk];
+  for (std::int64_t id = 0; id < g.in[0]; ++id)
+  for (std::int64_t ih = 0; ih < g.in[1]; ++ih)
+  for (std::int64_t i0 = 0; i0 < in_w; i0 += kRowChunk) {
+    const std::int64_t i1 = std::min(in_w, i0 + kRowChunk), count = i1 - i0;
+    std::fill(acc, acc + count, bias);
+    for (std::int64_t k = k_begin; k < k_begin + kg; ++k) {
+      const T* dst = x.dst.plane(n, k);
+      for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+        const std::int64_t od = output_reading(g, 0, id, kd);
+        if (od < 0) continue;
+        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+          const std::int64_t oh = output_reading(g, 1, ih, kh);
+          if (oh < 0) continue;
+          const T* dst_row = dst + od * ds[2] + oh * ds[3];
+          for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+            const std::int64_t offset = tap_offset(g, 2, kw);
+            const Range r = one_chunk ? w_ranges[std::size_t(kw)]
+                                      : outputs_reading(g.out[2], sw, offset, i0, i1);
+            if (r.end <= r.begin) continue;
+            scatter_accumulate_row(acc + (r.begin * sw + offset - i0), sw, dst_row + r.begin * ds[4],
+                                   ds[4], x.weight.at(k, 0, kd, kh, kw), r.end - r.begin);
+          }
+        }
+      }
+    }
+    store_row(src + id * ss[2] + ih * ss[3] + i0 * ss[4], ss[4], acc, count);
+  }
+}
+
+template <typename T>
+void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
+  const std::vector<Range> w_ranges = width_ranges(g);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t c = 0; c < g.in_channels; ++c) backward_data_channel(g, x, w_ranges, n, c);
+}
+
+// ---- backward_weights ---------------------------------------------------------------------------
+
+// One weight-gradient element: sum over images and output positions of src * diff_dst, with
+// padded src positions as zeros (a non-finite diff_dst there makes the result NaN).
+template <typename T>
+T weight_gradient(const ConvGeometry& g, const ConvOperands<T>& x, const Range& w_range,
+                  std::int64_t k, std::int64_t c, std::int64_t kd, std::int64_t kh, std::int64_t kw) {
+  const auto& ss = x.src.strides;
+  const auto& ds = x.dst.strides;
+  const std::int64_t out_w = g.out[2];
+  const std::int64_t src_step = g.stride[2] * ss[4];
+  T sum = T(0);
+  bool padding_meets_non_finite = false;
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    const T* src = x.src.plane(n, c);
+    const T* dst = x.dst.plane(n, k);
+    for (std::int64_t od = 0; od < g.out[0]; ++od) {
+      const std::int64_t id = od * g.stride[0] + tap_offset(g, 0, kd);
+      const bool d_inside = id >= 0 && id < g.in[0];
+      for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+        const std::int64_t ih = oh * g.stride[1] + tap_offset(g, 1, kh);
+        const T* dst_row = dst + od * ds[2] + oh * ds[3];
+        if (!d_inside || ih < 0 || ih >= g.in[1]) {
+          padding_meets_non_finite |= any_non_finite(dst_row, ds[4], 0, out_w);
+          continue;
+        }
+        padding_meets_non_finite |= any_non_finite(dst_row, ds[4], 0, w_range.begin) ||
+                                    any_non_finite(dst_row, ds[4], w_range.end, out_w);
+        const T* src_first = src + id * ss[2] + ih * ss[3] +
+                             (w_range.begin * g.stride[2] + tap_offset(g, 2, kw)) * ss[4];
+        sum += dot_row(src_first, src_step, dst_row + w_range.begin * ds[4], ds[4],
+                       w_range.end - w_range.begin);
+      }
+    }
+  }
+  return padding_meets_non_finite ? std::numeric_limits<T>::quiet_NaN() : sum;
+}
+
+template <typename T>
+void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
+  const std::vector<Range> w_ranges = width_ranges(g);
+  const std::int64_t kg = g.out_channels_per_group();
+#pragma omp parallel for schedule(static) num_threads(threads_for_work(g.multiply_adds()))
+  for (std::int64_t k = 0; k < g.out_channels; ++k) {
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw)
+          x.weight.at(k, 0, kd, kh, kw) =
+              weight_gradient(g, x, w_ranges[std::size_t(kw)], k, k / kg, kd, kh, kw);
+  }
+  if (x.bias.data) {
+    for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      double sum = 0.0;
+      for (std::int64_t n = 0; n < g.batch; ++n)
+        for (std::int64_t d = 0; d < g.out[0]; ++d)
+          for (std::int64_t h = 0; h < g.out[1]; ++h)
+            for (std::int64_t i = 0; i < g.out[2]; ++i) sum += double(x.dst.at(n, k, d, h, i));
+      x.bias[k] = T(sum);
+    }
+  }
+}
+
+// ---- the engine ---------------------------------------------------------------------------------
+
+template <typename T>
+void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands) {
+  switch (direction) {
+    case Direction::forward: forward(g, operands); break;
+    case Direction::backward_data: backward_data(g, operands); break;
+    case Direction::backward_weights: backward_weights(g, operands); break;
+  }
+}
+
+class DepthwiseEngine final : public ConvEngine {
+ public:
+  Engine id() const override { return Engine::depthwise; }
+  std::string decline_reason(Direction, const ConvGeometry& g, DType) const override {
+    if (g.in_channels_per_group() != 1)
+      return "not depthwise: C/groups = " + std::to_string(g.in_channels_per_group());
+    return {};
+  }
+  std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
+  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
+           void*) const override {
+    run_direction(direction, g, operands);
+  }
+  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
+           void*) const override {
+    run_direction(direction, g, operands);
+  }
+};
+
+}  // namespace
+
+const ConvEngine& depthwise_engine() {
+  static const DepthwiseEngine engine;
+  return engine;
+}
+
+}  // namespace fastconv::detail

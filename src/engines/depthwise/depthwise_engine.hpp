@@ -1,0 +1,30 @@
+// depthwise_engine.hpp — direct depthwise convolution: one input channel per group.
+//
+// Takes every problem with C/groups == 1 (depthwise with any channel multiplier K/C >= 1; also a
+// single-channel input with K filters), any spatial rank, stride, dilation, asymmetric padding,
+// operand strides, float32 and float64. Declines everything else ("not depthwise: C/groups = 4").
+//
+// No im2col, no GEMM, no workspace. Output rows are computed in chunks of kRowChunk elements in
+// a stack buffer (bounded, independent of the image size):
+//   forward:          per (image, output channel k), per output row: chunk = bias, then per
+//                     kernel tap chunk[ow] += w * src[ow * stride + offset] over the tap's valid
+//                     range of ow (computed once per tap: no bounds checks in the inner loop).
+//   backward_data:    per (image, input channel c), per input row: chunk = bias, then per
+//                     filter k of the group and tap, chunk[ow * stride + offset] += w * dst[ow].
+//   backward_weights: per filter k and tap, a dot product of src and diff_dst rows over the
+//                     valid range, summed over images and output rows; bias = sum of diff_dst.
+// Accumulation is in T, in a fixed order (taps in (kd, kh, kw) order per output element), so
+// integer-valued inputs give exact results and runs are reproducible across thread counts.
+//
+// Padding: zeros that take part in the products, as in the reference. A padded tap multiplies
+// the weight (forward) or the gradient (backward_weights) by zero, which only matters when that
+// value is not finite: then the element becomes NaN, exactly where the reference gives NaN.
+#pragma once
+
+#include "engines/conv_engine.hpp"
+
+namespace fastconv::detail {
+
+const ConvEngine& depthwise_engine();
+
+}  // namespace fastconv::detail
