@@ -48,18 +48,70 @@ std::vector<Range> width_ranges(const ConvGeometry& g) {
 
 // ---- forward ------------------------------------------------------------------------------------
 
+// Output columns where every tap of a kernel row reads inside the image.
+Range interior_of(const std::vector<Range>& w_ranges) {
+  Range interior{0, std::numeric_limits<std::int64_t>::max()};
+  for (const Range& r : w_ranges) interior = {std::max(interior.begin, r.begin), std::min(interior.end, r.end)};
+  if (interior.end < interior.begin) interior.end = interior.begin;
+  return interior;
+}
+
+// Fused kernel rows: kernel width 3 or 5, stride 1 or 2 (the common depthwise layers).
+constexpr std::int64_t kMaxFusedKernelW = 5;
+
+template <typename T>
+bool filter_is_finite(const ConvGeometry& g, const View5<T>& weight, std::int64_t k) {
+  bool finite = true;
+  for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) finite &= std::isfinite(weight.at(k, 0, kd, kh, kw));
+  return finite;
+}
+
+// One kernel row's taps over output columns [o0, o1) of a unit-step source row, all weights
+// finite: columns where some tap falls in the padding one by one, the rest by a fused loop.
+template <typename T>
+void fused_kernel_row(const ConvGeometry& g, const std::vector<Range>& w_ranges, const Range& interior,
+                      T* acc, std::int64_t o0, std::int64_t o1, const T* src_row, const T* w) {
+  const std::int64_t kernel_w = g.kernel[2], sw = g.stride[2];
+  Range inner{std::max(interior.begin, o0), std::min(interior.end, o1)};
+  if (inner.end <= inner.begin) inner = {o1, o1};
+  auto edge = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t o = begin; o < end; ++o)
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
+        const Range& r = w_ranges[std::size_t(kw)];
+        if (o >= r.begin && o < r.end) acc[o - o0] += w[kw] * src_row[o * sw + tap_offset(g, 2, kw)];
+      }
+  };
+  edge(o0, inner.begin);
+  edge(inner.end, o1);
+  const std::int64_t count = inner.end - inner.begin;
+  if (count <= 0) return;
+  T* a = acc + (inner.begin - o0);
+  const T* s = src_row + inner.begin * sw + tap_offset(g, 2, 0);
+  if (kernel_w == 3 && sw == 1) kernel_row_accumulate<T, 3, 1>(a, s, w, count);
+  else if (kernel_w == 3) kernel_row_accumulate<T, 3, 2>(a, s, w, count);
+  else if (sw == 1) kernel_row_accumulate<T, 5, 1>(a, s, w, count);
+  else kernel_row_accumulate<T, 5, 2>(a, s, w, count);
+}
+
 template <typename T>
 void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std::vector<Range>& w_ranges,
-                     std::int64_t n, std::int64_t k) {
+                     const Range& interior, std::int64_t n, std::int64_t k) {
   const std::int64_t c = k / g.out_channels_per_group();
   const T* src = x.src.plane(n, c);
   T* dst = x.dst.plane(n, k);
   const auto& ss = x.src.strides;
   const auto& ds = x.dst.strides;
   const T bias = x.bias.data ? x.bias[k] : T(0);
-  const std::int64_t out_w = g.out[2], sw = g.stride[2];
+  const std::int64_t out_w = g.out[2], sw = g.stride[2], kernel_w = g.kernel[2];
   const std::int64_t src_step = sw * ss[4];
+  // With finite weights, padded taps add exactly nothing; otherwise they add NaN (0 * w).
+  const bool finite = filter_is_finite(g, x.weight, k);
+  const bool fused = finite && ss[4] == 1 && g.dilation[2] == 1 && (sw == 1 || sw == 2) &&
+                     (kernel_w == 3 || kernel_w == 5);
   alignas(64) T acc[kRowChunk];
+  T row_weights[kMaxFusedKernelW] = {};
   for (std::int64_t od = 0; od < g.out[0]; ++od)
   for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
   for (std::int64_t o0 = 0; o0 < out_w; o0 += kRowChunk) {
@@ -71,8 +123,14 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
       for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
         const std::int64_t ih = oh * g.stride[1] + tap_offset(g, 1, kh);
         const bool row_inside = d_inside && ih >= 0 && ih < g.in[1];
+        if (finite && !row_inside) continue;
         const T* src_row = row_inside ? src + id * ss[2] + ih * ss[3] : nullptr;
-        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        if (fused) {
+          for (std::int64_t kw = 0; kw < kernel_w; ++kw) row_weights[kw] = x.weight.at(k, 0, kd, kh, kw);
+          fused_kernel_row(g, w_ranges, interior, acc, o0, o1, src_row, row_weights);
+          continue;
+        }
+        for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
           const T weight = x.weight.at(k, 0, kd, kh, kw);
           Range r{o0, o0};
           if (row_inside) {
@@ -86,7 +144,7 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
             }
           }
           // Padded taps: 0 * weight, which only changes the sum when the weight is not finite.
-          if (!std::isfinite(weight)) {
+          if (!finite && !std::isfinite(weight)) {
             for (std::int64_t o = o0; o < o1; ++o)
               if (o < r.begin || o >= r.end) acc[o - o0] += weight * T(0);
           }
@@ -100,9 +158,10 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
 template <typename T>
 void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::vector<Range> w_ranges = width_ranges(g);
+  const Range interior = interior_of(w_ranges);
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t k = 0; k < g.out_channels; ++k) forward_channel(g, x, w_ranges, n, k);
+    for (std::int64_t k = 0; k < g.out_channels; ++k) forward_channel(g, x, w_ranges, interior, n, k);
 }
 
 // ---- backward_data (transposed convolution) -----------------------------------------------------

@@ -70,3 +70,23 @@ inline bool any_non_finite(const T* values, std::int64_t step, std::int64_t begi
 }
 
 }  // namespace fastconv::detail
+
+namespace fastconv::detail {
+
+// acc[j] = (((acc[j] + w[0] * src[j * kStride]) + w[1] * src[j * kStride + 1]) + ...) for
+// j < count: all kKernelW taps of one kernel row, undilated, on a unit-step source row whose
+// taps are all inside the image. The same order of additions as kKernelW calls of
+// multiply_accumulate_row, with one load and store of acc instead of kKernelW.
+template <typename T, int kKernelW, int kStride>
+inline void kernel_row_accumulate(T* __restrict acc, const T* __restrict src, const T* __restrict w,
+                                  std::int64_t count) {
+  T weights[kKernelW];
+  for (int kw = 0; kw < kKernelW; ++kw) weights[kw] = w[kw];
+  for (std::int64_t j = 0; j < count; ++j) {
+    T sum = acc[j];
+    for (int kw = 0; kw < kKernelW; ++kw) sum += weights[kw] * src[j * kStride + kw];
+    acc[j] = sum;
+  }
+}
+
+}  // namespace fastconv::detail
