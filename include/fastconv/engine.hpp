@@ -9,12 +9,13 @@ enum class Engine {
   automatic,  // let the library choose (today: im2col; later issues add faster engines)
   reference,  // plain direct loops with double accumulation: the oracle, slow
   im2col,     // unfold into a workspace + packed, cache-blocked GEMM (col2im for the adjoints)
+  pointwise,  // 1x1 kernels without padding: one GEMM straight on the operands, no copy
   depthwise,  // direct loops for C/groups == 1 (depthwise, any channel multiplier); no workspace
 };
 
 const char* engine_name(Engine engine);                // "auto", "reference", "im2col", ...
 Engine parse_engine(std::string_view name);            // inverse of engine_name; throws on unknown
 inline constexpr Engine kAllEngines[] = {Engine::automatic, Engine::reference, Engine::im2col,
-                                         Engine::depthwise};
+                                         Engine::pointwise, Engine::depthwise};
 
 }  // namespace fastconv

@@ -12,6 +12,7 @@ const char* engine_name(Engine engine) {
     case Engine::automatic: return "auto";
     case Engine::reference: return "reference";
     case Engine::im2col: return "im2col";
+    case Engine::pointwise: return "pointwise";
     case Engine::depthwise: return "depthwise";
   }
   return "unknown";

@@ -2,13 +2,16 @@
 //
 // The heuristic today: depthwise takes every problem with one input channel per group (its
 // direct loops do C/groups * kernel volume work per output, where im2col would unfold and run a
-// GEMM with a reduction of only the kernel volume); im2col takes everything else. Later engines
-// slot in ahead of im2col with their own decline reasons.
+// GEMM with a reduction of only the kernel volume); pointwise takes the other 1x1 kernels without
+// padding (the GEMM runs straight on the operands: no unfolded copy, any stride, NCHW and
+// channels-last); im2col takes everything else. Later engines slot in ahead of im2col with their
+// own decline reasons.
 #include <string>
 
 #include "engines/conv_engine.hpp"
 #include "engines/depthwise/depthwise_engine.hpp"
 #include "engines/im2col/im2col_engine.hpp"
+#include "engines/pointwise/pointwise_engine.hpp"
 #include "engines/reference/reference_conv.hpp"
 #include "fastconv/error.hpp"
 
@@ -18,6 +21,7 @@ const ConvEngine& engine_instance(Engine id) {
   switch (id) {
     case Engine::reference: return reference_engine();
     case Engine::im2col: return im2col_engine();
+    case Engine::pointwise: return pointwise_engine();
     case Engine::depthwise: return depthwise_engine();
     case Engine::automatic: break;
   }
@@ -28,7 +32,8 @@ const ConvEngine& engine_instance(Engine id) {
 Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dtype,
                      std::string* why) {
   // Preference order; the reference engine is the last resort.
-  for (Engine candidate : {Engine::depthwise, Engine::im2col, Engine::reference}) {
+  for (Engine candidate :
+       {Engine::depthwise, Engine::pointwise, Engine::im2col, Engine::reference}) {
     const std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
     if (reason.empty()) {
       if (why) *why += std::string(engine_name(candidate)) + ": chosen";

@@ -1,0 +1,284 @@
+// pointwise_engine.cpp — see pointwise_engine.hpp.
+#include "engines/pointwise/pointwise_engine.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "gemm/gemm.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+std::size_t align64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// "3x1" for a 2-D kernel of 3x1 (the geometry's leading unused axes are left out).
+std::string spatial_string(const ConvGeometry& g, const SpatialArray& values) {
+  std::string text;
+  for (int axis = 3 - g.spatial_dims; axis < 3; ++axis) {
+    if (!text.empty()) text += "x";
+    text += std::to_string(values[std::size_t(axis)]);
+  }
+  return text;
+}
+
+// The pixel axes of one (channel) row of both operands: batch, then the output's spatial
+// axes. `big` walks the forward convolution's input (src / diff_src: spatial strides scaled
+// by the convolution stride), `small` its output (dst / diff_dst).
+struct PixelAxes {
+  std::array<std::int64_t, 4> size{};
+  std::array<std::int64_t, 4> big{};
+  std::array<std::int64_t, 4> small{};
+};
+
+template <typename T>
+PixelAxes pixel_axes(const ConvGeometry& g, const View5<T>& big, const View5<T>& small) {
+  PixelAxes axes;
+  axes.size = {g.batch, g.out[0], g.out[1], g.out[2]};
+  axes.big = {big.strides[0], big.strides[2] * g.stride[0], big.strides[3] * g.stride[1],
+              big.strides[4] * g.stride[2]};
+  axes.small = {small.strides[0], small.strides[2], small.strides[3], small.strides[4]};
+  return axes;
+}
+
+// Whether axes [first, 4) of `strides` walk as one axis; if so, its stride in `merged`.
+bool merges(const PixelAxes& axes, const std::array<std::int64_t, 4>& strides, int first,
+            std::int64_t& merged) {
+  bool found = false;
+  std::int64_t expected = 0;
+  merged = 1;
+  for (int axis = 3; axis >= first; --axis) {
+    if (axes.size[std::size_t(axis)] == 1) continue;
+    if (!found) {
+      merged = strides[std::size_t(axis)];
+      found = true;
+    } else if (strides[std::size_t(axis)] != expected) {
+      return false;
+    }
+    expected = strides[std::size_t(axis)] * axes.size[std::size_t(axis)];
+  }
+  return true;
+}
+
+// The pixel axes split into an outer loop (axes [0, first)) and one merged inner axis of
+// `pixels` elements, merged as far as both operands allow.
+struct PixelBlocks {
+  int first = 3;
+  std::int64_t blocks = 1, pixels = 1;
+  std::int64_t big_stride = 1, small_stride = 1;
+};
+
+PixelBlocks pixel_blocks(const PixelAxes& axes) {
+  PixelBlocks result;
+  for (int first = 0; first < 4; ++first) {
+    std::int64_t big = 1, small = 1;
+    if (!merges(axes, axes.big, first, big) || !merges(axes, axes.small, first, small)) continue;
+    result.first = first;
+    result.big_stride = big;
+    result.small_stride = small;
+    break;
+  }
+  for (int axis = 0; axis < 4; ++axis) {
+    (axis < result.first ? result.blocks : result.pixels) *= axes.size[std::size_t(axis)];
+  }
+  return result;
+}
+
+// Offsets of outer block `block` (row-major over axes [0, first)) in both operands.
+void block_offsets(const PixelAxes& axes, int first, std::int64_t block, std::int64_t& big,
+                   std::int64_t& small) {
+  big = small = 0;
+  for (int axis = first - 1; axis >= 0; --axis) {
+    const std::int64_t index = block % axes.size[std::size_t(axis)];
+    block /= axes.size[std::size_t(axis)];
+    big += index * axes.big[std::size_t(axis)];
+    small += index * axes.small[std::size_t(axis)];
+  }
+}
+
+// Workspace layout: [GEMM packing | bias copy].
+template <typename T>
+std::size_t gemm_bytes(Direction direction, const ConvGeometry& g) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+  const std::int64_t pixels = g.batch * g.out_pixels();  // an upper bound on one GEMM's pixels
+  switch (direction) {
+    case Direction::forward: return gemm_workspace_bytes<T>(kg, pixels, cg);
+    case Direction::backward_data: return gemm_workspace_bytes<T>(cg, pixels, kg);
+    case Direction::backward_weights: return gemm_workspace_bytes<T>(kg, cg, pixels);
+  }
+  return 0;
+}
+
+template <typename T>
+std::size_t workspace_size(Direction direction, const ConvGeometry& g) {
+  const std::int64_t channels = std::max(g.in_channels, g.out_channels);
+  return align64(gemm_bytes<T>(direction, g)) + align64(std::size_t(channels) * sizeof(T));
+}
+
+// The bias as a contiguous array: the view itself when its stride is 1, else a copy.
+template <typename T>
+const T* contiguous_bias(const Vector1<T>& bias, std::int64_t count, T* scratch) {
+  if (!bias.data) return nullptr;
+  if (bias.stride == 1) return bias.data;
+  for (std::int64_t i = 0; i < count; ++i) scratch[i] = bias[i];
+  return scratch;
+}
+
+// The weights (K, C/g, 1, 1, 1) of group `group` as a K/g x C/g matrix, or its transpose.
+template <typename T>
+MatrixView<T> weight_matrix(const ConvGeometry& g, const View5<T>& weight, std::int64_t group,
+                            bool transposed) {
+  T* data = weight.plane(group * g.out_channels_per_group(), 0);
+  if (transposed) return {data, weight.strides[1], weight.strides[0]};
+  return {data, weight.strides[0], weight.strides[1]};
+}
+
+template <typename T>
+MatrixView<T> pixel_matrix(const View5<T>& view, std::int64_t offset, std::int64_t channel,
+                           std::int64_t pixel_stride) {
+  return {view.data + offset + channel * view.strides[1], view.strides[1], pixel_stride};
+}
+
+template <typename T>
+MatrixView<const T> as_const(const MatrixView<T>& m) {
+  return {m.data, m.row_stride, m.col_stride};
+}
+
+template <typename T>
+void forward(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space, T* bias_space) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+  const T* bias = contiguous_bias(x.bias, g.out_channels, bias_space);
+  const PixelAxes axes = pixel_axes(g, x.src, x.dst);
+  const PixelBlocks blocks = pixel_blocks(axes);
+  for (std::int64_t block = 0; block < blocks.blocks; ++block) {
+    std::int64_t src_offset = 0, dst_offset = 0;
+    block_offsets(axes, blocks.first, block, src_offset, dst_offset);
+    for (std::int64_t group = 0; group < g.groups; ++group) {
+      gemm<T>(kg, blocks.pixels, cg, as_const(weight_matrix(g, x.weight, group, false)),
+              as_const(pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride)),
+              pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride), false,
+              bias ? bias + group * kg : nullptr, gemm_space);
+    }
+  }
+}
+
+// Sets every element of diff_src to the bias of its channel (or zero).
+template <typename T>
+void fill_with_bias(const ConvGeometry& g, const View5<T>& diff_src, const Vector1<T>& bias) {
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t c = 0; c < g.in_channels; ++c) {
+      const T value = bias.data ? bias[c] : T(0);
+      for (std::int64_t d = 0; d < g.in[0]; ++d)
+        for (std::int64_t h = 0; h < g.in[1]; ++h)
+          for (std::int64_t w = 0; w < g.in[2]; ++w) diff_src.at(n, c, d, h, w) = value;
+    }
+}
+
+template <typename T>
+void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space,
+                   T* bias_space) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+  // Every input pixel gets exactly one product unless the stride skips some or output_padding
+  // adds some; then the others keep the bias (or zero) and the GEMMs accumulate.
+  bool every_pixel = true;
+  for (std::size_t axis = 0; axis < 3; ++axis)
+    every_pixel = every_pixel && g.stride[axis] == 1 && g.in[axis] == g.out[axis];
+  if (!every_pixel) fill_with_bias(g, x.src, x.bias);
+  const T* bias = every_pixel ? contiguous_bias(x.bias, g.in_channels, bias_space) : nullptr;
+  const PixelAxes axes = pixel_axes(g, x.src, x.dst);
+  const PixelBlocks blocks = pixel_blocks(axes);
+  for (std::int64_t block = 0; block < blocks.blocks; ++block) {
+    std::int64_t src_offset = 0, dst_offset = 0;
+    block_offsets(axes, blocks.first, block, src_offset, dst_offset);
+    for (std::int64_t group = 0; group < g.groups; ++group) {
+      gemm<T>(cg, blocks.pixels, kg, as_const(weight_matrix(g, x.weight, group, true)),
+              as_const(pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride)),
+              pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride), !every_pixel,
+              bias ? bias + group * cg : nullptr, gemm_space);
+    }
+  }
+}
+
+template <typename T>
+void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space) {
+  const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+  const PixelAxes axes = pixel_axes(g, x.src, x.dst);
+  const PixelBlocks blocks = pixel_blocks(axes);
+  for (std::int64_t group = 0; group < g.groups; ++group) {
+    const MatrixView<T> diff_weight = weight_matrix(g, x.weight, group, false);
+    if (blocks.blocks == 0) {  // no images: the gradient is zero
+      for (std::int64_t k = 0; k < kg; ++k)
+        for (std::int64_t c = 0; c < cg; ++c) diff_weight.at(k, c) = T(0);
+    }
+    for (std::int64_t block = 0; block < blocks.blocks; ++block) {
+      std::int64_t src_offset = 0, dst_offset = 0;
+      block_offsets(axes, blocks.first, block, src_offset, dst_offset);
+      // diff_W_g (+)= diff_dst_g * src_g^T: B(p, c) = src(c, p).
+      const MatrixView<T> src = pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride);
+      gemm<T>(kg, cg, blocks.pixels,
+              as_const(pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride)),
+              {src.data, src.col_stride, src.row_stride}, diff_weight, block > 0, nullptr,
+              gemm_space);
+    }
+  }
+  if (x.bias.data) {
+    for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      double sum = 0.0;
+      for (std::int64_t n = 0; n < g.batch; ++n)
+        for (std::int64_t d = 0; d < g.out[0]; ++d)
+          for (std::int64_t h = 0; h < g.out[1]; ++h)
+            for (std::int64_t w = 0; w < g.out[2]; ++w) sum += double(x.dst.at(n, k, d, h, w));
+      x.bias[k] = T(sum);
+    }
+  }
+}
+
+template <typename T>
+void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
+                   void* memory) {
+  void* gemm_space = memory;
+  T* bias_space = reinterpret_cast<T*>(static_cast<char*>(memory) +
+                                       align64(gemm_bytes<T>(direction, g)));
+  switch (direction) {
+    case Direction::forward: forward(g, operands, gemm_space, bias_space); break;
+    case Direction::backward_data: backward_data(g, operands, gemm_space, bias_space); break;
+    case Direction::backward_weights: backward_weights(g, operands, gemm_space); break;
+  }
+}
+
+class PointwiseEngine final : public ConvEngine {
+ public:
+  Engine id() const override { return Engine::pointwise; }
+  std::string decline_reason(Direction, const ConvGeometry& g, DType) const override {
+    if (g.kernel_volume() != 1) {
+      return "kernel " + spatial_string(g, g.kernel) + " is not " +
+             spatial_string(g, SpatialArray{1, 1, 1});
+    }
+    if (g.pad_begin != SpatialArray{0, 0, 0} || g.pad_end != SpatialArray{0, 0, 0}) {
+      return "padding " + spatial_string(g, g.pad_begin) + "/" + spatial_string(g, g.pad_end) +
+             " is not zero";
+    }
+    return {};
+  }
+  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g,
+                              DType dtype) const override {
+    return dtype == DType::float32 ? workspace_size<float>(direction, g)
+                                   : workspace_size<double>(direction, g);
+  }
+  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
+           void* workspace) const override {
+    run_direction(direction, g, operands, workspace);
+  }
+  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
+           void* workspace) const override {
+    run_direction(direction, g, operands, workspace);
+  }
+};
+
+}  // namespace
+
+const ConvEngine& pointwise_engine() {
+  static const PointwiseEngine engine;
+  return engine;
+}
+
+}  // namespace fastconv::detail
