@@ -12,6 +12,7 @@
 
 #include "fastconv/fastconv.hpp"
 #include "support/expect_error.hpp"
+#include "support/engines.hpp"
 #include "support/tensor.hpp"
 
 namespace {
@@ -348,7 +349,7 @@ TEST_P(Errors, PlanOperandsPerKind) {
   EXPECT_TRUE(c.dst_untouched());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEngines, Errors, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(AllEngines, Errors, ::testing::ValuesIn(fctest::kGeneralEngines),
                          [](const ::testing::TestParamInfo<fc::Engine>& info) {
                            return std::string(info.param == fc::Engine::automatic
                                                   ? "automatic"

@@ -9,6 +9,7 @@
 
 #include "fastconv/fastconv.hpp"
 #include "support/expect_error.hpp"
+#include "support/engines.hpp"
 #include "support/tensor.hpp"
 
 namespace {
@@ -160,7 +161,7 @@ TEST_P(OtherErrors, UnfoldFoldArguments) {
   EXPECT_TRUE(image6.all_storage_is(fctest::kSentinel));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEngines, OtherErrors, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(AllEngines, OtherErrors, ::testing::ValuesIn(fctest::kGeneralEngines),
                          [](const ::testing::TestParamInfo<fc::Engine>& info) {
                            return std::string(info.param == fc::Engine::automatic
                                                   ? "automatic"

@@ -11,6 +11,7 @@
 
 #include "fastconv/fastconv.hpp"
 #include "support/problem.hpp"
+#include "support/engines.hpp"
 #include "support/tensor.hpp"
 
 namespace {
@@ -177,9 +178,9 @@ auto engine_name_generator = [](const ::testing::TestParamInfo<fc::Engine>& info
   return engine_label(info.param);
 };
 
-INSTANTIATE_TEST_SUITE_P(AllEngines, Identities, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(AllEngines, Identities, ::testing::ValuesIn(fctest::kGeneralEngines),
                          engine_name_generator);
-INSTANTIATE_TEST_SUITE_P(AllEngines, Gradients, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(AllEngines, Gradients, ::testing::ValuesIn(fctest::kGeneralEngines),
                          engine_name_generator);
 
 }  // namespace

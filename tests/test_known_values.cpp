@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fastconv/fastconv.hpp"
+#include "support/engines.hpp"
 #include "support/tensor.hpp"
 
 namespace {
@@ -95,7 +96,7 @@ TEST_P(EveryEngine, BackwardWeightsAndBiasByHand) {
   EXPECT_EQ(diff_bias[0], 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEngines, EveryEngine, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(AllEngines, EveryEngine, ::testing::ValuesIn(fctest::kGeneralEngines),
                          [](const ::testing::TestParamInfo<fc::Engine>& info) {
                            return std::string(info.param == fc::Engine::automatic
                                                   ? "automatic"

@@ -13,6 +13,7 @@
 #include "support/check.hpp"
 #include "support/naive.hpp"
 #include "support/problem.hpp"
+#include "support/engines.hpp"
 #include "support/tensor.hpp"
 
 namespace {
@@ -257,7 +258,7 @@ TEST_P(EveryEngine, PlanReusedAndRunConcurrently) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEngines, EveryEngine, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(AllEngines, EveryEngine, ::testing::ValuesIn(fctest::kGeneralEngines),
                          [](const ::testing::TestParamInfo<fc::Engine>& info) {
                            return engine_label(info.param);
                          });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fastconv/fastconv.hpp"
+#include "support/engines.hpp"
 #include "support/tensor.hpp"
 
 namespace {
@@ -234,7 +235,7 @@ fc::ConvArgs forward_shapes(fc::DType dtype, bool bias) {
 
 TEST(ConvPlanInfo, EngineKindFlopsDescription) {
   const auto params = fc::ConvParams(2).stride({2, 1}).groups(2);
-  for (const auto engine : fc::kAllEngines) {
+  for (const auto engine : fctest::kGeneralEngines) {
     const fc::ConvPlan plan(fc::ConvKind::forward, forward_shapes(fc::DType::float32, true), params,
                             engine);
     EXPECT_EQ(plan.kind(), fc::ConvKind::forward);
