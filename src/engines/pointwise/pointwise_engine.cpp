@@ -257,6 +257,10 @@ class PointwiseEngine final : public ConvEngine {
       return "padding " + spatial_string(g, g.pad_begin) + "/" + spatial_string(g, g.pad_end) +
              " is not zero";
     }
+    if (g.stride != SpatialArray{1, 1, 1}) {
+      return "stride " + spatial_string(g, g.stride) +
+             " is not 1 (per-row GEMMs lose to im2col's subsampled copy)";
+    }
     return {};
   }
   std::size_t workspace_bytes(Direction direction, const ConvGeometry& g,
