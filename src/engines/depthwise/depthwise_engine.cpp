@@ -56,8 +56,10 @@ Range interior_of(const std::vector<Range>& w_ranges) {
   return interior;
 }
 
-// Fused kernel rows: kernel width 3 or 5, stride 1 or 2 (the common depthwise layers).
-constexpr std::int64_t kMaxFusedKernelW = 5;
+// Fused kernel rows: kernel width 3 or 5, stride 1 or 2 (the common depthwise layers), up to
+// kFusedRows kernel rows per pass over an output row.
+constexpr int kFusedRows = 3;
+constexpr std::int64_t kMaxFusedTaps = 128;  // weights of one filter kept on the stack
 
 template <typename T>
 bool filter_is_finite(const ConvGeometry& g, const View5<T>& weight, std::int64_t k) {
@@ -68,31 +70,46 @@ bool filter_is_finite(const ConvGeometry& g, const View5<T>& weight, std::int64_
   return finite;
 }
 
-// One kernel row's taps over output columns [o0, o1) of a unit-step source row, all weights
-// finite: columns where some tap falls in the padding one by one, the rest by a fused loop.
+template <typename T, int kRows>
+void fused_rows(std::int64_t kernel_w, std::int64_t stride, T* acc, const T* const* src,
+                const T* const* w, std::int64_t count) {
+  if (kernel_w == 3 && stride == 1) kernel_rows_accumulate<T, kRows, 3, 1>(acc, src, w, count);
+  else if (kernel_w == 3) kernel_rows_accumulate<T, kRows, 3, 2>(acc, src, w, count);
+  else if (stride == 1) kernel_rows_accumulate<T, kRows, 5, 1>(acc, src, w, count);
+  else kernel_rows_accumulate<T, kRows, 5, 2>(acc, src, w, count);
+}
+
+// The taps of `rows` kernel rows (source rows src[r] with unit step, weights w[r][kw], all
+// finite) over output columns [o0, o1): columns where some tap falls in the padding one by one,
+// the rest in fused passes of up to kFusedRows rows; every column adds in (row, kw) order.
 template <typename T>
-void fused_kernel_row(const ConvGeometry& g, const std::vector<Range>& w_ranges, const Range& interior,
-                      T* acc, std::int64_t o0, std::int64_t o1, const T* src_row, const T* w) {
+void fused_kernel_rows(const ConvGeometry& g, const std::vector<Range>& w_ranges, const Range& interior,
+                       T* acc, std::int64_t o0, std::int64_t o1, const T* const* src,
+                       const T* const* w, int rows) {
   const std::int64_t kernel_w = g.kernel[2], sw = g.stride[2];
   Range inner{std::max(interior.begin, o0), std::min(interior.end, o1)};
   if (inner.end <= inner.begin) inner = {o1, o1};
   auto edge = [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t o = begin; o < end; ++o)
-      for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
-        const Range& r = w_ranges[std::size_t(kw)];
-        if (o >= r.begin && o < r.end) acc[o - o0] += w[kw] * src_row[o * sw + tap_offset(g, 2, kw)];
-      }
+      for (int r = 0; r < rows; ++r)
+        for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
+          const Range& range = w_ranges[std::size_t(kw)];
+          if (o >= range.begin && o < range.end) acc[o - o0] += w[r][kw] * src[r][o * sw + tap_offset(g, 2, kw)];
+        }
   };
   edge(o0, inner.begin);
   edge(inner.end, o1);
   const std::int64_t count = inner.end - inner.begin;
   if (count <= 0) return;
   T* a = acc + (inner.begin - o0);
-  const T* s = src_row + inner.begin * sw + tap_offset(g, 2, 0);
-  if (kernel_w == 3 && sw == 1) kernel_row_accumulate<T, 3, 1>(a, s, w, count);
-  else if (kernel_w == 3) kernel_row_accumulate<T, 3, 2>(a, s, w, count);
-  else if (sw == 1) kernel_row_accumulate<T, 5, 1>(a, s, w, count);
-  else kernel_row_accumulate<T, 5, 2>(a, s, w, count);
+  const T* shifted[kFusedRows];
+  for (int r0 = 0; r0 < rows; r0 += kFusedRows) {
+    const int batch = std::min(kFusedRows, rows - r0);
+    for (int r = 0; r < batch; ++r) shifted[r] = src[r0 + r] + inner.begin * sw + tap_offset(g, 2, 0);
+    if (batch == 3) fused_rows<T, 3>(kernel_w, sw, a, shifted, w + r0, count);
+    else if (batch == 2) fused_rows<T, 2>(kernel_w, sw, a, shifted, w + r0, count);
+    else fused_rows<T, 1>(kernel_w, sw, a, shifted, w + r0, count);
+  }
 }
 
 template <typename T>
@@ -109,14 +126,24 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
   // With finite weights, padded taps add exactly nothing; otherwise they add NaN (0 * w).
   const bool finite = filter_is_finite(g, x.weight, k);
   const bool fused = finite && ss[4] == 1 && g.dilation[2] == 1 && (sw == 1 || sw == 2) &&
-                     (kernel_w == 3 || kernel_w == 5);
+                     (kernel_w == 3 || kernel_w == 5) && g.kernel_volume() <= kMaxFusedTaps;
   alignas(64) T acc[kRowChunk];
-  T row_weights[kMaxFusedKernelW] = {};
+  // Fused path: the filter's weights, and per output row the kernel rows inside the image.
+  T weights[kMaxFusedTaps];
+  const T* row_src[kMaxFusedTaps / 3];
+  const T* row_weights[kMaxFusedTaps / 3];
+  if (fused) {
+    std::int64_t i = 0;
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+        for (std::int64_t kw = 0; kw < kernel_w; ++kw) weights[i++] = x.weight.at(k, 0, kd, kh, kw);
+  }
   for (std::int64_t od = 0; od < g.out[0]; ++od)
   for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
   for (std::int64_t o0 = 0; o0 < out_w; o0 += kRowChunk) {
     const std::int64_t o1 = std::min(out_w, o0 + kRowChunk), count = o1 - o0;
     std::fill(acc, acc + count, bias);
+    int rows = 0;
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
       const std::int64_t id = od * g.stride[0] + tap_offset(g, 0, kd);
       const bool d_inside = id >= 0 && id < g.in[0];
@@ -126,8 +153,8 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
         if (finite && !row_inside) continue;
         const T* src_row = row_inside ? src + id * ss[2] + ih * ss[3] : nullptr;
         if (fused) {
-          for (std::int64_t kw = 0; kw < kernel_w; ++kw) row_weights[kw] = x.weight.at(k, 0, kd, kh, kw);
-          fused_kernel_row(g, w_ranges, interior, acc, o0, o1, src_row, row_weights);
+          row_src[rows] = src_row;
+          row_weights[rows++] = weights + (kd * g.kernel[1] + kh) * kernel_w;
           continue;
         }
         for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
@@ -151,6 +178,7 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
         }
       }
     }
+    if (rows > 0) fused_kernel_rows(g, w_ranges, interior, acc, o0, o1, row_src, row_weights, rows);
     store_row(dst + od * ds[2] + oh * ds[3] + o0 * ds[4], ds[4], acc, count);
   }
 }
