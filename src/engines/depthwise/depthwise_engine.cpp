@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "engines/depthwise/depthwise_kernels.hpp"
 #include "engines/depthwise/depthwise_rows.hpp"
 
 namespace fastconv::detail {
@@ -58,7 +59,7 @@ Range interior_of(const std::vector<Range>& w_ranges) {
 
 // Fused kernel rows: kernel width 3 or 5, stride 1 or 2 (the common depthwise layers), up to
 // kFusedRows kernel rows per pass over an output row.
-constexpr int kFusedRows = 3;
+constexpr int kFusedRows = kDepthwiseMaxRows;
 constexpr std::int64_t kMaxFusedTaps = 128;  // weights of one filter kept on the stack
 
 template <typename T>
@@ -70,32 +71,27 @@ bool filter_is_finite(const ConvGeometry& g, const View5<T>& weight, std::int64_
   return finite;
 }
 
-template <typename T, int kRows>
-void fused_rows(std::int64_t kernel_w, std::int64_t stride, T* acc, const T* const* src,
-                const T* const* w, std::int64_t count) {
-  if (kernel_w == 3 && stride == 1) kernel_rows_accumulate<T, kRows, 3, 1>(acc, src, w, count);
-  else if (kernel_w == 3) kernel_rows_accumulate<T, kRows, 3, 2>(acc, src, w, count);
-  else if (stride == 1) kernel_rows_accumulate<T, kRows, 5, 1>(acc, src, w, count);
-  else kernel_rows_accumulate<T, kRows, 5, 2>(acc, src, w, count);
-}
-
 // The taps of `rows` kernel rows (source rows src[r] with unit step, weights w[r][kw], all
 // finite) over output columns [o0, o1): columns where some tap falls in the padding one by one,
 // the rest in fused passes of up to kFusedRows rows; every column adds in (row, kw) order.
 template <typename T>
-void fused_kernel_rows(const ConvGeometry& g, const std::vector<Range>& w_ranges, const Range& interior,
-                       T* acc, std::int64_t o0, std::int64_t o1, const T* const* src,
+void fused_kernel_rows(const ConvGeometry& g, const DepthwiseRowsKernels<T>& kernels,
+                       const Range& interior, T* acc, std::int64_t o0, std::int64_t o1, const T* const* src,
                        const T* const* w, int rows) {
   const std::int64_t kernel_w = g.kernel[2], sw = g.stride[2];
   Range inner{std::max(interior.begin, o0), std::min(interior.end, o1)};
   if (inner.end <= inner.begin) inner = {o1, o1};
+  // Undilated: column o's taps kw in [lo, hi) read inside the image, at first + kw.
   auto edge = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t o = begin; o < end; ++o)
+    for (std::int64_t o = begin; o < end; ++o) {
+      const std::int64_t first = o * sw + tap_offset(g, 2, 0);
+      const std::int64_t lo = std::max<std::int64_t>(0, -first);
+      const std::int64_t hi = std::min(kernel_w, g.in[2] - first);
+      T sum = acc[o - o0];
       for (int r = 0; r < rows; ++r)
-        for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
-          const Range& range = w_ranges[std::size_t(kw)];
-          if (o >= range.begin && o < range.end) acc[o - o0] += w[r][kw] * src[r][o * sw + tap_offset(g, 2, kw)];
-        }
+        for (std::int64_t kw = lo; kw < hi; ++kw) sum += w[r][kw] * src[r][first + kw];
+      acc[o - o0] = sum;
+    }
   };
   edge(o0, inner.begin);
   edge(inner.end, o1);
@@ -106,14 +102,13 @@ void fused_kernel_rows(const ConvGeometry& g, const std::vector<Range>& w_ranges
   for (int r0 = 0; r0 < rows; r0 += kFusedRows) {
     const int batch = std::min(kFusedRows, rows - r0);
     for (int r = 0; r < batch; ++r) shifted[r] = src[r0 + r] + inner.begin * sw + tap_offset(g, 2, 0);
-    if (batch == 3) fused_rows<T, 3>(kernel_w, sw, a, shifted, w + r0, count);
-    else if (batch == 2) fused_rows<T, 2>(kernel_w, sw, a, shifted, w + r0, count);
-    else fused_rows<T, 1>(kernel_w, sw, a, shifted, w + r0, count);
+    kernels.get(batch, kernel_w, sw)(a, shifted, w + r0, count);
   }
 }
 
 template <typename T>
-void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std::vector<Range>& w_ranges,
+void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x,
+                     const DepthwiseRowsKernels<T>& kernels, const std::vector<Range>& w_ranges,
                      const Range& interior, std::int64_t n, std::int64_t k) {
   const std::int64_t c = k / g.out_channels_per_group();
   const T* src = x.src.plane(n, c);
@@ -125,9 +120,9 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
   const std::int64_t src_step = sw * ss[4];
   // With finite weights, padded taps add exactly nothing; otherwise they add NaN (0 * w).
   const bool finite = filter_is_finite(g, x.weight, k);
-  const bool fused = finite && ss[4] == 1 && g.dilation[2] == 1 && (sw == 1 || sw == 2) &&
-                     (kernel_w == 3 || kernel_w == 5) && g.kernel_volume() <= kMaxFusedTaps;
-  alignas(64) T acc[kRowChunk];
+  const bool fused = finite && ss[4] == 1 && g.dilation[2] == 1 &&
+                     depthwise_rows_supported(kernel_w, sw) && g.kernel_volume() <= kMaxFusedTaps;
+  alignas(64) T chunk[kRowChunk];
   // Fused path: the filter's weights, and per output row the kernel rows inside the image.
   T weights[kMaxFusedTaps];
   const T* row_src[kMaxFusedTaps / 3];
@@ -142,6 +137,9 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
   for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
   for (std::int64_t o0 = 0; o0 < out_w; o0 += kRowChunk) {
     const std::int64_t o1 = std::min(out_w, o0 + kRowChunk), count = o1 - o0;
+    // Unit-step output rows are accumulated in place; others in the stack chunk.
+    T* dst_chunk = dst + od * ds[2] + oh * ds[3] + o0 * ds[4];
+    T* acc = ds[4] == 1 ? dst_chunk : chunk;
     std::fill(acc, acc + count, bias);
     int rows = 0;
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
@@ -178,8 +176,8 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x, const std:
         }
       }
     }
-    if (rows > 0) fused_kernel_rows(g, w_ranges, interior, acc, o0, o1, row_src, row_weights, rows);
-    store_row(dst + od * ds[2] + oh * ds[3] + o0 * ds[4], ds[4], acc, count);
+    if (rows > 0) fused_kernel_rows(g, kernels, interior, acc, o0, o1, row_src, row_weights, rows);
+    if (acc == chunk) store_row(dst_chunk, ds[4], chunk, count);
   }
 }
 
@@ -187,9 +185,10 @@ template <typename T>
 void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::vector<Range> w_ranges = width_ranges(g);
   const Range interior = interior_of(w_ranges);
+  const DepthwiseRowsKernels<T>& kernels = active_depthwise_rows_kernels<T>();
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t k = 0; k < g.out_channels; ++k) forward_channel(g, x, w_ranges, interior, n, k);
+    for (std::int64_t k = 0; k < g.out_channels; ++k) forward_channel(g, x, kernels, w_ranges, interior, n, k);
 }
 
 // ---- backward_data (transposed convolution) -----------------------------------------------------

@@ -13,8 +13,13 @@
 //                     filter k of the group and tap, chunk[ow * stride + offset] += w * dst[ow].
 //   backward_weights: per filter k and tap, a dot product of src and diff_dst rows over the
 //                     valid range, summed over images and output rows; bias = sum of diff_dst.
-// Accumulation is in T, in a fixed order (taps in (kd, kh, kw) order per output element), so
-// integer-valued inputs give exact results and runs are reproducible across thread counts.
+// Forward's common case (finite weights, unit-step rows, kernel width 3 or 5, stride 1 or 2, no
+// width dilation) runs the kernel rows inside the image through fused per-ISA row kernels
+// (depthwise_kernels.hpp; FASTCONV_MAX_ISA caps the level), up to 3 rows per pass, in place in
+// unit-step output rows; the columns where taps fall in the padding are summed one by one.
+// Accumulation is in T, in a fixed order (taps in (kd, kh, kw) order per output element; the
+// AVX kernels fuse multiply and add), so integer-valued inputs give exact results and runs are
+// reproducible across thread counts.
 //
 // Padding: zeros that take part in the products, as in the reference. A padded tap multiplies
 // the weight (forward) or the gradient (backward_weights) by zero, which only matters when that

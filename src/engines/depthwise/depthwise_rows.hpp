@@ -70,27 +70,3 @@ inline bool any_non_finite(const T* values, std::int64_t step, std::int64_t begi
 }
 
 }  // namespace fastconv::detail
-
-namespace fastconv::detail {
-
-// acc[j] += sum over rows r < kRows, taps kw < kKernelW of w[r][kw] * src[r][j * kStride + kw],
-// added one by one in (r, kw) order, for j < count: up to kRows kernel rows (undilated, every
-// tap inside the image, unit-step source rows) in one pass, acc loaded and stored once.
-template <typename T, int kRows, int kKernelW, int kStride>
-inline void kernel_rows_accumulate(T* __restrict acc, const T* const* src, const T* const* w,
-                                   std::int64_t count) {
-  T weights[kRows][kKernelW];
-  const T* rows[kRows];
-  for (int r = 0; r < kRows; ++r) {
-    rows[r] = src[r];
-    for (int kw = 0; kw < kKernelW; ++kw) weights[r][kw] = w[r][kw];
-  }
-  for (std::int64_t j = 0; j < count; ++j) {
-    T sum = acc[j];
-    for (int r = 0; r < kRows; ++r)
-      for (int kw = 0; kw < kKernelW; ++kw) sum += weights[r][kw] * rows[r][j * kStride + kw];
-    acc[j] = sum;
-  }
-}
-
-}  // namespace fastconv::detail
