@@ -248,6 +248,7 @@ TEST(DepthwiseEngine, DeclinesProblemsWithSeveralChannelsPerGroup) {
         fc::ConvPlan plan(fctest::conv_kind(op), shape_args(p), p.params, fc::Engine::depthwise);
         ADD_FAILURE() << "accepted " << p.describe();
       } catch (const fc::Error& e) {
+        EXPECT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
         EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
             << e.what() << " (expected '" << expected << "')";
       }

@@ -223,7 +223,7 @@ TEST(PointwiseDeclines, NonOneByOneKernelsAndPaddingWithAReason) {
     return fc::ConvPlan(fc::ConvKind::forward, args, params, fc::Engine::pointwise);
   };
   using fctest::throws;
-  const auto invalid = fc::ErrorKind::invalid_argument;
+  const auto invalid = fc::ErrorKind::engine_declined;  // a valid problem this engine does not take
   EXPECT_TRUE(throws([&] { plan(forward_shapes({1, 4, 8, 8}, {2, 4, 3, 3}, {1, 2, 6, 6}),
                                 fc::ConvParams(2)); },
                      invalid, {"pointwise", "declines", "kernel 3x3 is not 1x1"}));

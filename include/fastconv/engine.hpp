@@ -6,7 +6,7 @@
 namespace fastconv {
 
 enum class Engine {
-  automatic,  // let the library choose (today: im2col; later issues add faster engines)
+  automatic,  // let the library choose: depthwise, then pointwise, then im2col (first that takes it)
   reference,  // plain direct loops with double accumulation: the oracle, slow
   im2col,     // unfold into a workspace + packed, cache-blocked GEMM (col2im for the adjoints)
   pointwise,  // 1x1 kernels without padding: one GEMM straight on the operands, no copy

@@ -14,14 +14,16 @@ enum class ErrorKind {
   invalid_argument,   // a shape, parameter or view that does not fit the operation
   unsupported_dtype,  // a dtype the operation does not support, or mixed dtypes
   overflow,           // an element count, byte size or index that does not fit 64 bits
+  engine_declined,    // a valid problem that the explicitly requested engine does not take
 };
 
-// "invalid_argument", "unsupported_dtype" or "overflow".
+// "invalid_argument", "unsupported_dtype", "overflow" or "engine_declined".
 inline const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::invalid_argument: return "invalid_argument";
     case ErrorKind::unsupported_dtype: return "unsupported_dtype";
     case ErrorKind::overflow: return "overflow";
+    case ErrorKind::engine_declined: return "engine_declined";
   }
   return "unknown";
 }

@@ -160,14 +160,28 @@ def test_conv_transpose2d_bad_output_size_raises_like_torch():
         ours(x, output_size=(12, 9))
 
 
+# Engines that take every problem; the specialised ones (pointwise: 1x1, depthwise: one input
+# channel per group) decline the rest with a ValueError naming the reason.
+GENERAL_ENGINES = ("auto", "reference", "im2col")
+SPECIALISED_LAYERS = {"pointwise": dict(in_channels=2, out_channels=3, kernel_size=1),
+                      "depthwise": dict(in_channels=2, out_channels=4, kernel_size=3, groups=2)}
+
+
 def test_module_algo_keyword_and_repr():
-    for algo in fastconv.ENGINES:
+    assert set(GENERAL_ENGINES) | set(SPECIALISED_LAYERS) == set(fastconv.ENGINES)
+    x = torch.randn(1, 2, 5, 5)
+    for algo in GENERAL_ENGINES:
         layer = fnn.Conv2d(2, 3, 3, algo=algo)
         assert layer.algo == algo
-        x = torch.randn(1, 2, 5, 5)
         torch.testing.assert_close(layer(x), torch.nn.functional.conv2d(x, layer.weight,
                                                                          layer.bias),
                                    rtol=1e-5, atol=1e-5)
+    for algo, arguments in SPECIALISED_LAYERS.items():
+        layer = fnn.Conv2d(**arguments, algo=algo)
+        torch.testing.assert_close(layer(x), torch.nn.functional.conv2d(
+            x, layer.weight, layer.bias, groups=layer.groups), rtol=1e-5, atol=1e-5)
+        with pytest.raises(ValueError, match=f"{algo} declines"):
+            fnn.Conv2d(2, 3, 3, algo=algo)(x)
     assert repr(fnn.Conv2d(2, 3, 3, stride=2)) == repr(torch.nn.Conv2d(2, 3, 3, stride=2))
 
 

@@ -4,8 +4,8 @@
 // direct loops do C/groups * kernel volume work per output, where im2col would unfold and run a
 // GEMM with a reduction of only the kernel volume); pointwise takes the other 1x1 kernels with
 // stride 1 and no padding (the GEMM runs straight on the operands: no unfolded copy, NCHW and
-// channels-last); im2col takes everything else, strided 1x1 included. Later engines slot in ahead of im2col with their
-// own decline reasons.
+// channels-last); im2col takes everything else, strided 1x1 included. Later engines slot in
+// ahead of im2col with their own decline reasons.
 #include <string>
 
 #include "engines/conv_engine.hpp"

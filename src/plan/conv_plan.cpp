@@ -103,7 +103,10 @@ class PlanImpl {
       engine_ = requested;
       const std::string reason =
           engine_instance(engine_).decline_reason(direction_, geometry_, dtype_);
-      if (!reason.empty()) fail(std::string("engine ") + engine_name(engine_) + " declines: " + reason);
+      if (!reason.empty()) {
+        throw Error(ErrorKind::engine_declined, std::string(operation_) + ": engine " +
+                                                    engine_name(engine_) + " declines: " + reason);
+      }
       why_ = std::string(engine_name(engine_)) + ": requested";
     }
     engine_impl_ = &engine_instance(engine_);

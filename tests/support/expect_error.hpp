@@ -22,17 +22,7 @@ inline std::string lower(std::string text) {
   return text;
 }
 
-inline const char* kind_name(fastconv::ErrorKind kind) {
-  switch (kind) {
-    case fastconv::ErrorKind::invalid_argument:
-      return "invalid_argument";
-    case fastconv::ErrorKind::unsupported_dtype:
-      return "unsupported_dtype";
-    case fastconv::ErrorKind::overflow:
-      return "overflow";
-  }
-  return "?";
-}
+inline const char* kind_name(fastconv::ErrorKind kind) { return fastconv::error_kind_name(kind); }
 
 // Expects fastconv::Error of `kind` whose message contains every word of `all_of` and at least
 // one word of `any_of` (case-insensitive).

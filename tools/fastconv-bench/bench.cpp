@@ -81,8 +81,10 @@ BenchResult LayerBench::run(fastconv::Engine engine, const BenchConfig& config) 
   try {
     plan_and_measure(engine, config, result);
   } catch (const fastconv::Error& error) {
-    result.outcome = Outcome::failed;
-    result.message = error.what();
+    // An engine that does not take this layer is a skip, not a failure.
+    const bool declined = error.kind() == fastconv::ErrorKind::engine_declined;
+    result.outcome = declined ? Outcome::skipped : Outcome::failed;
+    result.message = declined ? std::string("skipped: ") + error.what() : error.what();
   } catch (const std::exception& exception) {
     result.outcome = Outcome::failed;
     result.message = std::string("unexpected exception: ") + exception.what();

@@ -45,12 +45,19 @@ double parse_non_negative(std::string_view flag, std::string_view text) {
   return *value;
 }
 
+// "auto|reference|im2col|...|all", from the library's engine list.
+std::string engine_choices() {
+  std::string choices;
+  for (fastconv::Engine engine : fastconv::kAllEngines) choices += std::string(fastconv::engine_name(engine)) + "|";
+  return choices + "all";
+}
+
 std::vector<fastconv::Engine> parse_engines(std::string_view text) {
   if (text == "all") return {std::begin(fastconv::kAllEngines), std::end(fastconv::kAllEngines)};
   try {
     return {fastconv::parse_engine(text)};
   } catch (const fastconv::Error&) {
-    throw UsageError("--engine expects auto|reference|im2col|all, got '" + std::string(text) + "'");
+    throw UsageError("--engine expects " + engine_choices() + ", got '" + std::string(text) + "'");
   }
 }
 
@@ -128,7 +135,8 @@ std::string usage_text() {
   text +=
       " (default: all)\n"
       "  --list-suites              print the suites and their layers, then exit\n"
-      "  --engine NAME              auto|reference|im2col|all (default: im2col,reference)\n"
+      "  --engine NAME              " + engine_choices() + "\n"
+      "                             (default: im2col,reference)\n"
       "  --reference-max-gflop G    skip the reference engine on layers above G GFLOP\n"
       "                             (default: " + format_number(kDefaultReferenceMaxGflop) +
       "; 'inf' never skips)\n"
