@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "engines/bias_gradient.hpp"
 #include "engines/depthwise/depthwise_kernels.hpp"
 #include "engines/depthwise/depthwise_rows.hpp"
 
@@ -299,16 +300,7 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
           x.weight.at(k, 0, kd, kh, kw) =
               weight_gradient(g, x, w_ranges[std::size_t(kw)], k, k / kg, kd, kh, kw);
   }
-  if (x.bias.data) {
-    for (std::int64_t k = 0; k < g.out_channels; ++k) {
-      double sum = 0.0;
-      for (std::int64_t n = 0; n < g.batch; ++n)
-        for (std::int64_t d = 0; d < g.out[0]; ++d)
-          for (std::int64_t h = 0; h < g.out[1]; ++h)
-            for (std::int64_t i = 0; i < g.out[2]; ++i) sum += double(x.dst.at(n, k, d, h, i));
-      x.bias[k] = T(sum);
-    }
-  }
+  write_bias_gradient(g, x);
 }
 
 // ---- the engine ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "engines/bias_gradient.hpp"
 #include "gemm/gemm.hpp"
 #include "transforms/im2col.hpp"
 
@@ -223,16 +224,7 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, const Wor
     }
   }
   if (weights.data == w.weight) copy_weight_out(w.weight, x.weight);
-  if (x.bias.data) {
-    for (std::int64_t k = 0; k < g.out_channels; ++k) {
-      double sum = 0.0;
-      for (std::int64_t n = 0; n < g.batch; ++n)
-        for (std::int64_t d = 0; d < g.out[0]; ++d)
-          for (std::int64_t h = 0; h < g.out[1]; ++h)
-            for (std::int64_t i = 0; i < g.out[2]; ++i) sum += double(x.dst.at(n, k, d, h, i));
-      x.bias[k] = T(sum);
-    }
-  }
+  write_bias_gradient(g, x);
 }
 
 template <typename T>

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 
+#include "engines/bias_gradient.hpp"
 #include "gemm/gemm.hpp"
 
 namespace fastconv::detail {
@@ -220,16 +221,7 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, void* gem
               gemm_space);
     }
   }
-  if (x.bias.data) {
-    for (std::int64_t k = 0; k < g.out_channels; ++k) {
-      double sum = 0.0;
-      for (std::int64_t n = 0; n < g.batch; ++n)
-        for (std::int64_t d = 0; d < g.out[0]; ++d)
-          for (std::int64_t h = 0; h < g.out[1]; ++h)
-            for (std::int64_t w = 0; w < g.out[2]; ++w) sum += double(x.dst.at(n, k, d, h, w));
-      x.bias[k] = T(sum);
-    }
-  }
+  write_bias_gradient(g, x);
 }
 
 template <typename T>
