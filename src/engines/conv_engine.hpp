@@ -45,6 +45,21 @@ class ConvEngine {
                    const ConvOperands<double>& operands, void* workspace) const = 0;
 };
 
+// Base for engines written once as a template over the element type: implements both run()
+// overloads by calling Derived::run_typed<T>(direction, geometry, operands, workspace).
+template <typename Derived>
+class TypedConvEngine : public ConvEngine {
+ public:
+  void run(Direction direction, const ConvGeometry& geometry, const ConvOperands<float>& operands,
+           void* workspace) const final {
+    static_cast<const Derived&>(*this).run_typed(direction, geometry, operands, workspace);
+  }
+  void run(Direction direction, const ConvGeometry& geometry, const ConvOperands<double>& operands,
+           void* workspace) const final {
+    static_cast<const Derived&>(*this).run_typed(direction, geometry, operands, workspace);
+  }
+};
+
 // The engine behind an id (not Engine::automatic).
 const ConvEngine& engine_instance(Engine id);
 // Engine::automatic's choice for a problem, with the reasons the others were passed over.

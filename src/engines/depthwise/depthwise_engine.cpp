@@ -314,7 +314,7 @@ void run_direction(Direction direction, const ConvGeometry& g, const ConvOperand
   }
 }
 
-class DepthwiseEngine final : public ConvEngine {
+class DepthwiseEngine final : public TypedConvEngine<DepthwiseEngine> {
  public:
   Engine id() const override { return Engine::depthwise; }
   std::string decline_reason(Direction, const ConvGeometry& g, DType) const override {
@@ -323,12 +323,9 @@ class DepthwiseEngine final : public ConvEngine {
     return {};
   }
   std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
-           void*) const override {
-    run_direction(direction, g, operands);
-  }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
-           void*) const override {
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
+                 void*) const {
     run_direction(direction, g, operands);
   }
 };

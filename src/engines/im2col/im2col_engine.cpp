@@ -238,7 +238,7 @@ void run_direction(Direction direction, const ConvGeometry& g, const ConvOperand
   }
 }
 
-class Im2colEngine final : public ConvEngine {
+class Im2colEngine final : public TypedConvEngine<Im2colEngine> {
  public:
   Engine id() const override { return Engine::im2col; }
   std::size_t workspace_bytes(Direction direction, const ConvGeometry& g,
@@ -246,12 +246,9 @@ class Im2colEngine final : public ConvEngine {
     return dtype == DType::float32 ? workspace_size<float>(direction, g)
                                    : workspace_size<double>(direction, g);
   }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
-           void* workspace) const override {
-    run_direction(direction, g, operands, workspace);
-  }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
-           void* workspace) const override {
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
+                 void* workspace) const {
     run_direction(direction, g, operands, workspace);
   }
 };

@@ -237,7 +237,7 @@ void run_direction(Direction direction, const ConvGeometry& g, const ConvOperand
   }
 }
 
-class PointwiseEngine final : public ConvEngine {
+class PointwiseEngine final : public TypedConvEngine<PointwiseEngine> {
  public:
   Engine id() const override { return Engine::pointwise; }
   std::string decline_reason(Direction, const ConvGeometry& g, DType) const override {
@@ -260,12 +260,9 @@ class PointwiseEngine final : public ConvEngine {
     return dtype == DType::float32 ? workspace_size<float>(direction, g)
                                    : workspace_size<double>(direction, g);
   }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
-           void* workspace) const override {
-    run_direction(direction, g, operands, workspace);
-  }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
-           void* workspace) const override {
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
+                 void* workspace) const {
     run_direction(direction, g, operands, workspace);
   }
 };

@@ -124,16 +124,13 @@ void run_direction(Direction direction, const ConvGeometry& g, const ConvOperand
   }
 }
 
-class ReferenceEngine final : public ConvEngine {
+class ReferenceEngine final : public TypedConvEngine<ReferenceEngine> {
  public:
   Engine id() const override { return Engine::reference; }
   std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<float>& operands,
-           void*) const override {
-    run_direction(direction, g, operands);
-  }
-  void run(Direction direction, const ConvGeometry& g, const ConvOperands<double>& operands,
-           void*) const override {
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
+                 void*) const {
     run_direction(direction, g, operands);
   }
 };
