@@ -31,13 +31,18 @@ def _zero_extend(array, shape):
     return out
 
 
+def _save_and_run(ctx, operation, src, weight, bias, params, algo):
+    """The shared forward of both Functions: keep what backward needs, run on detached data."""
+    ctx.save_for_backward(src, weight)
+    ctx.params, ctx.algo = params, algo
+    return operation(src.detach(), weight.detach(), None if bias is None else bias.detach(),
+                     params, algo)
+
+
 class ConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, src, weight, bias, params, algo):
-        ctx.save_for_backward(src, weight)
-        ctx.params, ctx.algo = params, algo
-        return _ops.conv_forward(src.detach(), weight.detach(),
-                                 None if bias is None else bias.detach(), params, algo)
+        return _save_and_run(ctx, _ops.conv_forward, src, weight, bias, params, algo)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -58,10 +63,7 @@ class ConvFunction(torch.autograd.Function):
 class ConvTransposeFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, src, weight, bias, params, algo):
-        ctx.save_for_backward(src, weight)
-        ctx.params, ctx.algo = params, algo
-        return _ops.conv_transpose_forward(src.detach(), weight.detach(),
-                                           None if bias is None else bias.detach(), params, algo)
+        return _save_and_run(ctx, _ops.conv_transpose_forward, src, weight, bias, params, algo)
 
     @staticmethod
     @torch.autograd.function.once_differentiable

@@ -12,22 +12,22 @@ def _shape(array):
     return [int(v) for v in array.shape]
 
 
-def conv_forward(src, weight, bias, params, algo):
+def _convolve(kind, src, weight, bias, params, algo):
+    """Forward or transposed convolution: dst of the input's type and layout."""
     src, weight, bias = (_arrays.usable(a) if a is not None else None for a in (src, weight, bias))
-    shape = _fastconv.output_shape("forward", _shape(src), _shape(weight), params)
+    shape = _fastconv.output_shape(kind, _shape(src), _shape(weight), params)
     dst = _arrays.empty_like_layout(src, shape, _arrays.is_channels_last(src))
-    _fastconv.run_conv("forward", {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
-                                   "dst": _d(dst)}, params, algo)
+    _fastconv.run_conv(kind, {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
+                              "dst": _d(dst)}, params, algo)
     return dst
+
+
+def conv_forward(src, weight, bias, params, algo):
+    return _convolve("forward", src, weight, bias, params, algo)
 
 
 def conv_transpose_forward(src, weight, bias, params, algo):
-    src, weight, bias = (_arrays.usable(a) if a is not None else None for a in (src, weight, bias))
-    shape = _fastconv.output_shape("transposed", _shape(src), _shape(weight), params)
-    dst = _arrays.empty_like_layout(src, shape, _arrays.is_channels_last(src))
-    _fastconv.run_conv("transposed", {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
-                                      "dst": _d(dst)}, params, algo)
-    return dst
+    return _convolve("transposed", src, weight, bias, params, algo)
 
 
 def conv_backward_data(diff_dst, weight, src_shape, params, algo):

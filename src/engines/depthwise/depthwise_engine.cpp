@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
-#include "engines/bias_gradient.hpp"
+#include "engines/bias.hpp"
 #include "engines/depthwise/depthwise_kernels.hpp"
 #include "engines/depthwise/depthwise_rows.hpp"
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "engines/bias_gradient.hpp"
+#include "engines/bias.hpp"
 #include "gemm/gemm.hpp"
 #include "transforms/im2col.hpp"
 
@@ -178,14 +178,9 @@ void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, const Worksp
   const auto dst_stride = merged_stride(x.dst, 2);
   std::vector<T> temp;
   const MatrixView<T> col{w.col, s.pixels, 1};
+  // diff_src starts as the bias (transposed convolution) or zero, then folds accumulate.
+  fill_with_bias(g, x.src, x.bias);
   for (std::int64_t n = 0; n < g.batch; ++n) {
-    // diff_src starts as the bias (transposed convolution) or zero, then folds accumulate.
-    for (std::int64_t c = 0; c < g.in_channels; ++c) {
-      const T initial = x.bias.data ? x.bias[c] : T(0);
-      for (std::int64_t d = 0; d < g.in[0]; ++d)
-        for (std::int64_t h = 0; h < g.in[1]; ++h)
-          for (std::int64_t i = 0; i < g.in[2]; ++i) x.src.at(n, c, d, h, i) = initial;
-    }
     for (std::int64_t group = 0; group < g.groups; ++group) {
       const MatrixView<T> diff = pixel_matrix(x.dst, n, group * s.kg, dst_stride, temp, s.kg);
       if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, temp.data(), false);

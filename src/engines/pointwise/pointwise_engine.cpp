@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <array>
 
-#include "engines/bias_gradient.hpp"
+#include "engines/bias.hpp"
 #include "gemm/gemm.hpp"
 
 namespace fastconv::detail {
@@ -160,18 +160,6 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space, 
               bias ? bias + group * kg : nullptr, gemm_space);
     }
   }
-}
-
-// Sets every element of diff_src to the bias of its channel (or zero).
-template <typename T>
-void fill_with_bias(const ConvGeometry& g, const View5<T>& diff_src, const Vector1<T>& bias) {
-  for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t c = 0; c < g.in_channels; ++c) {
-      const T value = bias.data ? bias[c] : T(0);
-      for (std::int64_t d = 0; d < g.in[0]; ++d)
-        for (std::int64_t h = 0; h < g.in[1]; ++h)
-          for (std::int64_t w = 0; w < g.in[2]; ++w) diff_src.at(n, c, d, h, w) = value;
-    }
 }
 
 template <typename T>
