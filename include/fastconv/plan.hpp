@@ -67,6 +67,14 @@ class ConvPlan {
   // workspace: null (run() allocates) or at least workspace_bytes(), 64-byte aligned.
   void run(const ConvArgs& args, void* workspace = nullptr) const;
 
+  // Inference set-up for the kinds that read a weight (forward, transposed, backward_data):
+  // copies `weight` (the plan's weight shape and dtype, any strides) into the plan and lets the
+  // engine rearrange it once into its run-time layout. Later runs may leave args.weight empty
+  // to use these weights; a run given args.weight uses that one instead. Not thread-safe
+  // against concurrent run() calls; call it before sharing the plan.
+  void pack_weights(const TensorView& weight);
+  bool has_packed_weights() const;
+
  private:
   std::unique_ptr<detail::PlanImpl> impl_;
 };

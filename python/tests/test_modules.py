@@ -165,10 +165,12 @@ def test_conv_transpose2d_bad_output_size_raises_like_torch():
 GENERAL_ENGINES = ("auto", "reference", "im2col")
 SPECIALISED_LAYERS = {"pointwise": dict(in_channels=2, out_channels=3, kernel_size=1),
                       "depthwise": dict(in_channels=2, out_channels=4, kernel_size=3, groups=2)}
+# Engines still being written (they decline every problem today); each moves to a list above.
+IN_PROGRESS = {"implicit_gemm", "few_channels"}
 
 
 def test_module_algo_keyword_and_repr():
-    assert set(GENERAL_ENGINES) | set(SPECIALISED_LAYERS) == set(fastconv.ENGINES)
+    assert set(GENERAL_ENGINES) | set(SPECIALISED_LAYERS) | IN_PROGRESS == set(fastconv.ENGINES)
     x = torch.randn(1, 2, 5, 5)
     for algo in GENERAL_ENGINES:
         layer = fnn.Conv2d(2, 3, 3, algo=algo)

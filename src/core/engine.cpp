@@ -14,6 +14,8 @@ const char* engine_name(Engine engine) {
     case Engine::im2col: return "im2col";
     case Engine::pointwise: return "pointwise";
     case Engine::depthwise: return "depthwise";
+    case Engine::implicit_gemm: return "implicit_gemm";
+    case Engine::few_channels: return "few_channels";
   }
   return "unknown";
 }

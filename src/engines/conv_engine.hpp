@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "core/view5.hpp"
@@ -23,12 +24,21 @@ namespace fastconv::detail {
 
 enum class Direction { forward, backward_data, backward_weights };
 
+// Weights an engine rearranged once, when a plan was given them (ConvPlan::pack_weights);
+// each engine defines its own derived type and layout.
+struct PackedWeights {
+  virtual ~PackedWeights() = default;
+};
+
 template <typename T>
 struct ConvOperands {
   View5<T> src;
   View5<T> weight;
   View5<T> dst;
   Vector1<T> bias;
+  // The engine's own packing of exactly `weight` (made by this engine's pack_weights for this
+  // geometry and direction), or null: then the engine packs what it needs while running.
+  const PackedWeights* packed_weights = nullptr;
 };
 
 class ConvEngine {
@@ -43,13 +53,32 @@ class ConvEngine {
                    const ConvOperands<float>& operands, void* workspace) const = 0;
   virtual void run(Direction direction, const ConvGeometry& geometry,
                    const ConvOperands<double>& operands, void* workspace) const = 0;
+  // The weights (forward roles: (K, C/g, KD, KH, KW)) in the engine's run-time layout, made once
+  // per plan; null when the engine has nothing to prepare for this problem.
+  virtual std::unique_ptr<PackedWeights> pack_weights(Direction, const ConvGeometry&,
+                                                      const View5<float>&) const {
+    return nullptr;
+  }
+  virtual std::unique_ptr<PackedWeights> pack_weights(Direction, const ConvGeometry&,
+                                                      const View5<double>&) const {
+    return nullptr;
+  }
 };
 
 // Base for engines written once as a template over the element type: implements both run()
-// overloads by calling Derived::run_typed<T>(direction, geometry, operands, workspace).
+// overloads by calling Derived::run_typed<T>(direction, geometry, operands, workspace), and both
+// pack_weights() overloads by Derived::pack_weights_typed<T>(...) when Derived has one.
 template <typename Derived>
 class TypedConvEngine : public ConvEngine {
  public:
+  std::unique_ptr<PackedWeights> pack_weights(Direction direction, const ConvGeometry& geometry,
+                                              const View5<float>& weight) const final {
+    return pack(direction, geometry, weight);
+  }
+  std::unique_ptr<PackedWeights> pack_weights(Direction direction, const ConvGeometry& geometry,
+                                              const View5<double>& weight) const final {
+    return pack(direction, geometry, weight);
+  }
   void run(Direction direction, const ConvGeometry& geometry, const ConvOperands<float>& operands,
            void* workspace) const final {
     static_cast<const Derived&>(*this).run_typed(direction, geometry, operands, workspace);
@@ -57,6 +86,18 @@ class TypedConvEngine : public ConvEngine {
   void run(Direction direction, const ConvGeometry& geometry, const ConvOperands<double>& operands,
            void* workspace) const final {
     static_cast<const Derived&>(*this).run_typed(direction, geometry, operands, workspace);
+  }
+
+ private:
+  template <typename T>
+  std::unique_ptr<PackedWeights> pack(Direction direction, const ConvGeometry& geometry,
+                                      const View5<T>& weight) const {
+    const auto& derived = static_cast<const Derived&>(*this);
+    if constexpr (requires { derived.pack_weights_typed(direction, geometry, weight); }) {
+      return derived.pack_weights_typed(direction, geometry, weight);
+    } else {
+      return nullptr;
+    }
   }
 };
 

@@ -10,7 +10,9 @@
 
 #include "engines/conv_engine.hpp"
 #include "engines/depthwise/depthwise_engine.hpp"
+#include "engines/few_channels/few_channels_engine.hpp"
 #include "engines/im2col/im2col_engine.hpp"
+#include "engines/implicit_gemm/implicit_gemm_engine.hpp"
 #include "engines/pointwise/pointwise_engine.hpp"
 #include "engines/reference/reference_conv.hpp"
 #include "fastconv/error.hpp"
@@ -23,6 +25,8 @@ const ConvEngine& engine_instance(Engine id) {
     case Engine::im2col: return im2col_engine();
     case Engine::pointwise: return pointwise_engine();
     case Engine::depthwise: return depthwise_engine();
+    case Engine::implicit_gemm: return implicit_gemm_engine();
+    case Engine::few_channels: return few_channels_engine();
     case Engine::automatic: break;
   }
   throw Error(ErrorKind::invalid_argument,

@@ -33,6 +33,7 @@ namespace {
 
 // The operands in a fixed order; which ones a kind uses is decided by `expected` below.
 constexpr int kOperandCount = 8;
+constexpr int kWeight = 1;  // index of `weight` in that order
 std::array<Operand, kOperandCount> operand_list(const ConvArgs& args, ConvKind kind) {
   const bool backward_weights = kind == ConvKind::backward_weights;
   return {{{"src", &args.src, false},
@@ -59,6 +60,16 @@ std::array<Use, kOperandCount> operand_uses(ConvKind kind) {
       return {required, unused, unused, unused, required, unused, required, optional};
   }
   return {};
+}
+
+template <typename T>
+void copy_view5(const View5<T>& from, const View5<T>& to) {
+  for (std::int64_t i0 = 0; i0 < from.shape[0]; ++i0)
+    for (std::int64_t i1 = 0; i1 < from.shape[1]; ++i1)
+      for (std::int64_t i2 = 0; i2 < from.shape[2]; ++i2)
+        for (std::int64_t i3 = 0; i3 < from.shape[3]; ++i3)
+          for (std::int64_t i4 = 0; i4 < from.shape[4]; ++i4)
+            to.at(i0, i1, i2, i3, i4) = from.at(i0, i1, i2, i3, i4);
 }
 
 }  // namespace
@@ -134,7 +145,42 @@ class PlanImpl {
     return out.str();
   }
 
-  void run(const ConvArgs& args, void* workspace) const {
+  void pack_weights(const TensorView& weight) {
+    if (!present_[kWeight]) {
+      fail(std::string("pack_weights: ") + operation_ + " reads no weight");
+    }
+    ConvArgs only_weight;
+    only_weight.weight = weight;
+    const auto operands = operand_list(only_weight, kind_);
+    const std::vector<Shape> expected_weight{expected_[kWeight]};
+    check_operands(("pack_weights of " + std::string(operation_)).c_str(), dtype_,
+                   std::span<const Operand>(operands).subspan(kWeight, 1), expected_weight);
+    // A contiguous copy, so runs do not depend on the caller's buffer staying alive.
+    const std::size_t element = dtype_size(dtype_);
+    std::int64_t count = 1;
+    for (std::int64_t size : expected_[kWeight]) count *= size;
+    std::vector<std::byte> copy(std::size_t(count) * element);
+    TensorView copy_view = TensorView::contiguous(copy.data(), dtype_, expected_[kWeight]);
+    if (dtype_ == DType::float32) {
+      copy_view5(to_view5<float>(weight), to_view5<float>(copy_view));
+    } else {
+      copy_view5(to_view5<double>(weight), to_view5<double>(copy_view));
+    }
+    std::unique_ptr<PackedWeights> packed =
+        dtype_ == DType::float32
+            ? engine_impl_->pack_weights(direction_, geometry_, to_view5<float>(copy_view))
+            : engine_impl_->pack_weights(direction_, geometry_, to_view5<double>(copy_view));
+    weight_copy_ = std::move(copy);
+    weight_view_ = TensorView::contiguous(weight_copy_.data(), dtype_, expected_[kWeight]);
+    packed_ = std::move(packed);
+  }
+  bool has_packed_weights() const { return weight_view_.rank != 0; }
+
+  void run(const ConvArgs& given, void* workspace) const {
+    // Runs of a plan with packed weights may leave the weight out.
+    const bool use_packed = has_packed_weights() && given.weight.rank == 0;
+    ConvArgs args = given;
+    if (use_packed) args.weight = weight_view_;
     const auto operands = operand_list(args, kind_);
     for (int i = 0; i < kOperandCount; ++i) {
       const bool present = operands[i].view->rank != 0;
@@ -153,10 +199,11 @@ class PlanImpl {
       owned.reset(static_cast<std::byte*>(::operator new[](workspace_bytes_, std::align_val_t(64))));
       workspace = owned.get();
     }
+    const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
     if (dtype_ == DType::float32) {
-      engine_impl_->run(direction_, geometry_, engine_operands<float>(args), workspace);
+      engine_impl_->run(direction_, geometry_, engine_operands<float>(args, packed), workspace);
     } else {
-      engine_impl_->run(direction_, geometry_, engine_operands<double>(args), workspace);
+      engine_impl_->run(direction_, geometry_, engine_operands<double>(args, packed), workspace);
     }
   }
 
@@ -215,7 +262,7 @@ class PlanImpl {
 
   // Maps the kind's operands onto the engine's forward-convolution roles.
   template <typename T>
-  ConvOperands<T> engine_operands(const ConvArgs& args) const {
+  ConvOperands<T> engine_operands(const ConvArgs& args, const PackedWeights* packed) const {
     const auto bias_of = [](const TensorView& view) {
       return view.rank ? Vector1<T>{static_cast<T*>(view.data), view.strides[0]} : Vector1<T>{};
     };
@@ -235,6 +282,7 @@ class PlanImpl {
              bias_of(args.diff_bias)};
         break;
     }
+    x.packed_weights = packed;
     return x;
   }
 
@@ -251,6 +299,9 @@ class PlanImpl {
   const ConvEngine* engine_impl_ = nullptr;
   std::size_t workspace_bytes_ = 0;
   std::string why_;
+  std::vector<std::byte> weight_copy_;
+  TensorView weight_view_{};
+  std::unique_ptr<PackedWeights> packed_;
 };
 
 }  // namespace detail
@@ -267,6 +318,8 @@ std::size_t ConvPlan::workspace_bytes() const { return impl_->workspace_bytes();
 double ConvPlan::flop_count() const { return impl_->flop_count(); }
 std::string ConvPlan::description() const { return impl_->description(); }
 void ConvPlan::run(const ConvArgs& args, void* workspace) const { impl_->run(args, workspace); }
+void ConvPlan::pack_weights(const TensorView& weight) { impl_->pack_weights(weight); }
+bool ConvPlan::has_packed_weights() const { return impl_->has_packed_weights(); }
 
 // ---- one-call operations -----------------------------------------------------------------------
 
