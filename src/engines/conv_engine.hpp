@@ -49,6 +49,9 @@ class ConvEngine {
   virtual std::string decline_reason(Direction, const ConvGeometry&, DType) const { return {}; }
   virtual std::size_t workspace_bytes(Direction direction, const ConvGeometry& geometry,
                                       DType dtype) const = 0;
+  // The microkernel(s) a run would use on this CPU (for FASTCONV_VERBOSE); empty when the
+  // engine has none (plain loops).
+  virtual std::string kernel_name(Direction, const ConvGeometry&, DType) const { return {}; }
   virtual void run(Direction direction, const ConvGeometry& geometry,
                    const ConvOperands<float>& operands, void* workspace) const = 0;
   virtual void run(Direction direction, const ConvGeometry& geometry,

@@ -123,7 +123,9 @@ class PlanImpl {
     engine_impl_ = &engine_instance(engine_);
     workspace_bytes_ = engine_impl_->workspace_bytes(direction_, geometry_, dtype_);
     if (const char* verbose = std::getenv("FASTCONV_VERBOSE"); verbose && *verbose && *verbose != '0') {
-      std::clog << "fastconv: " << description() << " [" << why_ << "]\n";
+      const std::string kernel = engine_impl_->kernel_name(direction_, geometry_, dtype_);
+      std::clog << "fastconv: " << description() << (kernel.empty() ? "" : " kernel=" + kernel)
+                << " [" << why_ << "]\n";
     }
   }
 

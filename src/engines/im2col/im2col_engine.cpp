@@ -241,6 +241,10 @@ class Im2colEngine final : public TypedConvEngine<Im2colEngine> {
     return dtype == DType::float32 ? workspace_size<float>(direction, g)
                                    : workspace_size<double>(direction, g);
   }
+  std::string kernel_name(Direction, const ConvGeometry&, DType dtype) const override {
+    return dtype == DType::float32 ? active_gemm_kernel<float>().name
+                                   : active_gemm_kernel<double>().name;
+  }
   template <typename T>
   void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
                  void* workspace) const {
