@@ -58,8 +58,8 @@ fastconv::ConvKind parse_kind(const std::string& name) {
   throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "unknown convolution kind '" + name + "'");
 }
 
-void run_conv(const std::string& kind, const py::dict& operands, const py::dict& params,
-              const std::string& engine) {
+// Operands arrive as a dict name -> descriptor (or None) with the ConvArgs member names.
+fastconv::ConvArgs to_args(const py::dict& operands) {
   fastconv::ConvArgs args;
   const std::pair<const char*, fastconv::TensorView*> slots[] = {
       {"src", &args.src},           {"weight", &args.weight},     {"bias", &args.bias},
@@ -74,12 +74,41 @@ void run_conv(const std::string& kind, const py::dict& operands, const py::dict&
     for (const auto& slot : slots) known = known || key == slot.first;
     if (!known) throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "unknown operand '" + key + "'");
   }
+  return args;
+}
+
+void run_conv(const std::string& kind, const py::dict& operands, const py::dict& params,
+              const std::string& engine) {
+  const fastconv::ConvArgs args = to_args(operands);
   const fastconv::ConvParams conv_params = to_params(params);
   const fastconv::ConvKind conv_kind = parse_kind(kind);
   const fastconv::Engine conv_engine = fastconv::parse_engine(engine);
   py::gil_scoped_release release;
   fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine).run(args);
 }
+
+// A ConvPlan kept across calls (fastconv.prepare_conv): created from shapes, optionally given
+// its weights once, run many times.
+class Plan {
+ public:
+  Plan(const std::string& kind, const py::dict& shapes, const py::dict& params,
+       const std::string& engine)
+      : plan_(parse_kind(kind), to_args(shapes), to_params(params), fastconv::parse_engine(engine)) {}
+  void pack_weights(const Descriptor& weight) {
+    const fastconv::TensorView view = to_view(weight);
+    py::gil_scoped_release release;
+    plan_.pack_weights(view);
+  }
+  void run(const py::dict& operands) const {
+    const fastconv::ConvArgs args = to_args(operands);
+    py::gil_scoped_release release;
+    plan_.run(args);
+  }
+  const fastconv::ConvPlan& plan() const { return plan_; }
+
+ private:
+  fastconv::ConvPlan plan_;
+};
 
 Shape output_shape(const std::string& kind, const Shape& src, const Shape& weight, const py::dict& params) {
   const fastconv::ConvParams conv_params = to_params(params);
@@ -123,6 +152,16 @@ PYBIND11_MODULE(_fastconv, module) {
   module.attr("__version__") = fastconv::kVersion;
   module.def("run_conv", &run_conv, py::arg("kind"), py::arg("operands"), py::arg("params"),
              py::arg("engine"), "Runs one convolution (ConvPlan of `kind`) on descriptors.");
+  py::class_<Plan>(module, "Plan", "A fastconv::ConvPlan on descriptors (see fastconv.prepare_conv).")
+      .def(py::init<const std::string&, const py::dict&, const py::dict&, const std::string&>(),
+           py::arg("kind"), py::arg("shapes"), py::arg("params"), py::arg("engine"))
+      .def("pack_weights", &Plan::pack_weights, py::arg("weight"))
+      .def("run", &Plan::run, py::arg("operands"))
+      .def_property_readonly("engine", [](const Plan& p) { return fastconv::engine_name(p.plan().engine()); })
+      .def_property_readonly("workspace_bytes", [](const Plan& p) { return p.plan().workspace_bytes(); })
+      .def_property_readonly("flop_count", [](const Plan& p) { return p.plan().flop_count(); })
+      .def_property_readonly("has_packed_weights", [](const Plan& p) { return p.plan().has_packed_weights(); })
+      .def_property_readonly("description", [](const Plan& p) { return p.plan().description(); });
   module.def("output_shape", &output_shape, py::arg("kind"), py::arg("src_shape"),
              py::arg("weight_shape"), py::arg("params"));
   module.def("unfold_output_shape", [](const Shape& src, const Shape& kernel, const py::dict& params) {
