@@ -1,18 +1,313 @@
-// implicit_gemm_engine.cpp — placeholder while the engine is written: declines every problem.
+// implicit_gemm_engine.cpp — see implicit_gemm_engine.hpp; the decisions (kernel, tiles, window
+// layout, channel chunks, workspace) are in implicit_gemm_setup.hpp.
+//
+// Threading: one parallel region per run. Work items are pixel tiles, ordered
+// (group, n, od, oh, tile); each thread takes an even contiguous range of them with every
+// output-channel block, or, when that balances worse (few pixels, e.g. 7x7 layers, or weights
+// costly to pack), every item with an even range of output-channel blocks. Per thread:
+//   for each block of up to tiles_per_block items of one group:
+//     for each input-channel chunk:
+//       copy the block's windows for the chunk
+//       for each pack of output-channel blocks: (re)pack its weights if needed, then
+//         for each output-channel block, each tile: microkernel (accumulate after chunk 0).
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/parallel.hpp"
+#include "engines/implicit_gemm/implicit_gemm_setup.hpp"
+#include "fastconv/threading.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace fastconv::detail {
 namespace {
 
+// Weights packed once per plan: [group][oc block][channel][tap][OCB].
+struct IgemmPackedWeights final : PackedWeights {
+  std::int64_t ocb = 0;
+  std::vector<float> data;
+};
+
+// Packs output-channel block `block` of group `group`, input channels [c0, c0 + count), as
+// [channel][tap][OCB], zero past K/g.
+void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
+                std::int64_t group, std::int64_t block, std::int64_t c0, std::int64_t count,
+                float* out) {
+  const std::int64_t ocb = s.ocb, taps = s.taps;
+  const std::int64_t first = block * ocb, valid = std::min(ocb, s.out_per_group - first);
+  const auto& ws = weight.strides;
+  for (std::int64_t j = 0; j < ocb; ++j) {
+    if (j >= valid) {
+      for (std::int64_t i = 0; i < count * taps; ++i) out[i * ocb + j] = 0.0f;
+      continue;
+    }
+    const float* filter = weight.plane(group * s.out_per_group + first + j, c0);
+    for (std::int64_t c = 0; c < count; ++c) {
+      float* dst = out + c * taps * ocb + j;
+      std::int64_t t = 0;
+      for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+          for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t)
+            dst[t * ocb] = filter[c * ws[1] + kd * ws[2] + kh * ws[3] + kw * ws[4]];
+    }
+  }
+}
+
+// One input row of a window: the span input values starting at column `first` (step `step`
+// elements in memory, width `width`), de-interleaved by `stride` into phases of phase_len.
+void fill_window_row(float* out, const float* row, std::int64_t step, std::int64_t first,
+                     std::int64_t span, std::int64_t width, std::int64_t stride,
+                     std::int64_t phase_len) {
+  if (stride == 1) {
+    const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, span);
+    const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, span);
+    std::fill(out, out + lo, 0.0f);
+    if (step == 1) {
+      std::memcpy(out + lo, row + first + lo, std::size_t(hi - lo) * sizeof(float));
+    } else {
+      for (std::int64_t x = lo; x < hi; ++x) out[x] = row[(first + x) * step];
+    }
+    std::fill(out + hi, out + span, 0.0f);
+    return;
+  }
+  for (std::int64_t phase = 0; phase < stride; ++phase) {
+    float* dst = out + phase * phase_len;
+    for (std::int64_t j = 0; j < phase_len; ++j) {
+      const std::int64_t x = j * stride + phase, column = first + x;
+      dst[j] = x < span && column >= 0 && column < width ? row[column * step] : 0.0f;
+    }
+  }
+}
+
+struct Item {
+  std::int64_t n, od, oh, tile;
+};
+
+Item decode_item(const ConvGeometry& g, const IgemmSetup& s, std::int64_t index_in_group) {
+  Item item;
+  item.tile = index_in_group % s.tiles_per_row;
+  std::int64_t row = index_in_group / s.tiles_per_row;
+  item.oh = row % g.out[1];
+  row /= g.out[1];
+  item.od = row % g.out[0];
+  item.n = row / g.out[0];
+  return item;
+}
+
+// Copies the windows of one tile for channels [c0, c0 + count) of `group`.
+void fill_windows(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src,
+                  std::int64_t group, const Item& item, std::int64_t c0, std::int64_t count,
+                  float* window) {
+  const auto& ss = src.strides;
+  const std::int64_t pixels = s.tile_pixels(item.tile);
+  const std::int64_t span = (pixels - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
+  const std::int64_t first = s.tile_begin(item.tile) * g.stride[2] - g.pad_begin[2];
+  for (std::int64_t c = 0; c < count; ++c) {
+    const float* channel = src.plane(item.n, group * s.in_per_group + c0 + c);
+    float* out = window + c * s.window_channel_stride;
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      const std::int64_t id = item.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh, out += s.row_len) {
+        const std::int64_t ih = item.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+        if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+          std::fill(out, out + s.row_len, 0.0f);
+          continue;
+        }
+        fill_window_row(out, channel + id * ss[2] + ih * ss[3], ss[4], first, span, g.in[2],
+                        g.stride[2], s.phase_len);
+      }
+    }
+  }
+}
+
+// A thread's share: items [item_begin, item_end) x output-channel blocks [block_begin, block_end).
+struct Share {
+  std::int64_t item_begin, item_end, block_begin, block_end;
+};
+
+Share thread_share(std::int64_t items, std::int64_t blocks, bool split_blocks, int thread,
+                   int threads) {
+  auto part = [&](std::int64_t total) {
+    const std::int64_t base = total / threads, extra = total % threads;
+    const std::int64_t begin = thread * base + std::min<std::int64_t>(thread, extra);
+    return std::pair{begin, begin + base + (thread < extra ? 1 : 0)};
+  };
+  if (split_blocks) {
+    const auto [b0, b1] = part(blocks);
+    return {0, items, b0, b1};
+  }
+  const auto [i0, i1] = part(items);
+  return {i0, i1, 0, blocks};
+}
+
+void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x,
+                const IgemmPackedWeights* packed, const std::int64_t* tap_offsets,
+                const float* bias, std::byte* slot, const Share& share) {
+  float* pack_buffer = reinterpret_cast<float*>(slot);
+  float* windows = reinterpret_cast<float*>(slot + s.pack_bytes);
+  const std::int64_t tile_window = s.chunk_channels * s.window_channel_stride;
+  std::int64_t packed_group = -1, packed_chunk = -1, packed_first_block = -1;
+  const auto& ds = x.dst.strides;
+
+  for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+    const std::int64_t group = begin / s.items_per_group;
+    const std::int64_t end = std::min({share.item_end, (group + 1) * s.items_per_group,
+                                       begin + s.tiles_per_block});
+    for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
+      const std::int64_t c0 = chunk * s.chunk_channels;
+      const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - c0);
+      for (std::int64_t i = begin; i < end; ++i)
+        fill_windows(g, s, x.src, group, decode_item(g, s, i - group * s.items_per_group), c0,
+                     count, windows + (i - begin) * tile_window);
+      for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
+           first_block += s.blocks_per_pack) {
+        const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
+        if (packed == nullptr &&
+            (packed_group != group || packed_chunk != chunk || packed_first_block != first_block)) {
+          for (std::int64_t b = first_block; b < last_block; ++b)
+            pack_block(g, s, x.weight, group, b, c0, count,
+                       pack_buffer + (b - first_block) * count * s.taps * s.ocb);
+          packed_group = group;
+          packed_chunk = chunk;
+          packed_first_block = first_block;
+        }
+        for (std::int64_t b = first_block; b < last_block; ++b) {
+          const float* weights =
+              packed != nullptr
+                  ? packed->data.data() + ((group * s.oc_blocks + b) * s.in_per_group + c0) * s.taps * s.ocb
+                  : pack_buffer + (b - first_block) * count * s.taps * s.ocb;
+          IgemmArgs args;
+          args.window_channel_stride = s.window_channel_stride;
+          args.tap_offsets = tap_offsets;
+          args.taps = s.taps;
+          args.channels = count;
+          args.weights = weights;
+          args.dst_pixel_stride = ds[4];
+          args.dst_channel_stride = ds[1];
+          args.out_channels = std::min(s.ocb, s.out_per_group - b * s.ocb);
+          args.epilogue.bias = chunk == 0 && bias != nullptr ? bias + (group * s.oc_blocks + b) * s.ocb : nullptr;
+          args.epilogue.accumulate = chunk > 0;
+          const std::int64_t first_channel = group * s.out_per_group + b * s.ocb;
+          for (std::int64_t i = begin; i < end; ++i) {
+            const Item item = decode_item(g, s, i - group * s.items_per_group);
+            args.window = windows + (i - begin) * tile_window;
+            args.dst = x.dst.data + item.n * ds[0] + first_channel * ds[1] + item.od * ds[2] +
+                       item.oh * ds[3] + s.tile_begin(item.tile) * ds[4];
+            s.kernel->get(int(s.tile_pixels(item.tile)))(args);
+          }
+        }
+      }
+    }
+    begin = end;
+  }
+}
+
+void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
+  if (g.batch == 0 || g.out_channels == 0 || g.out_pixels() == 0) return;
+  const IgemmSetup s = igemm_setup(g);
+  const auto* packed = dynamic_cast<const IgemmPackedWeights*>(x.packed_weights);
+  if (packed != nullptr && packed->ocb != s.ocb) packed = nullptr;
+
+  // Shared part: tap offsets into a channel's window, bias padded to whole blocks.
+  auto* bytes = static_cast<std::byte*>(workspace);
+  auto* tap_offsets = reinterpret_cast<std::int64_t*>(bytes);
+  const std::int64_t stride_w = g.stride[2];
+  for (std::int64_t row = 0, t = 0; row < s.kernel_rows; ++row)
+    for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t) {
+      const std::int64_t x_offset = kw * g.dilation[2];
+      tap_offsets[t] = row * s.row_len + (x_offset % stride_w) * s.phase_len + x_offset / stride_w;
+    }
+  float* bias = nullptr;
+  if (x.bias.data != nullptr) {
+    bias = reinterpret_cast<float*>(bytes + s.bias_offset);
+    for (std::int64_t group = 0; group < g.groups; ++group)
+      for (std::int64_t j = 0; j < s.oc_blocks * s.ocb; ++j)
+        bias[group * s.oc_blocks * s.ocb + j] =
+            j < s.out_per_group ? x.bias[group * s.out_per_group + j] : 0.0f;
+  }
+
+  // Threads and how they split the work (see the file comment).
+  const std::int64_t items = g.groups * s.items_per_group;
+  const int threads = int(std::min<std::int64_t>(threads_for_work(g.multiply_adds()), items * s.oc_blocks));
+  bool split_blocks = false;
+  if (threads > 1) {
+    const double tile_work = double(s.tile_max * s.ocb * std::max<std::int64_t>(1, s.in_per_group * s.taps)) /
+                             double(2 * s.kernel->lanes);
+    const double pack_work = packed ? 0.0 : double(s.ocb * s.in_per_group * s.taps);
+    const std::int64_t groups_each = std::max<std::int64_t>(1, (g.groups + threads - 1) / threads);
+    const double by_items = double((items + threads - 1) / threads) * double(s.oc_blocks) * tile_work +
+                            double(groups_each * s.oc_blocks) * pack_work;
+    const std::int64_t blocks_each = (s.oc_blocks + threads - 1) / threads;
+    const double by_blocks = double(items * blocks_each) * tile_work +
+                             double(g.groups * blocks_each) * pack_work;
+    split_blocks = by_blocks < by_items;
+  }
+  std::byte* slots = bytes + s.shared_bytes;
+#pragma omp parallel num_threads(threads)
+  {
+#if defined(_OPENMP)
+    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    const int thread = 0, team = 1;
+#endif
+    const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
+    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share);
+  }
+}
+
 class ImplicitGemmEngine final : public TypedConvEngine<ImplicitGemmEngine> {
  public:
   Engine id() const override { return Engine::implicit_gemm; }
-  std::string decline_reason(Direction, const ConvGeometry&, DType) const override {
-    return "not implemented yet";
+
+  std::string decline_reason(Direction direction, const ConvGeometry&, DType dtype) const override {
+    if (direction != Direction::forward) return "forward only";
+    if (dtype != DType::float32) return "float32 only";
+    return {};
   }
-  std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
+
+  // Shared part plus one slot per thread of get_num_threads() (the count when the plan is made).
+  std::size_t workspace_bytes(Direction direction, const ConvGeometry& geometry,
+                              DType dtype) const override {
+    if (!decline_reason(direction, geometry, dtype).empty()) return 0;
+    const IgemmSetup s = igemm_setup(geometry);
+    return s.shared_bytes + s.slot_bytes * std::size_t(get_num_threads());
+  }
+
   template <typename T>
-  void run_typed(Direction, const ConvGeometry&, const ConvOperands<T>&, void*) const {}
+  std::unique_ptr<PackedWeights> pack_weights_typed(Direction direction, const ConvGeometry& g,
+                                                    const View5<T>& weight) const {
+    if constexpr (!std::is_same_v<T, float>) {
+      return nullptr;
+    } else {
+      if (direction != Direction::forward) return nullptr;
+      const IgemmSetup s = igemm_setup(g);
+      auto packed = std::make_unique<IgemmPackedWeights>();
+      packed->ocb = s.ocb;
+      const std::int64_t block_floats = s.in_per_group * s.taps * s.ocb;
+      packed->data.resize(std::size_t(g.groups * s.oc_blocks * block_floats));
+      for (std::int64_t group = 0; group < g.groups; ++group)
+        for (std::int64_t b = 0; b < s.oc_blocks; ++b)
+          pack_block(g, s, weight, group, b, 0, s.in_per_group,
+                     packed->data.data() + (group * s.oc_blocks + b) * block_floats);
+      return packed;
+    }
+  }
+
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& geometry, const ConvOperands<T>& operands,
+                 void* workspace) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (direction == Direction::forward) run_forward(geometry, operands, workspace);
+    }
+  }
 };
 
 }  // namespace

@@ -1,0 +1,115 @@
+// implicit_gemm_setup.cpp — see implicit_gemm_setup.hpp.
+#include "engines/implicit_gemm/implicit_gemm_setup.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "isa/cpu_isa.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+std::size_t round_up_64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Relative time of one output row with a kernel entry: per kernel tap and tile, the FMAs or the
+// loads (OCV weight vectors + P broadcasts), whichever is more, plus the tile's store (NCHW
+// transpose: lanes * log2(lanes) shuffles per vector of channels and block of pixels) spread
+// over the reduction.
+double row_cost(const IgemmKernel& kernel, const ConvGeometry& g) {
+  const std::int64_t out_w = g.out[2], kg = g.out_channels_per_group();
+  const std::int64_t reduction = std::max<std::int64_t>(1, g.in_channels_per_group() * g.kernel_volume());
+  const std::int64_t tiles = ceil_div(out_w, kernel.pmax);
+  const std::int64_t blocks = ceil_div(kg, kernel.ocb());
+  double cost = 0.0;
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    const std::int64_t pixels = out_w / tiles + (t < out_w % tiles ? 1 : 0);
+    const double compute = double(std::max<std::int64_t>(kernel.ocv * pixels, kernel.ocv + pixels));
+    const double store = double(kernel.ocv * ceil_div(pixels, kernel.lanes) * kernel.lanes *
+                                std::countr_zero(unsigned(kernel.lanes))) / double(reduction);
+    cost += double(blocks) * (compute + store);
+  }
+  return cost;
+}
+
+const IgemmKernel* choose_kernel(const ConvGeometry& g) {
+  const Isa isa = active_isa();
+  const char* forced = std::getenv("FASTCONV_IGEMM_KERNEL");
+  const IgemmKernel* best = nullptr;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (const IgemmKernel& kernel : all_igemm_kernels()) {
+    if (kernel.isa != isa) continue;
+    if (forced != nullptr && *forced != '\0' && kernel.family_name() == forced) return &kernel;
+    const double cost = row_cost(kernel, g);
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = &kernel;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::int64_t IgemmSetup::tile_begin(std::int64_t tile) const {
+  const std::int64_t base = out_w / tiles_per_row, extra = out_w % tiles_per_row;
+  return tile * base + std::min(tile, extra);
+}
+
+std::int64_t IgemmSetup::tile_pixels(std::int64_t tile) const {
+  return out_w / tiles_per_row + (tile < out_w % tiles_per_row ? 1 : 0);
+}
+
+IgemmSetup igemm_setup(const ConvGeometry& g) {
+  IgemmSetup s;
+  s.kernel = choose_kernel(g);
+  s.ocb = s.kernel->ocb();
+  s.in_per_group = g.in_channels_per_group();
+  s.out_per_group = g.out_channels_per_group();
+  s.oc_blocks = ceil_div(s.out_per_group, s.ocb);
+  s.taps = g.kernel_volume();
+  s.kernel_rows = g.kernel[0] * g.kernel[1];
+  s.out_w = g.out[2];
+  s.tiles_per_row = std::max<std::int64_t>(1, ceil_div(s.out_w, s.kernel->pmax));
+  s.tile_max = std::max<std::int64_t>(1, ceil_div(s.out_w, s.tiles_per_row));
+
+  const std::int64_t stride_w = g.stride[2];
+  const std::int64_t span = (s.tile_max - 1) * stride_w + (g.kernel[2] - 1) * g.dilation[2] + 1;
+  s.phase_len = ceil_div(span, stride_w);
+  s.row_len = stride_w * s.phase_len;
+  s.window_channel_stride = s.kernel_rows * s.row_len;
+
+  // Channel chunks: the packed weights of a chunk for every block of the group fit the weight
+  // budget (at least one channel), and one tile's windows fit the window budget.
+  const std::int64_t weight_floats_per_channel = s.taps * s.ocb;
+  const std::int64_t weight_budget = kIgemmWeightBudget / std::int64_t(sizeof(float));
+  const std::int64_t window_budget = kIgemmWindowBudget / std::int64_t(sizeof(float));
+  if (s.in_per_group == 0) {
+    s.chunk_channels = 0;
+    s.chunks = 1;
+  } else {
+    std::int64_t chunk = weight_budget / std::max<std::int64_t>(1, weight_floats_per_channel * s.oc_blocks);
+    chunk = std::min(chunk, window_budget / s.window_channel_stride);
+    chunk = std::clamp<std::int64_t>(chunk, 1, s.in_per_group);
+    s.chunks = ceil_div(s.in_per_group, chunk);
+    s.chunk_channels = ceil_div(s.in_per_group, s.chunks);  // balanced chunks
+  }
+  const std::int64_t chunk_weights = std::max<std::int64_t>(1, s.chunk_channels * weight_floats_per_channel);
+  s.blocks_per_pack = std::clamp<std::int64_t>(weight_budget / chunk_weights, 1, s.oc_blocks);
+  const std::int64_t tile_window = std::max<std::int64_t>(1, s.chunk_channels * s.window_channel_stride);
+  s.items_per_group = g.batch * g.out[0] * g.out[1] * s.tiles_per_row;
+  s.tiles_per_block = std::clamp<std::int64_t>(window_budget / tile_window, 1,
+                                               std::max<std::int64_t>(1, s.items_per_group));
+
+  s.bias_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
+  s.shared_bytes = s.bias_offset + round_up_64(std::size_t(g.groups * s.oc_blocks * s.ocb) * sizeof(float));
+  s.pack_bytes = round_up_64(std::size_t(s.blocks_per_pack * chunk_weights) * sizeof(float));
+  s.slot_bytes = s.pack_bytes + round_up_64(std::size_t(s.tiles_per_block * tile_window) * sizeof(float));
+  return s;
+}
+
+}  // namespace fastconv::detail

@@ -1,0 +1,37 @@
+// implicit_gemm_kernels.cpp — the family table, expanded from implicit_gemm_kernels.inc. The
+// kernels themselves live in the per-ISA translation units (implicit_gemm_kernels_<isa>.cpp).
+#include "kernels/implicit_gemm/implicit_gemm_kernels.hpp"
+
+#include <array>
+
+namespace fastconv::detail {
+
+// Defined in the ISA's translation unit: the entry's kernels for P = 1..pmax.
+#define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) const IgemmKernelFn* igemm_kernels_##isa##_##ocv##_##pmax();
+#include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
+#undef FASTCONV_IGEMM_KERNEL
+
+namespace {
+
+constexpr int float_lanes(Isa isa) {
+  return isa == Isa::avx512 ? 16 : (isa == Isa::avx2 ? 8 : 4);
+}
+
+const IgemmKernel kIgemmKernels[] = {
+#define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) \
+  {Isa::isa, ocv, float_lanes(Isa::isa), pmax, igemm_kernels_##isa##_##ocv##_##pmax()},
+#include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
+#undef FASTCONV_IGEMM_KERNEL
+};
+
+}  // namespace
+
+std::string IgemmKernel::name(int pixels) const {
+  return "f32_igemm_" + std::to_string(pixels) + "x" + std::to_string(ocb()) + "__" + isa_name(isa);
+}
+
+std::string IgemmKernel::family_name() const { return name(pmax); }
+
+std::span<const IgemmKernel> all_igemm_kernels() { return kIgemmKernels; }
+
+}  // namespace fastconv::detail

@@ -1,0 +1,61 @@
+// implicit_gemm_kernels.hpp — the implicit-GEMM convolution microkernel family: interface and
+// the table expanded from implicit_gemm_kernels.inc.
+//
+// One kernel call computes a tile of P output pixels (consecutive along one output row) x OCB
+// output channels (OCV vectors of `lanes` channels), reducing over `channels` input channels and
+// `taps` kernel taps:
+//   acc[p][j] = sum over c < channels, t < taps of
+//               window[c * window_channel_stride + tap_offsets[t] + p] * weights[(c * taps + t) * OCB + j]
+// (Combine = MultiplyAdd), then stores, for p < P and j < out_channels (<= OCB):
+//   dst[p * dst_pixel_stride + j * dst_channel_stride] =
+//       activation(acc[p][j] + bias[j] (if bias) + dst[...] (if accumulate))
+// The window holds the input values the tile reads, already laid out so that the P pixels of one
+// tap are consecutive (the engine copies it, zero-filling padding and de-interleaving strides).
+// `weights` is zero-padded to OCB channels; `bias`, when given, has OCB readable entries.
+// dst with unit channel stride (channels-last) is stored as channel vectors; dst with unit pixel
+// stride (NCHW) is transposed in registers and stored as pixel vectors; any other strides are
+// stored element by element.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "isa/cpu_isa.hpp"
+#include "kernels/epilogue.hpp"
+
+namespace fastconv::detail {
+
+struct IgemmArgs {
+  const float* window = nullptr;
+  std::int64_t window_channel_stride = 0;
+  const std::int64_t* tap_offsets = nullptr;  // `taps` offsets into one channel's window
+  std::int64_t taps = 0;
+  std::int64_t channels = 0;
+  const float* weights = nullptr;  // [channels][taps][OCB]
+  float* dst = nullptr;
+  std::int64_t dst_pixel_stride = 1;
+  std::int64_t dst_channel_stride = 1;
+  std::int64_t out_channels = 0;  // channels stored, 1..OCB
+  EpilogueParams<float> epilogue;
+};
+
+using IgemmKernelFn = void (*)(const IgemmArgs& args);
+
+// One entry of the list: kernels for P = 1..pmax.
+struct IgemmKernel {
+  Isa isa;
+  int ocv;    // vectors of output channels
+  int lanes;  // floats per vector
+  int pmax;   // widest tile
+  const IgemmKernelFn* by_pixels;  // by_pixels[P - 1]
+  int ocb() const { return ocv * lanes; }
+  IgemmKernelFn get(int pixels) const { return by_pixels[pixels - 1]; }
+  std::string name(int pixels) const;  // f32_igemm_<P>x<OCB>__<isa>
+  std::string family_name() const;     // f32_igemm_<pmax>x<OCB>__<isa> (the widest)
+};
+
+// Every entry of implicit_gemm_kernels.inc, in list order (including ISAs this CPU lacks).
+std::span<const IgemmKernel> all_igemm_kernels();
+
+}  // namespace fastconv::detail

@@ -1,0 +1,317 @@
+// The implicit_gemm engine (forward float32: output channels in vector lanes, per-tile input
+// windows) against Engine::reference: the shared random generator's forward problems (small and
+// large), and this file's own seeded problems with more channels per group (several output-
+// channel blocks and remainders, several pixel tiles per row, input-channel chunks), 1-D / 2-D /
+// 3-D, groups, stride > kernel, dilation, asymmetric padding, batch > 1, bias on and off, and
+// every operand layout (NCHW, channels-last, gapped, permuted, reversed, broadcast), with
+// integer-valued inputs (exact) and real inputs (tolerance from the reduction length). Also:
+// ConvPlan::pack_weights gives the same result, 1 and 2 threads agree, the workspace does not
+// depend on the image size or batch and stays <= 1 MiB per thread on the benchmark layers, and
+// the decline reasons.
+//
+// Reproduce one failing problem with the line the failure prints, e.g.
+//   FASTCONV_TEST_SEED=17 ./test_implicit_gemm_engine --gtest_filter='...'
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fastconv/fastconv.hpp"
+#include "support/check.hpp"
+#include "support/problem.hpp"
+#include "support/tensor.hpp"
+
+namespace {
+
+namespace fc = fastconv;
+using fctest::Layout;
+using fctest::Op;
+using fctest::Problem;
+using fctest::ValueMode;
+using Shape = std::vector<std::int64_t>;
+
+constexpr fc::Engine kEngine = fc::Engine::implicit_gemm;
+constexpr int kProblemsPerTest = 200;
+constexpr int kLargeProblemsPerTest = 40;
+constexpr int kMaxReportedFailures = 5;
+constexpr ValueMode kFloat32Modes[] = {ValueMode::int_f32, ValueMode::real_f32};
+
+Layout pick_layout(fctest::Rng& rng, bool is_output, std::size_t rank) {
+  const double r = rng.uniform_real(0.0, 1.0);
+  if (rank == 1) return r < 0.5 ? Layout::contiguous : (r < 0.8 || is_output ? Layout::gapped : Layout::reversed);
+  if (is_output) {
+    if (r < 0.4) return Layout::contiguous;
+    if (r < 0.7) return Layout::channels_last;
+    return r < 0.9 ? Layout::gapped : Layout::permuted;
+  }
+  if (r < 0.35) return Layout::contiguous;
+  if (r < 0.6) return Layout::channels_last;
+  if (r < 0.75) return Layout::gapped;
+  if (r < 0.85) return Layout::permuted;
+  return r < 0.95 ? Layout::reversed : Layout::broadcast;
+}
+
+// A reproducible forward problem sized for this engine: up to 80 output channels per group
+// (one to three blocks of 16..64 channels, with remainders), rows up to 70 pixels wide (several
+// tiles), and now and then many input channels (several chunks) or a large 3-D kernel.
+Problem igemm_problem(std::uint64_t seed) {
+  fctest::Rng rng(fctest::mix_seed(seed, 0x16E3));
+  for (int attempt = 0;; ++attempt) {
+    const int d = int(rng.uniform_int(1, 3));
+    const std::int64_t groups = rng.chance(0.7) ? 1 : rng.uniform_int(2, 3);
+    const bool many_inputs = rng.chance(0.1);
+    const std::int64_t in_per_group = many_inputs ? rng.uniform_int(200, 700) : rng.uniform_int(1, 24);
+    const std::int64_t out_per_group = rng.chance(0.2) ? rng.uniform_int(1, 8) : rng.uniform_int(9, 80);
+    const std::int64_t batch = rng.chance(0.6) ? 1 : rng.uniform_int(2, 3);
+    fc::ConvParams params(d);
+    params.group_count = groups;
+    Shape in(static_cast<std::size_t>(d)), kernel(static_cast<std::size_t>(d));
+    bool fits = true;
+    for (int i = 0; i < d; ++i) {
+      const bool last = i == d - 1;
+      kernel[std::size_t(i)] = rng.uniform_int(1, d == 3 ? 3 : 5);
+      params.strides[i] = rng.chance(0.6) ? 1 : rng.uniform_int(2, 4);
+      params.dilations[i] = rng.chance(0.7) ? 1 : rng.uniform_int(2, 3);
+      params.pad_begin[i] = rng.chance(0.35) ? 0 : rng.uniform_int(0, 3);
+      params.pad_end[i] = rng.chance(0.5) ? params.pad_begin[i] : rng.uniform_int(0, 3);
+      in[std::size_t(i)] = last ? rng.uniform_int(1, 70) : rng.uniform_int(1, d == 3 ? 5 : 9);
+      const std::int64_t extent = params.dilations[i] * (kernel[std::size_t(i)] - 1) + 1;
+      fits = fits && in[std::size_t(i)] + params.pad_begin[i] + params.pad_end[i] >= extent;
+    }
+    if (!fits && attempt < 10000) continue;
+    Problem p = fctest::make_problem(Op::forward, batch, groups * in_per_group,
+                                     groups * out_per_group, in, kernel, params, rng.chance(0.5));
+    if (p.mac_count() > 3000000 && attempt < 10000) continue;
+    p.seed = seed;
+    p.api = static_cast<fctest::ApiPath>(seed % 3);
+    for (auto& operand : p.operands)
+      operand.layout = pick_layout(rng, operand.is_output, operand.shape.size());
+    return p;
+  }
+}
+
+template <typename Make>
+void run_seeds(int count, Make&& make, ValueMode mode) {
+  int failures = 0;
+  const auto seeds = fctest::test_seeds(count);
+  for (const auto seed : seeds) {
+    const std::string report = fctest::check_engine_against_reference(make(seed), kEngine, mode);
+    if (report.empty()) continue;
+    if (++failures <= kMaxReportedFailures) ADD_FAILURE() << report;
+  }
+  EXPECT_EQ(failures, 0) << failures << " of " << seeds.size() << " problems failed";
+}
+
+class ImplicitGemmVsReference : public ::testing::TestWithParam<ValueMode> {};
+
+TEST_P(ImplicitGemmVsReference, SharedGeneratorProblems) {
+  run_seeds(kProblemsPerTest, [](std::uint64_t seed) { return fctest::random_problem(Op::forward, seed); },
+            GetParam());
+}
+
+TEST_P(ImplicitGemmVsReference, SharedGeneratorLargeProblems) {
+  run_seeds(kLargeProblemsPerTest,
+            [](std::uint64_t seed) { return fctest::random_problem(Op::forward, seed, true); }, GetParam());
+}
+
+TEST_P(ImplicitGemmVsReference, WideChannelProblems) {
+  run_seeds(kProblemsPerTest, igemm_problem, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Float32, ImplicitGemmVsReference, ::testing::ValuesIn(kFloat32Modes),
+                         [](const ::testing::TestParamInfo<ValueMode>& info) {
+                           return std::string(fctest::mode_name(info.param));
+                         });
+
+// The generator really produces what the tests above claim to cover.
+TEST(ImplicitGemmGenerator, CoversEveryFeature) {
+  std::map<std::string, int> seen;
+  for (std::uint64_t seed = 1; seed <= kProblemsPerTest; ++seed) {
+    const Problem p = igemm_problem(seed);
+    seen["dims=" + std::to_string(p.spatial_dims)]++;
+    if (p.groups > 1) seen["groups"]++;
+    if (p.batch > 1) seen["batch>1"]++;
+    if (p.has_bias) seen["bias"]++;
+    if (p.in_channels / p.groups >= 200) seen["many inputs"]++;
+    if (p.out_channels / p.groups > 64) seen["K/g > 64"]++;
+    if (p.output_spatial.back() > 24) seen["wide rows"]++;
+    for (int i = 0; i < p.spatial_dims; ++i) {
+      if (p.params.strides[i] > p.kernel[std::size_t(i)]) seen["stride > kernel"]++;
+      if (p.params.dilations[i] > 1) seen["dilation"]++;
+      if (p.params.pad_begin[i] != p.params.pad_end[i]) seen["asymmetric padding"]++;
+    }
+    for (const auto& operand : p.operands) seen[operand.name + ":" + fctest::layout_name(operand.layout)]++;
+  }
+  for (const char* feature : {"dims=1", "dims=2", "dims=3", "groups", "batch>1", "bias", "many inputs",
+                              "K/g > 64", "wide rows", "stride > kernel", "dilation", "asymmetric padding",
+                              "src:channels_last", "src:gapped", "src:reversed", "src:broadcast",
+                              "dst:channels_last", "dst:gapped", "dst:permuted"})
+    EXPECT_GE(seen[feature], 3) << feature;
+}
+
+// Edge shapes: many input channels (several chunks, accumulated in dst), a large 3-D kernel
+// (output-channel blocks packed a few at a time), the ResNet-50 7x7 layer shape on a small
+// image, one output channel, one input channel, one output pixel.
+TEST(ImplicitGemmEdges, ChunksBlocksAndTinyShapes) {
+  struct Edge {
+    std::int64_t batch, in_channels, out_channels, groups;
+    Shape input, kernel;
+    std::int64_t stride, dilation, pad;
+  };
+  const Edge edges[] = {
+      {1, 700, 70, 1, {5, 9}, {3, 3}, 1, 1, 1},       {1, 2, 170, 1, {11, 11, 12}, {11, 11, 11}, 1, 1, 0},
+      {1, 3, 64, 1, {20, 20}, {7, 7}, 2, 1, 3},       {2, 5, 1, 1, {9, 31}, {3, 3}, 1, 1, 1},
+      {1, 1, 33, 1, {40}, {5}, 1, 2, 4},              {1, 16, 16, 1, {1, 1}, {1, 1}, 1, 1, 0},
+      {1, 64, 48, 2, {3, 29}, {1, 3}, 3, 1, 0},       {1, 1200, 21, 3, {4, 4}, {2, 2}, 2, 1, 1},
+  };
+  for (const Edge& e : edges)
+    for (const bool bias : {false, true})
+      for (const Layout layout : {Layout::contiguous, Layout::channels_last}) {
+        fc::ConvParams params(int(e.input.size()));
+        params.group_count = e.groups;
+        for (std::size_t i = 0; i < e.input.size(); ++i) {
+          params.strides[i] = e.stride;
+          params.dilations[i] = e.dilation;
+          params.pad_begin[i] = params.pad_end[i] = e.pad;
+        }
+        Problem p = fctest::make_problem(Op::forward, e.batch, e.in_channels, e.out_channels, e.input,
+                                         e.kernel, params, bias);
+        p.seed = 3;
+        for (auto& operand : p.operands)
+          if (operand.shape.size() > 1) operand.layout = layout;
+        EXPECT_EQ(fctest::check_engine_against_reference(p, kEngine, ValueMode::int_f32), "");
+      }
+}
+
+fc::ConvArgs shape_args(const Problem& p, fc::DType dtype = fc::DType::float32) {
+  fc::ConvArgs args;
+  for (const auto& operand : p.operands) {
+    const fc::TensorView view = fc::TensorView::contiguous(nullptr, dtype, operand.shape);
+    if (operand.name == "src" || operand.name == "diff_src") (operand.name == "src" ? args.src : args.diff_src) = view;
+    if (operand.name == "weight") args.weight = view;
+    if (operand.name == "bias") args.bias = view;
+    if (operand.name == "dst") args.dst = view;
+    if (operand.name == "diff_dst") args.diff_dst = view;
+    if (operand.name == "diff_weight") args.diff_weight = view;
+    if (operand.name == "diff_bias") args.diff_bias = view;
+  }
+  return args;
+}
+
+std::string decline_message(const Problem& p, fc::DType dtype = fc::DType::float32) {
+  try {
+    fc::ConvPlan plan(fctest::conv_kind(p.op), shape_args(p, dtype), p.params, kEngine);
+  } catch (const fc::Error& e) {
+    EXPECT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
+    return e.what();
+  }
+  return "accepted";
+}
+
+TEST(ImplicitGemmEngine, DeclinesWithReasons) {
+  const auto params = fc::ConvParams(2).padding({1});
+  const Problem forward = fctest::make_problem(Op::forward, 1, 4, 8, {9, 9}, {3, 3}, params, true);
+  EXPECT_EQ(decline_message(forward), "accepted");
+  EXPECT_NE(decline_message(forward, fc::DType::float64).find("float32 only"), std::string::npos);
+  for (const Op op : {Op::transposed, Op::backward_data, Op::backward_weights}) {
+    const Problem p = fctest::make_problem(op, 1, 3, 3, {9, 9}, {3, 3}, params, false);
+    EXPECT_NE(decline_message(p).find("forward only"), std::string::npos) << fctest::op_name(op);
+  }
+}
+
+// ConvPlan::pack_weights: runs without the weight give exactly the run-time-packing result.
+TEST(ImplicitGemmEngine, PackedWeightsGiveTheSameResult) {
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    const Problem p = igemm_problem(seed);
+    fctest::Rng rng(seed);
+    auto tensors = fctest::allocate(p, fc::DType::float32, true);
+    fctest::fill_real_inputs(p, tensors, rng);
+    fc::ConvArgs args = fctest::conv_args(p, tensors);
+    fc::ConvPlan plan(fc::ConvKind::forward, args, p.params, kEngine);
+    plan.run(args);
+    const int dst = p.find("dst");
+    const auto expected = tensors[std::size_t(dst)].to_dense();
+    plan.pack_weights(args.weight);
+    ASSERT_TRUE(plan.has_packed_weights());
+    fc::ConvArgs without = args;
+    without.weight = {};
+    tensors[std::size_t(dst)].fill(-5);
+    plan.run(without);
+    EXPECT_EQ(tensors[std::size_t(dst)].to_dense(), expected) << p.describe();
+  }
+}
+
+// Integer-valued results are identical with 1 and 2 threads (items split and, for few pixels
+// and many output channels, output-channel blocks split).
+TEST(ImplicitGemmEngine, OneAndTwoThreadsAgree) {
+  const int before = fc::get_num_threads();
+  std::vector<Problem> problems;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) problems.push_back(igemm_problem(seed));
+  const auto params = fc::ConvParams(2).padding({1});
+  problems.push_back(fctest::make_problem(Op::forward, 1, 64, 512, {7, 7}, {3, 3}, params, true));
+  problems.push_back(fctest::make_problem(Op::forward, 1, 32, 64, {30, 30}, {3, 3}, params, true));
+  for (Problem& p : problems) {
+    p.seed = 5;
+    std::vector<double> results[2];
+    for (int threads = 1; threads <= 2; ++threads) {
+      fc::set_num_threads(threads);
+      fctest::Rng rng(11);
+      auto tensors = fctest::allocate(p, fc::DType::float32, false);
+      fctest::fill_int_inputs(p, tensors, rng, -3, 3);
+      fctest::run(p, tensors, kEngine);
+      results[threads - 1] = tensors[std::size_t(p.find("dst"))].to_dense();
+    }
+    EXPECT_EQ(results[0], results[1]) << p.describe();
+  }
+  fc::set_num_threads(before);
+}
+
+std::size_t forward_workspace(std::int64_t batch, std::int64_t in_channels, std::int64_t out_channels,
+                              const Shape& input, const Shape& kernel, const fc::ConvParams& params) {
+  const Problem p = fctest::make_problem(Op::forward, batch, in_channels, out_channels, input, kernel,
+                                         params, true);
+  return fc::ConvPlan(fc::ConvKind::forward, shape_args(p), p.params, kEngine).workspace_bytes();
+}
+
+// The workspace depends on the channels and the kernel, not on the image size or the batch,
+// and stays within 1 MiB per thread on the benchmark suite's layers (ResNet-50, audio, video).
+TEST(ImplicitGemmEngine, WorkspaceIsBoundedPerThread) {
+  const int before = fc::get_num_threads();
+  fc::set_num_threads(1);
+  const auto pad1 = fc::ConvParams(2).padding({1});
+  const std::size_t small = forward_workspace(1, 64, 64, {56, 56}, {3, 3}, pad1);
+  EXPECT_EQ(forward_workspace(8, 64, 64, {56, 56}, {3, 3}, pad1), small);
+  EXPECT_EQ(forward_workspace(1, 64, 64, {56, 4000}, {3, 3}, pad1), small);
+  EXPECT_EQ(forward_workspace(1, 64, 64, {1000, 56}, {3, 3}, pad1), small);
+
+  constexpr std::size_t kMiB = std::size_t(1) << 20;
+  struct Layer {
+    std::int64_t in_channels, out_channels, size, kernel, stride;
+  };
+  const Layer resnet50[] = {{3, 64, 224, 7, 2},     {64, 64, 56, 1, 1},     {64, 64, 56, 3, 1},
+                            {64, 256, 56, 1, 1},    {256, 64, 56, 1, 1},    {256, 128, 56, 1, 1},
+                            {128, 128, 56, 3, 2},   {128, 128, 28, 3, 1},   {128, 512, 28, 1, 1},
+                            {512, 128, 28, 1, 1},   {256, 512, 56, 1, 2},   {512, 256, 28, 1, 1},
+                            {256, 256, 28, 3, 2},   {256, 256, 14, 3, 1},   {256, 1024, 14, 1, 1},
+                            {1024, 256, 14, 1, 1},  {512, 1024, 28, 1, 2},  {1024, 512, 14, 1, 1},
+                            {512, 512, 14, 3, 2},   {512, 512, 7, 3, 1},    {512, 2048, 7, 1, 1},
+                            {2048, 512, 7, 1, 1},   {1024, 2048, 14, 1, 2}};
+  for (const Layer& l : resnet50) {
+    auto params = fc::ConvParams(2).stride({l.stride}).padding({l.kernel / 2});
+    EXPECT_LE(forward_workspace(1, l.in_channels, l.out_channels, {l.size, l.size}, {l.kernel, l.kernel},
+                                params),
+              kMiB)
+        << l.in_channels << "->" << l.out_channels << " " << l.size << " k" << l.kernel;
+  }
+  EXPECT_LE(forward_workspace(1, 256, 256, {16000}, {3}, fc::ConvParams(1).padding({1})), kMiB);
+  EXPECT_LE(forward_workspace(1, 64, 64, {8, 56, 56}, {3, 3, 3}, fc::ConvParams(3).padding({1})), kMiB);
+  // One slot per thread.
+  fc::set_num_threads(2);
+  EXPECT_GT(forward_workspace(1, 64, 64, {56, 56}, {3, 3}, pad1), small);
+  EXPECT_LE(forward_workspace(1, 64, 64, {56, 56}, {3, 3}, pad1), 2 * small);
+  fc::set_num_threads(before);
+}
+
+}  // namespace
