@@ -10,6 +10,7 @@
 #include "core/parallel.hpp"
 #include "engines/bias.hpp"
 #include "engines/depthwise/depthwise_kernels.hpp"
+#include "engines/depthwise/depthwise_plane_forward.hpp"
 #include "engines/depthwise/depthwise_rows.hpp"
 
 namespace fastconv::detail {
@@ -184,6 +185,10 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x,
 
 template <typename T>
 void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
+  if (depthwise_plane_forward_fits(g, sizeof(T))) {
+    depthwise_plane_forward(g, x);
+    return;
+  }
   const std::vector<Range> w_ranges = width_ranges(g);
   const Range interior = interior_of(w_ranges);
   const DepthwiseRowsKernels<T>& kernels = active_depthwise_rows_kernels<T>();

@@ -4,21 +4,24 @@
 // single-channel input with K filters), any spatial rank, stride, dilation, asymmetric padding,
 // operand strides, float32 and float64. Declines everything else ("not depthwise: C/groups = 4").
 //
-// No im2col, no GEMM, no workspace. Output rows are computed in chunks of kRowChunk elements in
-// a stack buffer (bounded, independent of the image size):
-//   forward:          per (image, output channel k), per output row: chunk = bias, then per
+// No im2col, no GEMM, no workspace; bounded per-thread scratch only.
+//   forward:          depthwise_plane_forward.hpp: per (image, channel, band of output rows), the
+//                     band's input copied once into a zero-padded polyphase buffer, then every
+//                     output element as one flat vector loop over the taps (any stride, dilation,
+//                     padding, layout); small contiguous stride-1 "same"-width planes read the
+//                     image directly with masked loads (AVX-512). Rows too wide for the scratch
+//                     budget use the row loops below, in chunks of kRowChunk elements:
+//                     per output row: chunk = bias, then per
 //                     kernel tap chunk[ow] += w * src[ow * stride + offset] over the tap's valid
 //                     range of ow (computed once per tap: no bounds checks in the inner loop).
 //   backward_data:    per (image, input channel c), per input row: chunk = bias, then per
 //                     filter k of the group and tap, chunk[ow * stride + offset] += w * dst[ow].
 //   backward_weights: per filter k and tap, a dot product of src and diff_dst rows over the
 //                     valid range, summed over images and output rows; bias = sum of diff_dst.
-// Forward's common case (finite weights, unit-step rows, kernel width 3 or 5, stride 1 or 2, no
-// width dilation) runs the kernel rows inside the image through fused per-ISA row kernels
-// (depthwise_kernels.hpp; FASTCONV_MAX_ISA caps the level), up to 3 rows per pass, in place in
-// unit-step output rows; the columns where taps fall in the padding are summed one by one.
-// Accumulation is in T, in a fixed order (taps in (kd, kh, kw) order per output element; the
-// AVX kernels fuse multiply and add), so integer-valued inputs give exact results and runs are
+// The wide-row fallback's common case (finite weights, unit-step rows, kernel width 3 or 5,
+// stride 1 or 2, no width dilation) runs fused per-ISA row kernels (depthwise_kernels.hpp).
+// Accumulation is in T, in a fixed order per output element (the AVX kernels fuse multiply and
+// add), so integer-valued inputs give exact results and runs are
 // reproducible across thread counts.
 //
 // Padding: zeros that take part in the products, as in the reference. A padded tap multiplies
