@@ -1,18 +1,401 @@
-// few_channels_engine.cpp — placeholder while the engine is written: declines every problem.
+// few_channels_engine.cpp — see few_channels_engine.hpp.
 #include "engines/few_channels/few_channels_engine.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/parallel.hpp"
+#include "isa/cpu_isa.hpp"
+#include "kernels/few_channels/few_channels_kernel.hpp"
 
 namespace fastconv::detail {
 namespace {
 
+constexpr std::int64_t kMaxChannelsPerGroup = 4;
+constexpr std::int64_t kTileWidth = 256;                  // output pixels per window tile (about)
+constexpr std::int64_t kWindowBudgetBytes = 512 * 1024;   // per thread, for the row windows
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
+std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+int lanes_of(Isa isa) { return isa == Isa::avx512 ? 16 : (isa == Isa::avx2 ? 8 : 4); }
+
+// The kernel of the active ISA with the fewest estimated cycles per output pixel and tap for
+// all K/g channels: per tile max(FMAs, loads) over its pixels, times the channel blocks. Ties go
+// to the larger KB (fewer passes over the inputs).
+const FewChannelsKernel& choose_kernel(std::int64_t k_per_group) {
+  const Isa isa = active_isa();
+  const FewChannelsKernel* best = nullptr;
+  double best_cost = 0;
+  for (const FewChannelsKernel& kernel : all_few_channels_kernels()) {
+    if (kernel.isa != isa) continue;
+    const int vectors = kernel.width / lanes_of(isa);
+    const double blocks = double(ceil_div(k_per_group, kernel.kb));
+    const double cost = blocks * double(std::max(kernel.kb * vectors, kernel.kb + vectors)) / kernel.width;
+    if (best == nullptr || cost <= best_cost) {
+      best = &kernel;
+      best_cost = cost;
+    }
+  }
+  return *best;
+}
+
+// Everything about a problem's tiling that does not depend on the operands' data.
+struct Plan {
+  const FewChannelsKernel* kernel = nullptr;
+  std::int64_t c_per_group = 0, k_per_group = 0, k_blocks = 0, kb = 0;
+  std::int64_t kernel_rows = 0;  // C/g * KD * KH
+  std::int64_t taps = 0;         // kernel_rows * KW
+  std::int64_t tile_width = 0;
+  std::int64_t shift_min = 0, span = 0, phases = 0, window_length = 0;
+  std::vector<std::int64_t> phase_slot, shift;  // per kw: window phase index, shift - shift_min
+  // Workspace, in floats / bytes.
+  std::int64_t packed_floats = 0;
+  std::size_t shared_bytes = 0, thread_bytes = 0;
+  int thread_slots = 1;
+};
+
+Plan make_plan(const ConvGeometry& g) {
+  Plan p;
+  p.c_per_group = g.in_channels_per_group();
+  p.k_per_group = g.out_channels_per_group();
+  p.kernel = &choose_kernel(p.k_per_group);
+  p.kb = p.kernel->kb;
+  p.k_blocks = ceil_div(p.k_per_group, p.kb);
+  p.kernel_rows = p.c_per_group * g.kernel[0] * g.kernel[1];
+  p.taps = p.kernel_rows * g.kernel[2];
+  const std::int64_t sw = g.stride[2];
+  std::vector<std::int64_t> phase(std::size_t(g.kernel[2])), raw_shift(std::size_t(g.kernel[2]));
+  std::int64_t shift_max = 0;
+  for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+    const std::int64_t offset = kw * g.dilation[2] - g.pad_begin[2];
+    raw_shift[std::size_t(kw)] = floor_div(offset, sw);
+    phase[std::size_t(kw)] = offset - raw_shift[std::size_t(kw)] * sw;
+    p.shift_min = kw == 0 ? raw_shift[0] : std::min(p.shift_min, raw_shift[std::size_t(kw)]);
+    shift_max = kw == 0 ? raw_shift[0] : std::max(shift_max, raw_shift[std::size_t(kw)]);
+  }
+  p.span = shift_max - p.shift_min;
+  std::vector<std::int64_t> used;
+  for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+    auto it = std::find(used.begin(), used.end(), phase[std::size_t(kw)]);
+    if (it == used.end()) it = used.insert(used.end(), phase[std::size_t(kw)]);
+    p.phase_slot.push_back(it - used.begin());
+    p.shift.push_back(raw_shift[std::size_t(kw)] - p.shift_min);
+  }
+  p.phases = std::int64_t(used.size());
+  // Tiles: a whole number of kernel tiles near kTileWidth, smaller when the windows of a large
+  // kernel would exceed the budget.
+  const std::int64_t width = p.kernel->width;
+  p.tile_width = width * std::max<std::int64_t>(1, ceil_div(kTileWidth, width));
+  const std::int64_t window_rows = p.kernel_rows * p.phases + 1;  // + the zero row
+  const std::int64_t budget_width =
+      std::int64_t(kWindowBudgetBytes / sizeof(float)) / window_rows - p.span;
+  p.tile_width = std::clamp<std::int64_t>(budget_width, 16, p.tile_width);
+  p.tile_width = std::min(p.tile_width, std::max<std::int64_t>(g.out[2], 1));
+  p.window_length = p.tile_width + p.span;
+
+  p.packed_floats = g.groups * p.k_blocks * p.taps * p.kb;
+  p.shared_bytes = round_up(std::size_t(p.packed_floats) * sizeof(float)) +
+                   round_up(std::size_t(g.out_channels) * sizeof(float)) + round_up(std::size_t(g.groups));
+  p.thread_bytes = round_up(std::size_t(window_rows * p.window_length) * sizeof(float)) +  // windows
+                   round_up(std::size_t(p.taps * p.kb) * sizeof(float)) +       // compact weights
+                   round_up(std::size_t(p.kb * p.tile_width) * sizeof(float)) + // dst tile buffer
+                   round_up(std::size_t(p.taps) * sizeof(const float*)) +       // tap pointers
+                   round_up(std::size_t(p.kernel_rows) * sizeof(const float*)); // kernel rows
+  p.thread_slots = std::max(1, omp_get_num_procs());
+  return p;
+}
+
+// Weights (K, C/g, KD, KH, KW) -> [group][k block][tap (c, kd, kh, kw)][KB], zero-padded past K/g;
+// finite[group] says whether every weight of the group is finite.
+void pack_weights_into(const ConvGeometry& g, const Plan& p, const View5<float>& weight, float* packed,
+                       unsigned char* finite) {
+  for (std::int64_t group = 0; group < g.groups; ++group) {
+    bool all_finite = true;
+    for (std::int64_t block = 0; block < p.k_blocks; ++block) {
+      float* out = packed + (group * p.k_blocks + block) * p.taps * p.kb;
+      std::int64_t t = 0;
+      for (std::int64_t c = 0; c < p.c_per_group; ++c)
+        for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+          for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+            for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t)
+              for (std::int64_t b = 0; b < p.kb; ++b) {
+                const std::int64_t k_in_group = block * p.kb + b;
+                const float value = k_in_group < p.k_per_group
+                                        ? weight.at(group * p.k_per_group + k_in_group, c, kd, kh, kw)
+                                        : 0.0f;
+                all_finite = all_finite && std::isfinite(value);
+                out[t * p.kb + b] = value;
+              }
+    }
+    finite[group] = all_finite ? 1 : 0;
+  }
+}
+
+struct FewChannelsPackedWeights final : PackedWeights {
+  const FewChannelsKernel* kernel = nullptr;
+  std::vector<float> weights;
+  std::vector<unsigned char> finite;
+};
+
+// One thread's workspace.
+struct ThreadSlot {
+  float* windows;  // kernel_rows * phases rows of window_length, then one zero row
+  float* zero_row;
+  float* compact_weights;
+  float* dst_tile;
+  const float** taps;
+  const float** rows;  // per kernel row: the source row, or null outside the image
+};
+
+ThreadSlot thread_slot(const Plan& p, std::byte* base) {
+  ThreadSlot s;
+  std::byte* at = base;
+  auto take = [&](std::size_t bytes) {
+    std::byte* result = at;
+    at += round_up(bytes);
+    return result;
+  };
+  s.windows = reinterpret_cast<float*>(take(std::size_t((p.kernel_rows * p.phases + 1) * p.window_length) * sizeof(float)));
+  s.zero_row = s.windows + p.kernel_rows * p.phases * p.window_length;
+  s.compact_weights = reinterpret_cast<float*>(take(std::size_t(p.taps * p.kb) * sizeof(float)));
+  s.dst_tile = reinterpret_cast<float*>(take(std::size_t(p.kb * p.tile_width) * sizeof(float)));
+  s.taps = reinterpret_cast<const float**>(take(std::size_t(p.taps) * sizeof(const float*)));
+  s.rows = reinterpret_cast<const float**>(take(std::size_t(p.kernel_rows) * sizeof(const float*)));
+  std::fill(s.zero_row, s.zero_row + p.window_length, 0.0f);
+  return s;
+}
+
+struct RunContext {
+  const ConvGeometry& g;
+  const Plan& p;
+  const ConvOperands<float>& x;
+  const float* weights;          // packed
+  const unsigned char* finite;   // per group
+  const float* bias;             // contiguous copy, or null
+};
+
+// Copies kernel row `source` (unit-stride pixels at source[i * step]) for output pixels
+// [o0, o0 + count) into its phase windows, zeros outside the image.
+void fill_windows(const RunContext& r, const float* source, std::int64_t o0, std::int64_t count, float* windows) {
+  const ConvGeometry& g = r.g;
+  const Plan& p = r.p;
+  const std::int64_t sw = g.stride[2], step = r.x.src.strides[4], width = g.in[2];
+  const std::int64_t length = count + p.span;
+  std::int64_t filled = 0;
+  for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+    const std::int64_t slot = p.phase_slot[std::size_t(kw)];
+    if (slot != filled) continue;  // slots appear in kw order: fill each once
+    ++filled;
+    const std::int64_t phase = kw * g.dilation[2] - g.pad_begin[2] - (p.shift[std::size_t(kw)] + p.shift_min) * sw;
+    float* window = windows + slot * p.window_length;
+    const std::int64_t first = (o0 + p.shift_min) * sw + phase;  // input column of window[0]
+    // window[j] = source[first + j * sw] where that column is inside the image.
+    const std::int64_t begin = std::clamp<std::int64_t>(ceil_div(-first, sw), 0, length);
+    const std::int64_t end = std::clamp<std::int64_t>(ceil_div(width - first, sw), begin, length);
+    std::fill(window, window + begin, 0.0f);
+    if (sw == 1 && step == 1) {
+      std::memcpy(window + begin, source + first + begin, std::size_t(end - begin) * sizeof(float));
+    } else {
+      for (std::int64_t j = begin; j < end; ++j) window[j] = source[(first + j * sw) * step];
+    }
+    std::fill(window + end, window + length, 0.0f);
+  }
+}
+
+// Output pixels [o0, o0 + count) of one output row; `direct` when every tap reads inside
+// unit-stride source rows at stride 1.
+void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::int64_t group,
+                  std::int64_t od, std::int64_t oh, std::int64_t o0, std::int64_t count, bool direct) {
+  const ConvGeometry& g = r.g;
+  const Plan& p = r.p;
+  const bool finite = r.finite[group] != 0;
+  const std::int64_t kernel_w = g.kernel[2];
+  std::int64_t tap = 0;
+  bool skipped = false;
+  for (std::int64_t row = 0; row < p.kernel_rows; ++row) {
+    const float* source = s.rows[row];
+    if (source == nullptr) {
+      if (finite) {
+        skipped = true;
+        continue;
+      }
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw) s.taps[tap++] = s.zero_row + p.shift[std::size_t(kw)];
+    } else if (direct) {
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw)
+        s.taps[tap++] = source + o0 + kw * g.dilation[2] - g.pad_begin[2];
+    } else {
+      float* windows = s.windows + row * p.phases * p.window_length;
+      fill_windows(r, source, o0, count, windows);
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw)
+        s.taps[tap++] = windows + p.phase_slot[std::size_t(kw)] * p.window_length + p.shift[std::size_t(kw)];
+    }
+  }
+  // tap == 0 (every kernel row in the padding) still writes the epilogue of an empty sum.
+
+  const auto& ds = r.x.dst.strides;
+  const bool unit_dst = ds[4] == 1;
+  for (std::int64_t block = 0; block < p.k_blocks; ++block) {
+    const float* block_weights = r.weights + (group * p.k_blocks + block) * p.taps * p.kb;
+    if (skipped) {  // the weights of the kernel rows inside the image, in tap order
+      std::int64_t t = 0;
+      for (std::int64_t row = 0; row < p.kernel_rows; ++row) {
+        if (s.rows[row] == nullptr) continue;
+        std::memcpy(s.compact_weights + t * p.kb, block_weights + row * kernel_w * p.kb,
+                    std::size_t(kernel_w * p.kb) * sizeof(float));
+        t += kernel_w;
+      }
+      block_weights = s.compact_weights;
+    }
+    const std::int64_t k0 = group * p.k_per_group + block * p.kb;
+    const int channels = int(std::min(p.kb, p.k_per_group - block * p.kb));
+    float* dst = r.x.dst.data + n * ds[0] + k0 * ds[1] + od * ds[2] + oh * ds[3] + o0 * ds[4];
+    FewChannelsTile<float> tile;
+    tile.taps = s.taps;
+    tile.weights = block_weights;
+    tile.tap_count = tap;
+    tile.dst = unit_dst ? dst : s.dst_tile;
+    tile.dst_channel_stride = unit_dst ? ds[1] : p.tile_width;
+    tile.count = count;
+    tile.channels = channels;
+    EpilogueParams<float> epilogue;
+    epilogue.bias = r.bias ? r.bias + k0 : nullptr;
+    p.kernel->run(tile, epilogue);
+    if (!unit_dst)
+      for (int b = 0; b < channels; ++b)
+        for (std::int64_t j = 0; j < count; ++j) dst[b * ds[1] + j * ds[4]] = s.dst_tile[b * p.tile_width + j];
+  }
+}
+
+void forward_row(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::int64_t group,
+                 std::int64_t od, std::int64_t oh) {
+  const ConvGeometry& g = r.g;
+  const Plan& p = r.p;
+  const auto& ss = r.x.src.strides;
+  // The kernel rows (c, kd, kh) and their source rows.
+  std::int64_t row = 0;
+  for (std::int64_t c = 0; c < p.c_per_group; ++c) {
+    const float* plane = r.x.src.plane(n, group * p.c_per_group + c);
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh, ++row) {
+        const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+        const bool inside = id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1];
+        s.rows[row] = inside ? plane + id * ss[2] + ih * ss[3] : nullptr;
+      }
+    }
+  }
+  // Output columns whose taps all read inside unit-stride rows at stride 1: read in place.
+  const std::int64_t out_w = g.out[2];
+  std::int64_t interior_begin = 0, interior_end = 0;
+  if (g.stride[2] == 1 && ss[4] == 1) {
+    interior_begin = std::min(out_w, g.pad_begin[2]);
+    interior_end = std::clamp(g.in[2] - (g.kernel[2] - 1) * g.dilation[2] + g.pad_begin[2], interior_begin, out_w);
+  }
+  auto tiles = [&](std::int64_t begin, std::int64_t end, bool direct) {
+    // In place with a unit-stride dst, one tile; the zero row (non-finite weights) and the dst
+    // buffer hold only tile_width pixels.
+    const bool whole = direct && r.x.dst.strides[4] == 1 && r.finite[group] != 0;
+    const std::int64_t step = whole ? end - begin : p.tile_width;
+    for (std::int64_t o0 = begin; o0 < end; o0 += step)
+      forward_tile(r, s, n, group, od, oh, o0, std::min(step, end - o0), direct);
+  };
+  tiles(0, interior_begin, false);
+  tiles(interior_begin, interior_end, true);
+  tiles(interior_end, out_w, false);
+}
+
+void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
+  const Plan p = make_plan(g);
+  auto* shared = static_cast<std::byte*>(workspace);
+  const float* weights = nullptr;
+  const unsigned char* finite = nullptr;
+  const auto* prepacked = dynamic_cast<const FewChannelsPackedWeights*>(x.packed_weights);
+  float* bias_copy = reinterpret_cast<float*>(shared + round_up(std::size_t(p.packed_floats) * sizeof(float)));
+  auto* finite_flags = reinterpret_cast<unsigned char*>(
+      reinterpret_cast<std::byte*>(bias_copy) + round_up(std::size_t(g.out_channels) * sizeof(float)));
+  if (prepacked != nullptr && prepacked->kernel == p.kernel) {
+    weights = prepacked->weights.data();
+    finite = prepacked->finite.data();
+  } else {
+    pack_weights_into(g, p, x.weight, reinterpret_cast<float*>(shared), finite_flags);
+    weights = reinterpret_cast<const float*>(shared);
+    finite = finite_flags;
+  }
+  const float* bias = nullptr;
+  if (x.bias.data != nullptr) {
+    for (std::int64_t k = 0; k < g.out_channels; ++k) bias_copy[k] = x.bias[k];
+    bias = bias_copy;
+  }
+  const RunContext context{g, p, x, weights, finite, bias};
+  const std::int64_t rows = g.batch * g.groups * g.out[0] * g.out[1];
+  const int threads = std::min(threads_for_work(g.multiply_adds()), p.thread_slots);
+  std::byte* slots = shared + p.shared_bytes;
+#pragma omp parallel num_threads(threads)
+  {
+    const ThreadSlot slot = thread_slot(p, slots + std::size_t(omp_get_thread_num()) * p.thread_bytes);
+#pragma omp for schedule(static)
+    for (std::int64_t item = 0; item < rows; ++item) {
+      std::int64_t rest = item;
+      const std::int64_t oh = rest % g.out[1];
+      rest /= g.out[1];
+      const std::int64_t od = rest % g.out[0];
+      rest /= g.out[0];
+      const std::int64_t group = rest % g.groups;
+      const std::int64_t n = rest / g.groups;
+      forward_row(context, slot, n, group, od, oh);
+    }
+  }
+}
+
 class FewChannelsEngine final : public TypedConvEngine<FewChannelsEngine> {
  public:
   Engine id() const override { return Engine::few_channels; }
-  std::string decline_reason(Direction, const ConvGeometry&, DType) const override {
-    return "not implemented yet";
+
+  std::string decline_reason(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    if (direction != Direction::forward) return "forward only";
+    if (dtype != DType::float32) return "float32 only";
+    if (g.in_channels_per_group() > kMaxChannelsPerGroup)
+      return "C/groups = " + std::to_string(g.in_channels_per_group()) + " > " +
+             std::to_string(kMaxChannelsPerGroup);
+    return {};
   }
-  std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
+
+  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    if (!decline_reason(direction, g, dtype).empty()) return 0;
+    const Plan p = make_plan(g);
+    return p.shared_bytes + std::size_t(p.thread_slots) * p.thread_bytes;
+  }
+
   template <typename T>
-  void run_typed(Direction, const ConvGeometry&, const ConvOperands<T>&, void*) const {}
+  std::unique_ptr<PackedWeights> pack_weights_typed(Direction direction, const ConvGeometry& g,
+                                                    const View5<T>& weight) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (!decline_reason(direction, g, DType::float32).empty()) return nullptr;
+      const Plan p = make_plan(g);
+      auto packed = std::make_unique<FewChannelsPackedWeights>();
+      packed->kernel = p.kernel;
+      packed->weights.resize(std::size_t(p.packed_floats));
+      packed->finite.resize(std::size_t(g.groups));
+      pack_weights_into(g, p, weight, packed->weights.data(), packed->finite.data());
+      return packed;
+    } else {
+      return nullptr;
+    }
+  }
+
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& x, void* workspace) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (direction == Direction::forward) forward(g, x, workspace);
+    }
+  }
 };
 
 }  // namespace

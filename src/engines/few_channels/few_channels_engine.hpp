@@ -1,4 +1,24 @@
-// few_channels_engine.hpp — (being written) see engine.hpp for the engine's one-line description.
+// few_channels_engine.hpp — direct forward convolution for few input channels per group
+// (C/groups <= 4): output pixels in vector lanes, the problem's bandwidth rather than a GEMM.
+//
+// Takes forward float32 problems with C/groups <= 4 (any K/groups, spatial rank, stride,
+// dilation, asymmetric padding, groups and operand strides). Declines the backward directions
+// ("forward only"), float64 and C/groups > 4, with the reason.
+//
+// Per output row (image n, group g, od, oh), in width tiles: every (c, kd, kh) kernel row whose
+// input row is inside the image becomes C/g * KD * KH * KW "taps": unit-stride source pointers
+// positioned at the tile's first output pixel. Unit-stride source rows with stride 1 whose taps
+// are all inside the row are read in place; otherwise (horizontal padding, stride > 1, a
+// non-unit W stride such as channels-last, dilation at an edge) the kernel row is copied into a
+// per-thread window, zeros in the padding and one unit-stride row per stride phase. A
+// microkernel from kernels/few_channels (chosen per ISA and K/groups by a small cost model)
+// then computes KB output channels at a time. Rows outside the image vertically are skipped
+// (with finite weights; otherwise they read a zero row, so 0 * Inf gives NaN as in the
+// reference). Output with a non-unit W stride goes through a per-thread tile buffer.
+//
+// Workspace: the packed weights and bias (unless ConvPlan::pack_weights made them) plus, per
+// thread, windows of at most kTileWidth (+ kernel span) pixels per kernel row: independent of
+// the image size. Threads: one parallel region over the output rows of every image and group.
 #pragma once
 
 #include "engines/conv_engine.hpp"

@@ -1,0 +1,60 @@
+// few_channels_kernel.hpp — the few-channels microkernel family: output pixels in vector lanes.
+//
+// Contract of one kernel call (FewChannelsTile): for j < count and b < channels,
+//   dst[b * dst_channel_stride + j] =
+//       epilogue( sum over taps t < tap_count of  Combine(w[t][b], taps[t][j]) )
+// where w = weights, packed [tap_count][KB] (rows zero-padded past `channels`), and each tap is a
+// unit-stride source row already positioned at output pixel 0 (the engine resolves stride,
+// dilation and padding into these pointers, copying a bounded window when needed). The
+// epilogue (kernels/epilogue.hpp) adds bias[b], the old dst value when accumulating, and applies
+// the activation. Products are added in tap order, so integer-valued inputs give exact results.
+//
+// Register tile: KB channels x V vectors of consecutive pixels (width = V * lanes). Per tap the
+// kernel loads V input vectors and broadcasts KB weights into KB * V accumulators. Row ends use a
+// tile of fewer vectors whose last vector is loaded and stored with a mask (never touching memory
+// past `count`). The template is written once for every ISA in plain C++ over GCC vector types
+// and instantiated in few_channels_kernels_<isa>.cpp with that ISA's flags; the Isa parameter
+// keeps the instantiations distinct symbols.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "isa/cpu_isa.hpp"
+#include "kernels/epilogue.hpp"
+
+namespace fastconv::detail {
+
+template <typename T>
+struct FewChannelsTile {
+  const T* const* taps = nullptr;  // tap_count source rows, unit stride, at output pixel 0
+  const T* weights = nullptr;      // [tap_count][KB]
+  std::int64_t tap_count = 0;
+  T* dst = nullptr;                // output pixel 0 of channel 0; unit stride along pixels
+  std::int64_t dst_channel_stride = 0;
+  std::int64_t count = 0;          // output pixels
+  int channels = 0;                // 1..KB channels stored
+};
+
+template <typename T>
+using FewChannelsKernelFn = void (*)(const FewChannelsTile<T>& tile, const EpilogueParams<T>& epilogue);
+
+struct FewChannelsKernel {
+  const char* name;  // f32_fewch_<kb>x<width>__<isa>
+  Isa isa;
+  FewChannelsKernelFn<float> run;
+  int kb;     // output channels per tile
+  int width;  // output pixels per full tile (V * lanes)
+};
+
+// Every kernel of few_channels_kernels.inc compiled into the library, usable or not on this CPU.
+std::span<const FewChannelsKernel> all_few_channels_kernels();
+
+// Declarations of the named entry points.
+#define FASTCONV_FEW_CHANNELS_KERNEL(isa, kb, width)                                     \
+  void f32_fewch_##kb##x##width##__##isa(const FewChannelsTile<float>& tile,             \
+                                         const EpilogueParams<float>& epilogue);
+#include "kernels/few_channels/few_channels_kernels.inc"
+#undef FASTCONV_FEW_CHANNELS_KERNEL
+
+}  // namespace fastconv::detail

@@ -1,0 +1,137 @@
+// few_channels_microkernel.hpp — the few-channels kernel template (contract in
+// few_channels_kernel.hpp). Include only from a per-ISA translation unit, after that ISA's
+// simd_<isa>.hpp: the masked row-end loads and stores use the ISA's intrinsics.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/epilogue.hpp"
+#include "kernels/few_channels/few_channels_kernel.hpp"
+#include "simd/simd_traits.hpp"
+
+namespace fastconv::detail {
+
+// The first `n` (1..lanes) elements of p into a vector (the rest zero), without touching p[n..].
+template <Isa isa>
+inline typename SimdTraits<isa, float>::vec fewch_load_first(const float* p, int n) {
+  using vec = typename SimdTraits<isa, float>::vec;
+#if defined(__AVX512F__)
+  if constexpr (isa == Isa::avx512)
+    return vec(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p));
+#endif
+#if defined(__AVX2__)
+  if constexpr (isa == Isa::avx2) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return vec(_mm256_maskload_ps(p, mask));
+  }
+#endif
+  vec value{};
+  for (int i = 0; i < n; ++i) value[i] = p[i];
+  return value;
+}
+
+// Stores the first `n` (1..lanes) lanes of value to p, without touching p[n..].
+template <Isa isa>
+inline void fewch_store_first(float* p, typename SimdTraits<isa, float>::vec value, int n) {
+#if defined(__AVX512F__)
+  if constexpr (isa == Isa::avx512) {
+    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), __m512(value));
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (isa == Isa::avx2) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(p, mask, __m256(value));
+    return;
+  }
+#endif
+  for (int i = 0; i < n; ++i) p[i] = value[i];
+}
+
+// One register tile: KB channels x NV vectors from output pixel `first`; when kMaskedLast, the
+// last vector holds only `last_lanes` pixels.
+template <Isa isa, int KB, int NV, bool kMaskedLast, typename Combine>
+inline void fewch_tile(const FewChannelsTile<float>& tile, const EpilogueParams<float>& epilogue,
+                       std::int64_t first, int last_lanes) {
+  using Simd = SimdTraits<isa, float>;
+  using vec = typename Simd::vec;
+  constexpr int kLanes = Simd::lanes;
+  auto load = [&](const float* p, int v) {
+    if (kMaskedLast && v == NV - 1) return fewch_load_first<isa>(p, last_lanes);
+    vec value;
+    std::memcpy(&value, p, sizeof(vec));
+    return value;
+  };
+
+  vec acc[KB][NV];
+#pragma GCC unroll 16
+  for (int b = 0; b < KB; ++b)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) acc[b][v] = vec{};
+
+  const float* const* taps = tile.taps;
+  const float* w = tile.weights;
+  for (std::int64_t t = 0; t < tile.tap_count; ++t, w += KB) {
+    const float* src = taps[t] + first;
+    vec input[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) input[v] = load(src + v * kLanes, v);
+#pragma GCC unroll 16
+    for (int b = 0; b < KB; ++b) {
+      const vec weight = Simd::broadcast(w[b]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; ++v) acc[b][v] = Combine::apply(acc[b][v], input[v], weight);
+    }
+  }
+
+#pragma GCC unroll 16
+  for (int b = 0; b < KB; ++b) {
+    if (b >= tile.channels) break;
+    float* out = tile.dst + b * tile.dst_channel_stride + first;
+    const vec bias = epilogue.bias ? Simd::broadcast(epilogue.bias[b]) : vec{};
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+      vec value = acc[b][v] + bias;
+      if (epilogue.accumulate) value += load(out + v * kLanes, v);
+      value = apply_activation(value, epilogue);
+      if (kMaskedLast && v == NV - 1) {
+        fewch_store_first<isa>(out + v * kLanes, value, last_lanes);
+      } else {
+        std::memcpy(out + v * kLanes, &value, sizeof(vec));
+      }
+    }
+  }
+}
+
+template <Isa isa, int KB, int kWidth, typename Combine = MultiplyAdd>
+void few_channels_kernel(const FewChannelsTile<float>& tile, const EpilogueParams<float>& epilogue) {
+  constexpr int kLanes = SimdTraits<isa, float>::lanes;
+  static_assert(kWidth % kLanes == 0, "the tile width must be a whole number of vectors");
+  constexpr int kVectors = kWidth / kLanes;
+  std::int64_t first = 0;
+  for (; first + kWidth <= tile.count; first += kWidth)
+    fewch_tile<isa, KB, kVectors, false, Combine>(tile, epilogue, first, kLanes);
+  const std::int64_t rest = tile.count - first;
+  if (rest <= 0) return;
+  // The row end: a tile of ceil(rest / lanes) vectors, the last one masked.
+  const int vectors = int((rest + kLanes - 1) / kLanes);
+  const int last_lanes = int(rest - std::int64_t(vectors - 1) * kLanes);
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((vectors == I + 1 ? fewch_tile<isa, KB, I + 1, true, Combine>(tile, epilogue, first, last_lanes)
+                       : void()),
+     ...);
+  }(std::make_integer_sequence<int, kVectors>{});
+}
+
+}  // namespace fastconv::detail
+
+// Defines the named entry point of one list entry, for the ISA's own translation unit.
+#define FASTCONV_DEFINE_FEW_CHANNELS_KERNEL(isa, kb, width)                                  \
+  void f32_fewch_##kb##x##width##__##isa(const FewChannelsTile<float>& tile,                 \
+                                         const EpilogueParams<float>& epilogue) {            \
+    few_channels_kernel<Isa::isa, kb, width>(tile, epilogue);                                \
+  }

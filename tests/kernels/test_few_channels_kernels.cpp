@@ -1,0 +1,145 @@
+// test_few_channels_kernels.cpp — every few-channels microkernel in few_channels_kernels.inc that
+// this CPU (and FASTCONV_MAX_ISA) allows, against a naive loop over the same taps.
+//
+// Edges: every pixel count 1 .. width + 1 (every row-end remainder, a full tile, a tile plus
+// one) and two tiles plus a few; every channel count 1 .. KB; C = 1..4 input channels with
+// square kernels 1, 3, 5, 7 (taps = C * k * k, each tap a unit-stride source row at its own
+// offset); bias on/off, accumulate on/off, activations none / relu / clamp. Inputs are small
+// integers, so results are exact. Guard values around every destination row must survive.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "isa/cpu_isa.hpp"
+#include "kernels/few_channels/few_channels_kernel.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+constexpr float kGuard = -777.0f;
+constexpr std::int64_t kGuardWidth = 16;
+
+struct Case {
+  int input_channels, kernel_size, channels;
+  std::int64_t count;
+  bool bias, accumulate;
+  Activation activation;
+};
+
+std::string describe(const FewChannelsKernel& kernel, const Case& c) {
+  return std::string(kernel.name) + " C=" + std::to_string(c.input_channels) + " k=" +
+         std::to_string(c.kernel_size) + " channels=" + std::to_string(c.channels) + " count=" +
+         std::to_string(c.count) + " bias=" + std::to_string(c.bias) + " accumulate=" +
+         std::to_string(c.accumulate) + " activation=" + std::to_string(int(c.activation));
+}
+
+void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng) {
+  std::uniform_int_distribution<int> small(-3, 3);
+  const std::int64_t k = c.kernel_size, rows = c.input_channels * k, taps = rows * k, kb = kernel.kb;
+  // Source rows with guards on both sides; tap (row, kw) reads row + kw.
+  const std::int64_t row_length = c.count + k - 1 + 2 * kGuardWidth;
+  std::vector<float> source(std::size_t(rows * row_length));
+  for (auto& v : source) v = float(small(rng));
+  std::vector<const float*> tap_pointers;
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t kw = 0; kw < k; ++kw)
+      tap_pointers.push_back(source.data() + row * row_length + kGuardWidth + kw);
+  std::vector<float> weights(std::size_t(taps * kb));
+  std::vector<float> bias(static_cast<std::size_t>(kb));
+  for (std::int64_t t = 0; t < taps; ++t)
+    for (std::int64_t b = 0; b < kb; ++b)
+      weights[std::size_t(t * kb + b)] = b < c.channels ? float(small(rng)) : 0.0f;
+  for (auto& v : bias) v = float(small(rng));
+  // Destination rows with guards; channel stride = count + 2 guards.
+  const std::int64_t dst_stride = c.count + 2 * kGuardWidth;
+  std::vector<float> dst(std::size_t(kb * dst_stride), kGuard);
+  for (std::int64_t b = 0; b < c.channels; ++b)
+    for (std::int64_t j = 0; j < c.count; ++j) dst[std::size_t(b * dst_stride + kGuardWidth + j)] = float(small(rng));
+  const std::vector<float> initial = dst;
+
+  FewChannelsTile<float> tile;
+  tile.taps = tap_pointers.data();
+  tile.weights = weights.data();
+  tile.tap_count = taps;
+  tile.dst = dst.data() + kGuardWidth;
+  tile.dst_channel_stride = dst_stride;
+  tile.count = c.count;
+  tile.channels = c.channels;
+  EpilogueParams<float> epilogue;
+  epilogue.bias = c.bias ? bias.data() : nullptr;
+  epilogue.accumulate = c.accumulate;
+  epilogue.activation = c.activation;
+  epilogue.clamp_min = -20.0f;
+  epilogue.clamp_max = 15.0f;
+  kernel.run(tile, epilogue);
+
+  for (std::int64_t b = 0; b < kb; ++b)
+    for (std::int64_t j = -kGuardWidth; j < c.count + kGuardWidth; ++j) {
+      const std::size_t index = std::size_t(b * dst_stride + kGuardWidth + j);
+      if (b >= c.channels || j < 0 || j >= c.count) {
+        ASSERT_EQ(dst[index], initial[index]) << describe(kernel, c) << ": wrote outside at " << b << "," << j;
+        continue;
+      }
+      double expected = 0.0;
+      for (std::int64_t t = 0; t < taps; ++t)
+        expected += double(weights[std::size_t(t * kb + b)]) * double(tap_pointers[std::size_t(t)][j]);
+      if (c.bias) expected += double(bias[std::size_t(b)]);
+      if (c.accumulate) expected += double(initial[index]);
+      if (c.activation == Activation::relu) expected = std::max(expected, 0.0);
+      if (c.activation == Activation::clamp) expected = std::clamp(expected, -20.0, 15.0);
+      ASSERT_EQ(double(dst[index]), expected) << describe(kernel, c) << " at channel " << b << " pixel " << j;
+    }
+}
+
+TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
+  std::mt19937 rng(2024);
+  int tested = 0;
+  for (const FewChannelsKernel& kernel : all_few_channels_kernels()) {
+    if (!isa_enabled(kernel.isa)) continue;
+    ++tested;
+    std::vector<std::int64_t> counts;
+    for (std::int64_t count = 1; count <= kernel.width + 1; ++count) counts.push_back(count);
+    counts.push_back(2 * kernel.width + 5);
+    for (const std::int64_t count : counts)
+      for (int channels = 1; channels <= kernel.kb; ++channels) {
+        // Every pixel count and channel count with one varying configuration...
+        const int variant = int(count + channels);
+        const Case c{1 + variant % 4, 1 + 2 * (variant % 4), channels, count, variant % 2 == 0,
+                     variant % 3 == 0, Activation(variant % 3)};
+        run_case(kernel, c, rng);
+        if (HasFatalFailure()) return;
+      }
+    // ... and every configuration on a few counts.
+    for (const std::int64_t count : {std::int64_t(1), std::int64_t(kernel.width - 1), std::int64_t(kernel.width + 3)})
+      for (int input_channels = 1; input_channels <= 4; ++input_channels)
+        for (int kernel_size : {1, 3, 5, 7})
+          for (bool bias : {false, true})
+            for (bool accumulate : {false, true})
+              for (Activation activation : {Activation::none, Activation::relu, Activation::clamp}) {
+                run_case(kernel, Case{input_channels, kernel_size, kernel.kb, count, bias, accumulate, activation}, rng);
+                if (HasFatalFailure()) return;
+              }
+  }
+  EXPECT_GT(tested, 0) << "no kernel runs on this CPU";
+}
+
+TEST(FewChannelsKernels, ListHasEveryIsaAndNamesMatchTiles) {
+  for (const Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    int count = 0;
+    for (const FewChannelsKernel& kernel : all_few_channels_kernels()) {
+      if (kernel.isa != isa) continue;
+      ++count;
+      const std::string expected = "f32_fewch_" + std::to_string(kernel.kb) + "x" +
+                                   std::to_string(kernel.width) + "__" + isa_name(isa);
+      EXPECT_EQ(expected, kernel.name);
+    }
+    EXPECT_GT(count, 0) << isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace fastconv::detail
