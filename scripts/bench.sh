@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # bench.sh — the README's benchmark command: installs what is missing, builds (Release) and runs
-# fastconv-bench. Arguments go to fastconv-bench (default: --suite all).
+# fastconv-bench. Arguments go to fastconv-bench. Without arguments: every suite with the `auto`
+# engine side by side with the peers built in (PyTorch, oneDNN), one table at 1 thread, then one
+# at 2 threads.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 configure_and_build "$FASTCONV_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DFASTCONV_BUILD_TESTS=OFF
-[ $# -eq 0 ] && set -- --suite all
-exec "$FASTCONV_BUILD_DIR/tools/fastconv-bench/fastconv-bench" "$@"
+bench="$FASTCONV_BUILD_DIR/tools/fastconv-bench/fastconv-bench"
+if [ $# -eq 0 ]; then
+  status=0
+  for threads in 1 2; do
+    "$bench" --suite all --engine auto --threads "$threads" || status=1
+    echo
+  done
+  exit $status
+fi
+exec "$bench" "$@"

@@ -1,41 +1,71 @@
-// bench.hpp — benchmark one layer with one engine at a time.
+// bench.hpp — benchmark one layer: fastconv engines and peer libraries side by side.
 //
-// A LayerBench owns one layer's operands (random src and weight, and dst), allocated and filled
-// once, on the first engine that is actually measured, and reused by the following engines.
-// run() creates the ConvPlan outside the timed region, skips the reference engine above the
-// GFLOP limit, then times ConvPlan::run() with a workspace allocated beforehand. run() does not
-// throw: an exception from the library comes back as Outcome::failed with its message.
+// LayerBench::run() allocates the layer's operands (random src and weight, zeroed dst) once,
+// then for every fastconv engine, and after them every peer:
+//   1. prepares it (ConvPlan + workspace, or Peer::prepare) and runs it once, inside a
+//      PeakMemoryProbe: the row's memory figures are what that preparation and first run made
+//      resident beyond the shared operands (for a peer this includes its own output tensor);
+//   2. a peer's result is compared with fastconv's (output_check.hpp) — a mismatch is reported
+//      as Outcome::mismatch and the peer is not timed.
+// Then all prepared contestants are timed interleaved (timing.hpp), and each fastconv row gets
+// the ratio peer median / fastconv median for every measured peer. The reference engine is
+// skipped above the GFLOP limit. run() does not throw: an exception from a library comes back
+// as Outcome::failed with its message; an engine that declines the layer is Outcome::skipped.
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "fastconv/engine.hpp"
 #include "layer.hpp"
+#include "machine.hpp"
+#include "memory.hpp"
+#include "peers/peer.hpp"
 #include "timing.hpp"
 
 namespace fastconv_bench {
 
+inline constexpr double kNotApplicable = std::numeric_limits<double>::quiet_NaN();
+
 struct BenchConfig {
   TimingPolicy timing;
   double reference_max_gflop = 0.0;  // the reference engine is skipped above this (see cli.hpp)
+  int threads = 1;                   // for the peers; fastconv's is set by the caller
+  const MachineFigures* machine = nullptr;  // for the roofline columns; may be null
 };
 
-enum class Outcome { measured, skipped, failed };
+enum class Outcome { measured, skipped, failed, mismatch };
+const char* outcome_name(Outcome outcome);
+
+struct PeerRatio {
+  std::string peer;
+  double ratio = kNotApplicable;  // peer median / this row's median; NaN if either is missing
+};
 
 struct BenchResult {
   std::string layer;
   std::string problem;
-  std::string engine;        // the engine asked for: "auto", "reference" or "im2col"
+  std::string library;       // "fastconv" or the peer's name
+  std::string engine;        // the fastconv engine asked for ("auto", "im2col", ...) or the peer
   std::string engine_label;  // for the table: `engine`, or "auto(im2col)" naming auto's choice
   int threads = 0;
-  double gflop = 0.0;  // ConvPlan::flop_count() / 1e9; 0 if no plan could be created
+  double gflop = 0.0;  // 2 * multiply-adds / 1e9; 0 if no plan could be created
   Timing timing;       // valid when measured
-  std::size_t workspace_bytes = 0;
   Outcome outcome = Outcome::failed;
-  std::string message;  // why the run was skipped or failed
+  std::string message;  // why the run was skipped or failed, or how the result mismatched
   std::string warning;  // e.g. a flop_count() that disagrees with the direct count
+
+  std::size_t workspace_bytes = 0;  // fastconv: the plan's; peers: as they report it
+  std::size_t tensor_bytes = 0;     // src + weight + dst
+  MemoryUse memory;                 // measured around preparation and the first run
+  double max_abs_error = kNotApplicable;  // peers: against fastconv's result
+
+  Roofline roofline;               // when measured and the machine figures are known
+  std::vector<PeerRatio> ratios;  // fastconv rows: one per peer asked for
 
   double gflops() const { return timing.median_ms > 0.0 ? gflop / (timing.median_ms * 1e-3) : 0.0; }
 };
@@ -47,15 +77,23 @@ class LayerBench {
   LayerBench(const LayerBench&) = delete;
   LayerBench& operator=(const LayerBench&) = delete;
 
-  BenchResult run(fastconv::Engine engine, const BenchConfig& config);
+  // Rows in order: `engines`, then `peers`.
+  std::vector<BenchResult> run(std::span<const fastconv::Engine> engines,
+                               std::span<const Peer* const> peers, const BenchConfig& config);
 
  private:
   struct Operands;
-  void plan_and_measure(fastconv::Engine engine, const BenchConfig& config, BenchResult& result);
+  struct Contestant;
+  BenchResult new_result() const;
+  // Each appends its Contestant (for results[row]) when it is ready to be timed.
+  void prepare_engine(fastconv::Engine engine, const BenchConfig& config, std::size_t row,
+                      BenchResult& result, std::vector<Contestant>& contestants);
+  void prepare_peer(const Peer& peer, const BenchConfig& config, bool have_fastconv_result,
+                    std::size_t row, BenchResult& result, std::vector<Contestant>& contestants);
 
   Layer layer_;
   std::string problem_;
-  std::unique_ptr<Operands> operands_;  // created on the first measurement
+  std::unique_ptr<Operands> operands_;
 };
 
 }  // namespace fastconv_bench

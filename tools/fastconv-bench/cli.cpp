@@ -1,6 +1,7 @@
 // cli.cpp — the argument parser and the --help text.
 #include "cli.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -61,6 +62,26 @@ std::vector<fastconv::Engine> parse_engines(std::string_view text) {
   }
 }
 
+// "torch,onednn" (any subset, in the given order) or "none".
+std::vector<std::string> parse_peers(std::string_view text) {
+  std::vector<std::string> peers;
+  if (text == "none") return peers;
+  std::string choices = "none";
+  for (std::string_view name : kPeerNames) choices += "|" + std::string(name);
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    if (std::find(std::begin(kPeerNames), std::end(kPeerNames), name) == std::end(kPeerNames)) {
+      throw UsageError("--compare expects a comma-separated list of " + choices + ", got '" +
+                       std::string(name) + "'");
+    }
+    if (std::find(peers.begin(), peers.end(), name) == peers.end()) peers.emplace_back(name);
+    if (comma == text.npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return peers;
+}
+
 }  // namespace
 
 Options parse_command_line(std::span<const char* const> arguments) {
@@ -103,6 +124,11 @@ Options parse_command_line(std::span<const char* const> arguments) {
     } else if (flag == "--json") {
       options.json_path = value();
       if (options.json_path.empty()) throw UsageError("--json expects a file name");
+    } else if (flag == "--csv") {
+      options.csv_path = value();
+      if (options.csv_path.empty()) throw UsageError("--csv expects a file name");
+    } else if (flag == "--compare") {
+      options.compare = parse_peers(value());
     } else if (flag == "--min-time") {
       options.min_time_seconds = parse_non_negative("--min-time", value());
     } else if (flag == "--reference-max-gflop") {
@@ -124,10 +150,15 @@ std::string usage_text() {
   std::string text =
       "usage: fastconv-bench [options]\n"
       "\n"
-      "Times fastconv's forward convolution on the layers of an embedded suite and prints,\n"
-      "per layer and engine: problem, threads, GFLOP, median ms, GFLOP/s, workspace bytes.\n"
-      "Each measurement: one warm-up run, then runs until both --min-time seconds and 5 runs\n"
-      "have elapsed (at most 50 runs); the median is reported.\n"
+      "Times fastconv's forward convolution on the layers of an embedded suite, side by side\n"
+      "with peer libraries (PyTorch through libtorch, oneDNN) on the same float32 NCHW\n"
+      "buffers, each peer's result checked against fastconv's before it is timed. At start it\n"
+      "measures the FMA peak of the ISA in use and the memory bandwidth. Per layer and\n"
+      "engine or peer it prints: median / min / max ms, GFLOP/s, % of peak, % of the\n"
+      "bandwidth roofline (memory-bound layers), peer median / fastconv median, workspace,\n"
+      "and the measured peak resident memory the layer needed.\n"
+      "Timing: one warm-up run each, then rounds running every contestant once in turn, until\n"
+      "5 rounds and --min-time seconds per contestant (at most 50 rounds); medians reported.\n"
       "\n"
       "options:\n"
       "  --suite NAME               ";
@@ -137,15 +168,19 @@ std::string usage_text() {
       "  --list-suites              print the suites and their layers, then exit\n"
       "  --engine NAME              " + engine_choices() + "\n"
       "                             (default: im2col,reference)\n"
+      "  --compare LIST             peers: comma-separated torch,onednn or none\n"
+      "                             (default: every peer this build contains)\n"
       "  --reference-max-gflop G    skip the reference engine on layers above G GFLOP\n"
       "                             (default: " + format_number(kDefaultReferenceMaxGflop) +
       "; 'inf' never skips)\n"
       "  --threads N                library threads (default: the library's default)\n"
       "  --min-time SECONDS         minimum timed work per measurement (default: 0.3)\n"
-      "  --json FILE                also write the measurements as a JSON list\n"
+      "  --json FILE                also write every row as a JSON list of objects\n"
+      "  --csv FILE                 also write every row as CSV (same columns)\n"
       "  --help, -h                 print this help\n"
       "\n"
-      "Exit status: 0 success, 1 a layer failed, 2 invalid command line.\n";
+      "Exit status: 0 success, 1 a layer failed or a peer's result differed from fastconv's,\n"
+      "2 invalid command line.\n";
   return text;
 }
 

@@ -10,11 +10,15 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastconv/engine.hpp"
 
 namespace fastconv_bench {
+
+// The peers --compare accepts (peers/peer_registry.cpp says which ones are built in).
+inline constexpr std::string_view kPeerNames[] = {"torch", "onednn"};
 
 // The reference engine (about 0.2 GFLOP/s) is skipped above this many GFLOP by default.
 inline constexpr double kDefaultReferenceMaxGflop = 0.3;
@@ -26,6 +30,8 @@ struct Options {
   std::vector<fastconv::Engine> engines{fastconv::Engine::im2col, fastconv::Engine::reference};
   std::optional<int> threads;  // unset: the library's default
   std::string json_path;       // empty: no JSON output
+  std::string csv_path;        // empty: no CSV output
+  std::optional<std::vector<std::string>> compare;  // unset: every peer built in; {}: none
   double min_time_seconds = 0.3;
   double reference_max_gflop = kDefaultReferenceMaxGflop;
 };

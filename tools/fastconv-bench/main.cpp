@@ -1,9 +1,11 @@
 // main.cpp — fastconv-bench: times fastconv's forward convolution on an embedded suite of
-// layers (see suites.cpp) with one or more engines, printing an aligned table and optionally
-// a JSON list. Run with --help for the flags.
+// layers (see suites.cpp) with one or more engines, side by side with the peers (PyTorch,
+// oneDNN) built in, printing the machine figures, an aligned table and optionally JSON / CSV.
+// Run with --help for the flags.
 //
-// Exit status: 0 every run was measured or skipped; 1 a layer failed (the other layers still
-// run) or a fatal error; 2 an invalid command line.
+// Exit status: 0 every run was measured or skipped; 1 a layer failed or a peer's result
+// differed from fastconv's (the other layers still run), or a fatal error; 2 an invalid
+// command line.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,16 +13,21 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "bench.hpp"
 #include "cli.hpp"
+#include "machine.hpp"
+#include "memory.hpp"
+#include "peers/peer.hpp"
 #include "fastconv/threading.hpp"
 #include "fastconv/version.hpp"
 #include "report.hpp"
 #include "suites.hpp"
+#include "writers.hpp"
 
 namespace fastconv_bench {
 namespace {
@@ -79,18 +86,57 @@ struct Tally {
   int measured = 0;
   int skipped = 0;
   int failed = 0;
+  int mismatched = 0;
 };
 
-int run_benchmarks(const Options& options) {
-  std::ofstream json_file;
-  if (!options.json_path.empty()) {
-    json_file.open(options.json_path);  // opened now so a bad path fails before the long run
-    if (!json_file) throw UsageError("cannot open --json file '" + options.json_path + "'");
-  }
-  if (options.threads) fastconv::set_num_threads(*options.threads);
+// Opens an output file now, so that a bad path fails before the long run.
+std::ofstream open_output(const std::string& path, const char* flag) {
+  std::ofstream file;
+  if (path.empty()) return file;
+  file.open(path);
+  if (!file) throw UsageError(std::string("cannot open ") + flag + " file '" + path + "'");
+  return file;
+}
 
-  const BenchConfig config{.timing = {.min_seconds = options.min_time_seconds},
-                           .reference_max_gflop = options.reference_max_gflop};
+// The peers to run: those asked for (default: every one built in) that this build contains.
+// Prints one header line about them.
+std::vector<std::unique_ptr<Peer>> select_peers(const Options& options) {
+  std::vector<std::unique_ptr<Peer>> peers;
+  std::string text;
+  for (const KnownPeer& known : known_peers()) {
+    const bool asked = !options.compare || std::find(options.compare->begin(),
+                                                     options.compare->end(),
+                                                     known.name) != options.compare->end();
+    if (!asked) continue;
+    if (!text.empty()) text += ", ";
+    if (known.make) {
+      peers.push_back(known.make());
+      text += known.name;
+    } else {
+      text += known.name + " unavailable (" + known.unavailable_reason + ")";
+    }
+  }
+  std::cout << "peers: " << (text.empty() ? "none" : text) << '\n';
+  return peers;
+}
+
+void print_machine(const MachineFigures& machine) {
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "machine: %s FMA peak %.1f GFLOP/s per core x %d threads = %.1f GFLOP/s | "
+                "triad bandwidth %.1f GB/s | ridge point %.1f FLOP/byte\n",
+                machine.isa.c_str(), machine.peak_gflops_per_core, machine.threads,
+                machine.peak_gflops, machine.bandwidth_gbs, machine.ridge_flop_per_byte());
+  std::cout << text;
+}
+
+int run_benchmarks(const Options& options) {
+  std::ofstream json_file = open_output(options.json_path, "--json");
+  std::ofstream csv_file = open_output(options.csv_path, "--csv");
+  if (options.threads) fastconv::set_num_threads(*options.threads);
+  const int threads = fastconv::get_num_threads();
+  return_large_allocations_to_os();  // so that the memory probes see every large allocation
+
   const std::vector<Layer> layers = suite_layers(options.suite);
   std::vector<std::string> problems;
   std::size_t layer_width = 0;
@@ -101,22 +147,34 @@ int run_benchmarks(const Options& options) {
     problem_width = std::max(problem_width, problems.back().size());
   }
 
-  std::cout << "fastconv-bench | fastconv " << fastconv::kVersion << " | threads "
-            << fastconv::get_num_threads() << " | " << current_utc_time() << " | suite "
-            << options.suite << " | engines " << engine_list(options.engines) << " | min time "
-            << options.min_time_seconds << " s\n";
-  const ResultTable table(layer_width, problem_width);
+  std::cout << "fastconv-bench | fastconv " << fastconv::kVersion << " | threads " << threads
+            << " | " << current_utc_time() << " | suite " << options.suite << " | engines "
+            << engine_list(options.engines) << " | min time " << options.min_time_seconds
+            << " s\n";
+  const std::vector<std::unique_ptr<Peer>> peers = select_peers(options);
+  std::vector<const Peer*> peer_pointers;
+  std::vector<std::string> peer_names;
+  for (const std::unique_ptr<Peer>& peer : peers) {
+    peer_pointers.push_back(peer.get());
+    peer_names.push_back(peer->name());
+  }
+  const MachineFigures machine = measure_machine(threads);
+  print_machine(machine);
+
+  const BenchConfig config{.timing = {.min_seconds = options.min_time_seconds},
+                           .reference_max_gflop = options.reference_max_gflop,
+                           .threads = threads,
+                           .machine = &machine};
+  const ResultTable table(layer_width, problem_width, peer_names);
   table.print_header(std::cout);
 
   const auto start = std::chrono::steady_clock::now();
-  std::vector<BenchResult> measured;
+  std::vector<BenchResult> all_results;
   Tally tally;
   for (std::size_t index = 0; index < layers.size(); ++index) {
     LayerBench bench(layers[index], problems[index]);
-    for (fastconv::Engine engine : options.engines) {
-      BenchResult result = bench.run(engine, config);
+    for (BenchResult& result : bench.run(options.engines, peer_pointers, config)) {
       table.print_row(std::cout, result);
-      std::cout.flush();
       if (!result.warning.empty()) {
         std::cerr << "warning: " << result.layer << " (" << result.engine << "): " << result.warning
                   << '\n';
@@ -124,7 +182,6 @@ int run_benchmarks(const Options& options) {
       switch (result.outcome) {
         case Outcome::measured:
           ++tally.measured;
-          measured.push_back(std::move(result));
           break;
         case Outcome::skipped:
           ++tally.skipped;
@@ -132,27 +189,40 @@ int run_benchmarks(const Options& options) {
         case Outcome::failed:
           ++tally.failed;
           break;
+        case Outcome::mismatch:
+          ++tally.mismatched;
+          break;
       }
+      all_results.push_back(std::move(result));
     }
+    std::cout.flush();
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
   std::cout << "summary: " << count_text(layers.size(), "layer") << " x "
-            << count_text(options.engines.size(), "engine") << ": " << tally.measured
-            << " measured, " << tally.skipped << " skipped, " << tally.failed << " failed in "
-            << seconds_text(elapsed.count());
+            << count_text(options.engines.size(), "engine") << " + "
+            << count_text(peers.size(), "peer") << ": " << tally.measured << " measured, "
+            << tally.skipped << " skipped, " << tally.failed << " failed, " << tally.mismatched
+            << " mismatched in " << seconds_text(elapsed.count());
+  bool write_failed = false;
   if (json_file.is_open()) {
-    write_json(json_file, measured);
+    write_json(json_file, all_results, peer_names, machine);
     json_file.close();
-    if (!json_file) {
-      std::cout << '\n';
-      std::cerr << "fastconv-bench: writing '" << options.json_path << "' failed\n";
-      return 1;
-    }
+    write_failed |= !json_file;
     std::cout << "; JSON: " << options.json_path;
   }
+  if (csv_file.is_open()) {
+    write_csv(csv_file, all_results, peer_names, machine);
+    csv_file.close();
+    write_failed |= !csv_file;
+    std::cout << "; CSV: " << options.csv_path;
+  }
   std::cout << '\n';
-  return tally.failed > 0 ? 1 : 0;
+  if (write_failed) {
+    std::cerr << "fastconv-bench: writing the --json or --csv file failed\n";
+    return 1;
+  }
+  return tally.failed > 0 || tally.mismatched > 0 ? 1 : 0;
 }
 
 }  // namespace

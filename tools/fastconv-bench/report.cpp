@@ -1,89 +1,62 @@
-// report.cpp — table formatting and a minimal JSON writer (strings, integers, doubles).
+// report.cpp — table formatting.
 #include "report.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
-#include <string>
-#include <string_view>
+#include <utility>
 
 namespace fastconv_bench {
 namespace {
 
 // Widths of the fixed columns.
-constexpr int kEngineWidth = 12;  // "auto(im2col)"
-constexpr int kThreadsWidth = 7;
+constexpr int kEngineWidth = 18;  // "auto(implicit_gemm)"
+constexpr int kThreadsWidth = 4;
 constexpr int kGflopWidth = 9;
-constexpr int kMillisecondsWidth = 11;
+constexpr int kMillisecondsWidth = 10;
 constexpr int kGflopsWidth = 9;
-constexpr int kWorkspaceWidth = 14;
+constexpr int kPercentWidth = 7;
+constexpr int kRatioWidth = 11;
+constexpr int kMegabytesWidth = 9;
 
 std::string fixed(double value, int decimals) {
+  if (std::isnan(value)) return "-";
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
   return text;
 }
 
-std::string json_string(std::string_view text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        quoted += "\\\"";
-        break;
-      case '\\':
-        quoted += "\\\\";
-        break;
-      case '\n':
-        quoted += "\\n";
-        break;
-      case '\t':
-        quoted += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
-          quoted += escaped;
-        } else {
-          quoted += c;
-        }
-    }
-  }
-  return quoted + "\"";
-}
-
-// Shortest text that reads back as the same double; JSON has no inf or nan, so those are null.
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char text[32];
-  const auto result = std::to_chars(text, text + sizeof text, value);
-  return std::string(text, result.ptr);
-}
+std::string mebibytes(std::size_t bytes) { return fixed(double(bytes) / double(1 << 20), 1); }
 
 }  // namespace
 
-ResultTable::ResultTable(std::size_t layer_width, std::size_t problem_width)
+ResultTable::ResultTable(std::size_t layer_width, std::size_t problem_width,
+                         std::vector<std::string> peer_names)
     : layer_width_(std::max<std::size_t>(layer_width, 5)),
-      problem_width_(std::max<std::size_t>(problem_width, 7)) {}
+      problem_width_(std::max<std::size_t>(problem_width, 7)),
+      peer_names_(std::move(peer_names)) {}
 
 void ResultTable::print_header(std::ostream& out) const {
   out << std::left << std::setw(int(layer_width_)) << "layer"
       << "  " << std::setw(int(problem_width_)) << "problem"
       << "  " << std::setw(kEngineWidth) << "engine" << std::right << std::setw(kThreadsWidth)
-      << "threads" << std::setw(kGflopWidth) << "GFLOP" << std::setw(kMillisecondsWidth)
-      << "median ms" << std::setw(kGflopsWidth) << "GFLOP/s" << std::setw(kWorkspaceWidth)
-      << "workspace B" << '\n';
+      << "thr" << std::setw(kGflopWidth) << "GFLOP" << std::setw(kMillisecondsWidth) << "median ms"
+      << std::setw(kMillisecondsWidth) << "min ms" << std::setw(kMillisecondsWidth) << "max ms"
+      << std::setw(kGflopsWidth) << "GFLOP/s" << std::setw(kPercentWidth) << "%peak"
+      << std::setw(kPercentWidth) << "%bw";
+  for (const std::string& peer : peer_names_) out << std::setw(kRatioWidth) << "vs " + peer;
+  out << std::setw(kMegabytesWidth) << "ws MiB" << std::setw(kMegabytesWidth) << "+RSS MiB"
+      << std::setw(kMegabytesWidth) << "RSS MiB" << std::setw(kMegabytesWidth + 3)
+      << "tensors MiB" << '\n';
 }
 
 void ResultTable::print_row(std::ostream& out, const BenchResult& result) const {
   out << std::left << std::setw(int(layer_width_)) << result.layer << "  "
       << std::setw(int(problem_width_)) << result.problem << "  " << std::setw(kEngineWidth)
       << result.engine_label << std::right << std::setw(kThreadsWidth) << result.threads;
-  if (result.outcome == Outcome::failed) {
-    out << "  error: " << result.message << '\n';
+  if (result.outcome == Outcome::failed || result.outcome == Outcome::mismatch) {
+    out << "  " << (result.outcome == Outcome::failed ? "error: " : "") << result.message << '\n';
     return;
   }
   out << std::setw(kGflopWidth) << fixed(result.gflop, 4);
@@ -91,27 +64,24 @@ void ResultTable::print_row(std::ostream& out, const BenchResult& result) const 
     out << "  " << result.message << '\n';
     return;
   }
+  const Roofline& roof = result.roofline;
   out << std::setw(kMillisecondsWidth) << fixed(result.timing.median_ms, 3)
-      << std::setw(kGflopsWidth) << fixed(result.gflops(), 2) << std::setw(kWorkspaceWidth)
-      << result.workspace_bytes << '\n';
-}
-
-void write_json(std::ostream& out, std::span<const BenchResult> measured) {
-  out << "[";
-  const char* separator = "\n";
-  for (const BenchResult& result : measured) {
-    out << separator << "  {\"layer\": " << json_string(result.layer)
-        << ", \"problem\": " << json_string(result.problem)
-        << ", \"engine\": " << json_string(result.engine) << ", \"threads\": " << result.threads
-        << ", \"gflop\": " << json_number(result.gflop)
-        << ", \"ms_median\": " << json_number(result.timing.median_ms)
-        << ", \"ms_min\": " << json_number(result.timing.min_ms)
-        << ", \"ms_max\": " << json_number(result.timing.max_ms)
-        << ", \"gflops\": " << json_number(result.gflops())
-        << ", \"workspace_bytes\": " << result.workspace_bytes << "}";
-    separator = ",\n";
+      << std::setw(kMillisecondsWidth) << fixed(result.timing.min_ms, 3)
+      << std::setw(kMillisecondsWidth) << fixed(result.timing.max_ms, 3)
+      << std::setw(kGflopsWidth) << fixed(result.gflops(), 2) << std::setw(kPercentWidth)
+      << fixed(roof.percent_of_peak, 1) << std::setw(kPercentWidth)
+      << (roof.memory_bound ? fixed(roof.percent_of_bandwidth_roofline, 1) : "-");
+  for (const std::string& peer : peer_names_) {
+    double ratio = std::nan("");
+    for (const PeerRatio& entry : result.ratios) {
+      if (entry.peer == peer) ratio = entry.ratio;
+    }
+    out << std::setw(kRatioWidth) << (std::isnan(ratio) ? "-" : fixed(ratio, 2) + "x");
   }
-  out << "\n]\n";
+  out << std::setw(kMegabytesWidth) << mebibytes(result.workspace_bytes)
+      << std::setw(kMegabytesWidth) << mebibytes(result.memory.increase_bytes)
+      << std::setw(kMegabytesWidth) << mebibytes(result.memory.peak_bytes)
+      << std::setw(kMegabytesWidth + 3) << mebibytes(result.tensor_bytes) << '\n';
 }
 
 }  // namespace fastconv_bench

@@ -1,14 +1,17 @@
-// report.hpp — output of results: the aligned text table and the JSON record list.
+// report.hpp — the aligned text table of results, printed row by row as results arrive.
 //
-// ResultTable prints one row per (layer, engine) as soon as it is known, so its column widths
-// for the layer name and problem string are fixed up front from the layers to be run.
-// write_json() writes a JSON array with one object per measured result, keys: layer, problem,
-// engine, threads, gflop, ms_median, ms_min, ms_max, gflops, workspace_bytes.
+// ResultTable's column widths for the layer name and problem string are fixed up front from
+// the layers to be run; it has one "vs <peer>" column (peer median / fastconv median) per peer
+// asked for. Memory columns are in MiB (2^20 bytes): "ws" workspace, "+RSS" the measured peak
+// resident memory the row's preparation and first run added, "RSS" the process's absolute peak
+// then, "tensors" src + weight + dst. "%bw" (share of the bandwidth roofline) is shown for
+// memory-bound layers only.
 #pragma once
 
 #include <cstddef>
 #include <ostream>
-#include <span>
+#include <string>
+#include <vector>
 
 #include "bench.hpp"
 
@@ -16,18 +19,18 @@ namespace fastconv_bench {
 
 class ResultTable {
  public:
-  ResultTable(std::size_t layer_width, std::size_t problem_width);
+  ResultTable(std::size_t layer_width, std::size_t problem_width,
+              std::vector<std::string> peer_names);
 
   void print_header(std::ostream& out) const;
   // Measured results fill every column; a skipped one prints its reason after GFLOP, a failed
-  // one its error after threads.
+  // or mismatched one its message after threads.
   void print_row(std::ostream& out, const BenchResult& result) const;
 
  private:
   std::size_t layer_width_;
   std::size_t problem_width_;
+  std::vector<std::string> peer_names_;
 };
-
-void write_json(std::ostream& out, std::span<const BenchResult> measured);
 
 }  // namespace fastconv_bench

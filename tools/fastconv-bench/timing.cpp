@@ -24,6 +24,31 @@ Timing time_repeated(const std::function<void()>& run, const TimingPolicy& polic
   return summarize(std::move(samples_ms));
 }
 
+std::vector<Timing> time_interleaved(std::span<const std::function<void()>> runs,
+                                     const TimingPolicy& policy) {
+  using Clock = std::chrono::steady_clock;
+  for (const std::function<void()>& run : runs) run();  // warm-up, not timed
+
+  std::vector<std::vector<double>> samples_ms(runs.size());
+  const double total_seconds_wanted = policy.min_seconds * double(runs.size());
+  double total_seconds = 0.0;
+  int rounds = 0;
+  while (!runs.empty() && rounds < policy.max_runs &&
+         (rounds < policy.min_runs || total_seconds < total_seconds_wanted)) {
+    for (std::size_t index = 0; index < runs.size(); ++index) {
+      const Clock::time_point start = Clock::now();
+      runs[index]();
+      const std::chrono::duration<double> elapsed = Clock::now() - start;
+      total_seconds += elapsed.count();
+      samples_ms[index].push_back(elapsed.count() * 1e3);
+    }
+    ++rounds;
+  }
+  std::vector<Timing> timings;
+  for (std::vector<double>& samples : samples_ms) timings.push_back(summarize(std::move(samples)));
+  return timings;
+}
+
 Timing summarize(std::vector<double> samples_ms) {
   Timing timing;
   timing.runs = int(samples_ms.size());

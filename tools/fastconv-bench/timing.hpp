@@ -4,9 +4,16 @@
 // then times single calls with std::chrono::steady_clock until at least `min_runs` calls AND
 // `min_seconds` of timed work have accumulated, stopping early only at `max_runs` calls.
 // Everything the caller sets up (plans, buffers) stays outside `run`.
+//
+// time_interleaved() times several contestants side by side: one untimed warm-up call each,
+// then rounds in which every contestant is called once in turn, so that noise from other
+// processes (the cores are shared) hits all of them alike. Rounds continue until at least
+// `min_runs` rounds AND contestants x `min_seconds` of timed work in total have accumulated,
+// stopping early only at `max_runs` rounds.
 #pragma once
 
 #include <functional>
+#include <span>
 #include <vector>
 
 namespace fastconv_bench {
@@ -25,6 +32,8 @@ struct Timing {
 };
 
 Timing time_repeated(const std::function<void()>& run, const TimingPolicy& policy);
+std::vector<Timing> time_interleaved(std::span<const std::function<void()>> runs,
+                                     const TimingPolicy& policy);
 
 // Median (mean of the two middle values for an even count), minimum and maximum of samples.
 Timing summarize(std::vector<double> samples_ms);

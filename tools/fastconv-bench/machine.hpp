@@ -1,0 +1,40 @@
+// machine.hpp — the machine figures fastconv-bench measures at start-up, and the roofline.
+//
+// measure_machine(threads) times the FMA loop of fma_peak.hpp for the ISA the library uses
+// (fastconv::detail::active_isa(), so FASTCONV_MAX_ISA caps it too) on one core and multiplies
+// by `threads`, and measures memory bandwidth with a STREAM-style triad (a = b + s * c over
+// three arrays far larger than the caches, counted as 3 x array bytes per pass) on `threads`
+// OpenMP threads. Each figure is the best of repeated runs over about 0.3 s.
+//
+// Roofline: a layer whose arithmetic intensity (FLOP per byte of src + weight + dst) is below
+// the ridge point (peak / bandwidth) is memory-bound; its attainable time is bytes / bandwidth.
+#pragma once
+
+#include <string>
+
+namespace fastconv_bench {
+
+struct MachineFigures {
+  std::string isa;  // "avx512", "avx2", "scalar"
+  int threads = 1;
+  double peak_gflops_per_core = 0.0;
+  double peak_gflops = 0.0;    // peak_gflops_per_core * threads
+  double bandwidth_gbs = 0.0;  // triad, GB/s (1e9 bytes)
+
+  double ridge_flop_per_byte() const { return bandwidth_gbs > 0 ? peak_gflops / bandwidth_gbs : 0; }
+};
+
+MachineFigures measure_machine(int threads);
+
+double measure_fma_peak_gflops_per_core();  // at fastconv::detail::active_isa()
+double measure_triad_bandwidth_gbs(int threads);
+
+struct Roofline {
+  double percent_of_peak = 0.0;  // achieved GFLOP/s / peak GFLOP/s * 100
+  bool memory_bound = false;     // arithmetic intensity below the ridge point
+  double percent_of_bandwidth_roofline = 0.0;  // memory-bound only: bytes/s / bandwidth * 100
+};
+
+Roofline roofline(const MachineFigures& machine, double flops, double tensor_bytes, double seconds);
+
+}  // namespace fastconv_bench

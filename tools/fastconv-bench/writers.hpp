@@ -1,0 +1,38 @@
+// writers.hpp — machine-readable output of every row: a JSON list and CSV, with the same columns.
+//
+// result_columns() is THE column list: name and value of every column for one row, so JSON and
+// CSV cannot drift apart. Columns: layer, problem, library, engine, engine_label, threads,
+// outcome, message, gflop, ms_median, ms_min, ms_max, runs, gflops, percent_of_peak,
+// memory_bound, percent_of_bandwidth_roofline, vs_<peer> (one per peer; peer median / this
+// median), workspace_bytes, tensor_bytes, peak_rss_bytes, peak_rss_increase_bytes,
+// peak_rss_exact, max_abs_error, machine_isa, machine_peak_gflops, machine_bandwidth_gbs.
+// A number that does not apply (a ratio on a peer row, timings of a skipped row) is JSON null
+// and an empty CSV field.
+#pragma once
+
+#include <ostream>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bench.hpp"
+#include "machine.hpp"
+
+namespace fastconv_bench {
+
+struct Column {
+  std::string name;
+  std::variant<std::string, double, long long, bool> value;  // NaN double: not applicable
+};
+
+std::vector<Column> result_columns(const BenchResult& result,
+                                   std::span<const std::string> peer_names,
+                                   const MachineFigures& machine);
+
+void write_json(std::ostream& out, std::span<const BenchResult> results,
+                std::span<const std::string> peer_names, const MachineFigures& machine);
+void write_csv(std::ostream& out, std::span<const BenchResult> results,
+               std::span<const std::string> peer_names, const MachineFigures& machine);
+
+}  // namespace fastconv_bench
