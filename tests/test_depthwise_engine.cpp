@@ -141,45 +141,46 @@ INSTANTIATE_TEST_SUITE_P(
 // One NaN or Inf in a random input element (weights included, so padded taps meet it): the
 // engine's outputs are NaN exactly where the reference's are, and equal elsewhere (integer-valued
 // inputs, so finite sums are exact and infinite ones agree in sign).
+std::string non_finite_report(const Problem& p) {
+  fctest::Rng rng(fctest::mix_seed(p.seed, 0x1AF));
+  auto tensors = fctest::allocate(p, fc::DType::float32, true);
+  fctest::fill_int_inputs(p, tensors, rng, -3, 3);
+  std::vector<std::size_t> inputs;
+  for (std::size_t i = 0; i < p.operands.size(); ++i)
+    if (!p.operands[i].is_output) inputs.push_back(i);
+  const auto target = inputs[std::size_t(rng.uniform_int(0, std::int64_t(inputs.size()) - 1))];
+  const std::int64_t element = rng.uniform_int(0, tensors[target].numel() - 1);
+  const double bad = rng.chance(0.5) ? std::numeric_limits<double>::quiet_NaN()
+                                     : -std::numeric_limits<double>::infinity();
+  tensors[target].set_linear(element, bad);
+  auto reference = fctest::allocate(p, fc::DType::float32, false);
+  fctest::copy_inputs(p, tensors, reference, false);
+  fctest::fill_outputs_with_sentinel(p, tensors);
+  fctest::fill_outputs_with_sentinel(p, reference);
+  fctest::run(p, tensors, fc::Engine::depthwise, p.api);
+  fctest::run(p, reference, fc::Engine::reference);
+  std::string report;
+  for (std::size_t i = 0; i < p.operands.size(); ++i) {
+    if (!p.operands[i].is_output) continue;
+    const auto got = tensors[i].to_dense(), expected = reference[i].to_dense();
+    std::int64_t differ = 0;
+    for (std::size_t e = 0; e < got.size(); ++e)
+      differ += (std::isnan(got[e]) != std::isnan(expected[e]) ||
+                 (!std::isnan(got[e]) && got[e] != expected[e]))
+                    ? 1
+                    : 0;
+    if (differ)
+      report += "  " + p.operands[i].name + ": " + std::to_string(differ) +
+                " elements differ from the reference (" + p.operands[target].name +
+                " element " + std::to_string(element) + " = " + std::to_string(bad) + ")\n";
+  }
+  return report.empty() ? "" : p.describe() + "\n" + report + fctest::reproduce_hint(p.seed);
+}
+
 class DepthwiseNonFinite : public ::testing::TestWithParam<Op> {};
 
 TEST_P(DepthwiseNonFinite, SamePatternAsReference) {
-  const Op op = GetParam();
-  run_seeds(op, [&](const Problem& p) -> std::string {
-    fctest::Rng rng(fctest::mix_seed(p.seed, 0x1AF));
-    auto tensors = fctest::allocate(p, fc::DType::float32, true);
-    fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-    std::vector<std::size_t> inputs;
-    for (std::size_t i = 0; i < p.operands.size(); ++i)
-      if (!p.operands[i].is_output) inputs.push_back(i);
-    const auto target = inputs[std::size_t(rng.uniform_int(0, std::int64_t(inputs.size()) - 1))];
-    const std::int64_t element = rng.uniform_int(0, tensors[target].numel() - 1);
-    const double bad = rng.chance(0.5) ? std::numeric_limits<double>::quiet_NaN()
-                                       : -std::numeric_limits<double>::infinity();
-    tensors[target].set_linear(element, bad);
-    auto reference = fctest::allocate(p, fc::DType::float32, false);
-    fctest::copy_inputs(p, tensors, reference, false);
-    fctest::fill_outputs_with_sentinel(p, tensors);
-    fctest::fill_outputs_with_sentinel(p, reference);
-    fctest::run(p, tensors, fc::Engine::depthwise, p.api);
-    fctest::run(p, reference, fc::Engine::reference);
-    std::string report;
-    for (std::size_t i = 0; i < p.operands.size(); ++i) {
-      if (!p.operands[i].is_output) continue;
-      const auto got = tensors[i].to_dense(), expected = reference[i].to_dense();
-      std::int64_t differ = 0;
-      for (std::size_t e = 0; e < got.size(); ++e)
-        differ += (std::isnan(got[e]) != std::isnan(expected[e]) ||
-                   (!std::isnan(got[e]) && got[e] != expected[e]))
-                      ? 1
-                      : 0;
-      if (differ)
-        report += "  " + p.operands[i].name + ": " + std::to_string(differ) +
-                  " elements differ from the reference (" + p.operands[target].name +
-                  " element " + std::to_string(element) + " = " + std::to_string(bad) + ")\n";
-    }
-    return report.empty() ? "" : p.describe() + "\n" + report + fctest::reproduce_hint(p.seed);
-  });
+  run_seeds(GetParam(), non_finite_report);
 }
 
 INSTANTIATE_TEST_SUITE_P(ConvOps, DepthwiseNonFinite, ::testing::ValuesIn(kConvOps),
@@ -303,6 +304,72 @@ TEST(DepthwiseEngine, OneAndTwoThreadsAgree) {
     EXPECT_EQ(fctest::check_engine_against_reference(p, fc::Engine::depthwise, ValueMode::int_f32), "");
   }
   fc::set_num_threads(before);
+}
+
+// Forward planes of the copy-free kernel (AVX-512: stride 1, output rows as wide as the input
+// rows, contiguous planes, no depth padding) and shapes next to its limits, against the
+// reference, including NaN/Inf patterns. At other ISA levels they run the plane kernels.
+TEST(DepthwiseEngine, SameWidthStrideOnePlanes) {
+  struct Shape {
+    std::vector<std::int64_t> in, kernel, pad_begin, pad_end, dilation;
+    std::int64_t channels, multiplier;
+  };
+  const Shape shapes[] = {
+      {{7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 8, 1},
+      {{14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 5, 2},
+      {{56, 56}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 3, 1},
+      {{64, 64}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 2, 1},  // 4096 outputs: the size limit
+      {{65, 64}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 2, 1},  // just past it
+      {{9, 33}, {5, 5}, {2, 0}, {2, 4}, {1, 1}, 3, 1},   // asymmetric, wider than a vector
+      {{11, 10}, {3, 3}, {0, 2}, {3, 2}, {2, 2}, 2, 1},  // dilated
+      {{5, 1}, {3, 1}, {1, 0}, {1, 0}, {1, 1}, 2, 1},    // one column
+      {{3, 6, 9}, {2, 3, 3}, {0, 1, 1}, {0, 1, 1}, {1, 1, 1}, 2, 2},  // 3-D, depth unpadded
+      {{50}, {7}, {3}, {3}, {1}, 4, 1},                 // 1-D
+  };
+  for (const Shape& shape : shapes) {
+    fc::ConvParams params(int(shape.in.size()));
+    params.group_count = shape.channels;
+    for (std::size_t i = 0; i < shape.in.size(); ++i) {
+      params.pad_begin[int(i)] = shape.pad_begin[i];
+      params.pad_end[int(i)] = shape.pad_end[i];
+      params.dilations[int(i)] = shape.dilation[i];
+    }
+    for (const bool bias : {false, true}) {
+      Problem p = fctest::make_problem(Op::forward, 2, shape.channels, shape.channels * shape.multiplier,
+                                       shape.in, shape.kernel, params, bias);
+      for (const ValueMode mode : {ValueMode::int_f32, ValueMode::real_f64})
+        EXPECT_EQ(fctest::check_engine_against_reference(p, fc::Engine::depthwise, mode), "");
+      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        p.seed = seed;
+        EXPECT_EQ(non_finite_report(p), "");
+      }
+    }
+  }
+}
+
+// Rows too wide for the plane kernels' bounded buffer fall back to the row loops; a tall image
+// is split into many bands.
+TEST(DepthwiseEngine, VeryWideRowsAndTallImages) {
+  struct Shape {
+    std::vector<std::int64_t> in, kernel;
+    std::int64_t stride, dilation, pad;
+  };
+  const Shape shapes[] = {
+      {{20000}, {3}, 1, 1, 1}, {{20000}, {5}, 2, 1, 2}, {{3, 9000}, {3, 3}, 1, 2, 1},
+      {{3, 17000}, {3, 1}, 2, 1, 0}, {{700, 5}, {3, 3}, 1, 1, 1}, {{900, 3}, {5, 3}, 2, 3, 2},
+  };
+  for (const Shape& shape : shapes) {
+    const int rank = int(shape.in.size());
+    fc::ConvParams params(rank);
+    params.group_count = 2;
+    for (int i = 0; i < rank; ++i) {
+      params.strides[i] = shape.stride;
+      params.dilations[i] = shape.dilation;
+      params.pad_begin[i] = params.pad_end[i] = shape.pad;
+    }
+    const Problem p = fctest::make_problem(Op::forward, 1, 2, 4, shape.in, shape.kernel, params, true);
+    EXPECT_EQ(fctest::check_engine_against_reference(p, fc::Engine::depthwise, ValueMode::int_f32), "");
+  }
 }
 
 }  // namespace
