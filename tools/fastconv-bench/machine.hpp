@@ -4,7 +4,9 @@
 // (fastconv::detail::active_isa(), so FASTCONV_MAX_ISA caps it too) on one core and multiplies
 // by `threads`, and measures memory bandwidth with a STREAM-style triad (a = b + s * c over
 // three arrays far larger than the caches, counted as 3 x array bytes per pass) on `threads`
-// OpenMP threads. Each figure is the best of repeated runs over about 0.3 s.
+// OpenMP threads. Each figure is the best of repeated runs over 0.2 s (peak) and 0.3 s (triad).
+// The bandwidth is DRAM's: a memory-bound layer whose tensors stay in cache can exceed 100 %
+// of that roofline.
 //
 // Roofline: a layer whose arithmetic intensity (FLOP per byte of src + weight + dst) is below
 // the ridge point (peak / bandwidth) is memory-bound; its attainable time is bytes / bandwidth.
