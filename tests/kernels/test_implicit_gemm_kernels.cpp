@@ -7,7 +7,8 @@
 // (1, lanes + 1, OCB - 1, OCB); bias on/off, accumulate on/off, activations none / relu / clamp;
 // NCHW (unit pixel stride), channels-last (unit channel stride) and other dst strides, whose
 // gaps must keep their sentinel. Padded weight lanes and bias entries past the stored channels
-// hold garbage, which must not leak. Inputs are small integers, so results are exact.
+// hold garbage, which must not leak. Inputs are small integers, so results are exact. Also the
+// ISA's weight packing (an in-register transpose) against a plain copy.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -156,6 +157,34 @@ TEST(ImplicitGemmKernels, EveryKernelEveryTileWidthAgainstNaive) {
               }
   }
   EXPECT_GT(tested, 0) << "no implicit-GEMM kernel runs on this CPU";
+}
+
+// The ISA's weight packing: every filter count up to past two vector widths, lengths with and
+// without a partial block, a gapped output stride; lanes past `filters` up to the vector width
+// are zeroed, the rest of each output row is left alone.
+TEST(ImplicitGemmKernels, PackTransposesAndZeroFills) {
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<int> small(-3, 3);
+  for (const IgemmKernel& kernel : all_igemm_kernels()) {
+    if (!isa_enabled(kernel.isa)) continue;
+    const std::int64_t lanes = kernel.lanes;
+    for (std::int64_t filters = 1; filters <= 2 * lanes + 1; ++filters)
+      for (const std::int64_t length : {std::int64_t(1), lanes - 1, lanes, 3 * lanes + 5}) {
+        if (length < 1) continue;
+        const std::int64_t filter_stride = length + 3;
+        const std::int64_t padded = (filters + lanes - 1) / lanes * lanes, out_stride = padded + 5;
+        std::vector<float> src(std::size_t(filters * filter_stride));
+        for (auto& v : src) v = float(small(rng));
+        std::vector<float> out(std::size_t(length * out_stride), kSentinel);
+        kernel.pack(src.data(), filter_stride, filters, length, out.data(), out_stride);
+        for (std::int64_t i = 0; i < length; ++i)
+          for (std::int64_t j = 0; j < out_stride; ++j) {
+            const float expected = j < filters ? src[std::size_t(j * filter_stride + i)] : (j < padded ? 0.0f : kSentinel);
+            ASSERT_EQ(out[std::size_t(i * out_stride + j)], expected)
+                << isa_name(kernel.isa) << " filters=" << filters << " length=" << length << " at " << i << "," << j;
+          }
+      }
+  }
 }
 
 // Names follow f32_igemm_<P>x<OCB>__<isa>, and every ISA has an entry.

@@ -37,28 +37,34 @@ struct IgemmPackedWeights final : PackedWeights {
 };
 
 // Packs output-channel block `block` of group `group`, input channels [c0, c0 + count), as
-// [channel][tap][OCB], zero past K/g.
+// [channel][tap][OCB], zero past K/g: with the ISA's in-register transpose when each filter's
+// chunk is one contiguous run of floats, element by element otherwise.
 void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
                 std::int64_t group, std::int64_t block, std::int64_t c0, std::int64_t count,
                 float* out) {
-  const std::int64_t ocb = s.ocb, taps = s.taps;
+  const std::int64_t ocb = s.ocb;
   const std::int64_t first = block * ocb, valid = std::min(ocb, s.out_per_group - first);
   const auto& ws = weight.strides;
-  for (std::int64_t j = 0; j < ocb; ++j) {
-    if (j >= valid) {
-      for (std::int64_t i = 0; i < count * taps; ++i) out[i * ocb + j] = 0.0f;
-      continue;
-    }
-    const float* filter = weight.plane(group * s.out_per_group + first + j, c0);
-    for (std::int64_t c = 0; c < count; ++c) {
-      float* dst = out + c * taps * ocb + j;
-      std::int64_t t = 0;
-      for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
-        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
-          for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t)
-            dst[t * ocb] = filter[c * ws[1] + kd * ws[2] + kh * ws[3] + kw * ws[4]];
-    }
+  const float* filters = weight.plane(group * s.out_per_group + first, c0);
+  const bool contiguous = ws[4] == 1 && ws[3] == g.kernel[2] &&
+                          ws[2] == g.kernel[1] * g.kernel[2] && ws[1] == s.taps;
+  if (contiguous) {
+    const std::int64_t lanes = s.kernel->lanes;
+    s.kernel->pack(filters, ws[0], valid, count * s.taps, out, ocb);
+    // Whole vectors of channels past K/g.
+    for (std::int64_t i = 0; i < count * s.taps; ++i)
+      for (std::int64_t j = (valid + lanes - 1) / lanes * lanes; j < ocb; ++j) out[i * ocb + j] = 0.0f;
+    return;
   }
+  for (std::int64_t c = 0; c < count; ++c)
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, out += ocb) {
+          const float* tap = filters + c * ws[1] + kd * ws[2] + kh * ws[3] + kw * ws[4];
+          std::int64_t j = 0;
+          for (; j < valid; ++j) out[j] = tap[j * ws[0]];
+          for (; j < ocb; ++j) out[j] = 0.0f;
+        }
 }
 
 // One input row of a window: the span input values starting at column `first` (step `step`
@@ -66,16 +72,17 @@ void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& 
 void fill_window_row(float* out, const float* row, std::int64_t step, std::int64_t first,
                      std::int64_t span, std::int64_t width, std::int64_t stride,
                      std::int64_t phase_len) {
-  if (stride == 1) {
+  if (stride == 1) {  // short rows: plain loops, no library calls
     const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, span);
     const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, span);
-    std::fill(out, out + lo, 0.0f);
+    for (std::int64_t x = 0; x < lo; ++x) out[x] = 0.0f;
+    const float* in = row + first * step;
     if (step == 1) {
-      std::memcpy(out + lo, row + first + lo, std::size_t(hi - lo) * sizeof(float));
+      for (std::int64_t x = lo; x < hi; ++x) out[x] = in[x];
     } else {
-      for (std::int64_t x = lo; x < hi; ++x) out[x] = row[(first + x) * step];
+      for (std::int64_t x = lo; x < hi; ++x) out[x] = in[x * step];
     }
-    std::fill(out + hi, out + span, 0.0f);
+    for (std::int64_t x = hi; x < span; ++x) out[x] = 0.0f;
     return;
   }
   for (std::int64_t phase = 0; phase < stride; ++phase) {
@@ -128,6 +135,56 @@ void fill_windows(const ConvGeometry& g, const IgemmSetup& s, const View5<float>
   }
 }
 
+// Where a tile can read its input straight from src instead of a copied window: stride_w 1,
+// unit column step, and every kernel row and column it reads inside the image. Null otherwise.
+// Then channel c's taps are at result + c * src.strides[1] + direct tap offsets.
+const float* direct_source(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src,
+                           std::int64_t group, const Item& item, std::int64_t c0) {
+  if (g.stride[2] != 1 || src.strides[4] != 1) return nullptr;
+  const std::int64_t first = s.tile_begin(item.tile) - g.pad_begin[2];
+  const std::int64_t span = s.tile_pixels(item.tile) + (g.kernel[2] - 1) * g.dilation[2];
+  const std::int64_t id = item.od * g.stride[0] - g.pad_begin[0];
+  const std::int64_t ih = item.oh * g.stride[1] - g.pad_begin[1];
+  const bool inside = first >= 0 && first + span <= g.in[2] && id >= 0 &&
+                      id + (g.kernel[0] - 1) * g.dilation[0] < g.in[0] && ih >= 0 &&
+                      ih + (g.kernel[1] - 1) * g.dilation[1] < g.in[1];
+  if (!inside) return nullptr;
+  return src.plane(item.n, group * s.in_per_group + c0) + id * src.strides[2] + ih * src.strides[3] + first;
+}
+
+// Prefetches into L2, spread over the kernel calls of one channel chunk, the raw weights the
+// next chunk will pack (filters stored contiguously only), so that packing does not wait on
+// memory: on layers with big filters and few pixels (7x7, 14x14) reading the weights is a large
+// share of the run.
+class NextChunkPrefetch {
+ public:
+  void start(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
+             std::int64_t group, std::int64_t first_block, std::int64_t block_end,
+             std::int64_t next_c0, std::int64_t calls) {
+    cursor_ = total_ = 0;
+    const auto& ws = weight.strides;
+    const bool contiguous = ws[4] == 1 && ws[3] == g.kernel[2] && ws[2] == g.kernel[1] * g.kernel[2] &&
+                            ws[1] == s.taps;
+    if (!contiguous || next_c0 >= s.in_per_group || calls <= 0) return;
+    const std::int64_t first = first_block * s.ocb;
+    const std::int64_t filters = std::min(block_end * s.ocb, s.out_per_group) - first;
+    const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - next_c0);
+    base_ = reinterpret_cast<const char*>(weight.plane(group * s.out_per_group + first, next_c0));
+    filter_stride_ = ws[0] * std::int64_t(sizeof(float));
+    lines_per_filter_ = (count * s.taps * std::int64_t(sizeof(float)) + 63) / 64;
+    total_ = std::max<std::int64_t>(0, filters) * lines_per_filter_;
+    per_call_ = (total_ + calls - 1) / calls;
+  }
+  void step() {
+    for (std::int64_t n = 0; n < per_call_ && cursor_ < total_; ++n, ++cursor_)
+      __builtin_prefetch(base_ + (cursor_ / lines_per_filter_) * filter_stride_ + (cursor_ % lines_per_filter_) * 64, 0, 2);
+  }
+
+ private:
+  const char* base_ = nullptr;
+  std::int64_t filter_stride_ = 0, lines_per_filter_ = 1, total_ = 0, per_call_ = 0, cursor_ = 0;
+};
+
 // A thread's share: items [item_begin, item_end) x output-channel blocks [block_begin, block_end).
 struct Share {
   std::int64_t item_begin, item_end, block_begin, block_end;
@@ -150,11 +207,12 @@ Share thread_share(std::int64_t items, std::int64_t blocks, bool split_blocks, i
 
 void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x,
                 const IgemmPackedWeights* packed, const std::int64_t* tap_offsets,
-                const float* bias, std::byte* slot, const Share& share) {
+                const std::int64_t* direct_tap_offsets, const float* bias, std::byte* slot, const Share& share) {
   float* pack_buffer = reinterpret_cast<float*>(slot);
   float* windows = reinterpret_cast<float*>(slot + s.pack_bytes);
   const std::int64_t tile_window = s.chunk_channels * s.window_channel_stride;
   std::int64_t packed_group = -1, packed_chunk = -1, packed_first_block = -1;
+  NextChunkPrefetch prefetch;
   const auto& ds = x.dst.strides;
 
   for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
@@ -164,9 +222,11 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
       const std::int64_t c0 = chunk * s.chunk_channels;
       const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - c0);
-      for (std::int64_t i = begin; i < end; ++i)
-        fill_windows(g, s, x.src, group, decode_item(g, s, i - group * s.items_per_group), c0,
-                     count, windows + (i - begin) * tile_window);
+      for (std::int64_t i = begin; i < end; ++i) {
+        const Item item = decode_item(g, s, i - group * s.items_per_group);
+        if (direct_source(g, s, x.src, group, item, c0) == nullptr)
+          fill_windows(g, s, x.src, group, item, c0, count, windows + (i - begin) * tile_window);
+      }
       for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
            first_block += s.blocks_per_pack) {
         const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
@@ -178,6 +238,9 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
           packed_group = group;
           packed_chunk = chunk;
           packed_first_block = first_block;
+          if (last_block == share.block_end && first_block == share.block_begin)
+            prefetch.start(g, s, x.weight, group, first_block, last_block, c0 + s.chunk_channels,
+                           (end - begin) * (last_block - first_block));
         }
         for (std::int64_t b = first_block; b < last_block; ++b) {
           const float* weights =
@@ -185,8 +248,6 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
                   ? packed->data.data() + ((group * s.oc_blocks + b) * s.in_per_group + c0) * s.taps * s.ocb
                   : pack_buffer + (b - first_block) * count * s.taps * s.ocb;
           IgemmArgs args;
-          args.window_channel_stride = s.window_channel_stride;
-          args.tap_offsets = tap_offsets;
           args.taps = s.taps;
           args.channels = count;
           args.weights = weights;
@@ -198,10 +259,14 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
           const std::int64_t first_channel = group * s.out_per_group + b * s.ocb;
           for (std::int64_t i = begin; i < end; ++i) {
             const Item item = decode_item(g, s, i - group * s.items_per_group);
-            args.window = windows + (i - begin) * tile_window;
+            const float* direct = direct_source(g, s, x.src, group, item, c0);
+            args.window = direct != nullptr ? direct : windows + (i - begin) * tile_window;
+            args.window_channel_stride = direct != nullptr ? x.src.strides[1] : s.window_channel_stride;
+            args.tap_offsets = direct != nullptr ? direct_tap_offsets : tap_offsets;
             args.dst = x.dst.data + item.n * ds[0] + first_channel * ds[1] + item.od * ds[2] +
                        item.oh * ds[3] + s.tile_begin(item.tile) * ds[4];
             s.kernel->get(int(s.tile_pixels(item.tile)))(args);
+            prefetch.step();
           }
         }
       }
@@ -225,6 +290,12 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
       const std::int64_t x_offset = kw * g.dilation[2];
       tap_offsets[t] = row * s.row_len + (x_offset % stride_w) * s.phase_len + x_offset / stride_w;
     }
+  auto* direct_tap_offsets = reinterpret_cast<std::int64_t*>(bytes + s.direct_taps_offset);
+  for (std::int64_t kd = 0, t = 0; kd < g.kernel[0]; ++kd)
+    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t)
+        direct_tap_offsets[t] = kd * g.dilation[0] * x.src.strides[2] +
+                                kh * g.dilation[1] * x.src.strides[3] + kw * g.dilation[2];
   float* bias = nullptr;
   if (x.bias.data != nullptr) {
     bias = reinterpret_cast<float*>(bytes + s.bias_offset);
@@ -259,7 +330,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const int thread = 0, team = 1;
 #endif
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
-    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share);
+    run_thread(g, s, x, packed, tap_offsets, direct_tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share);
   }
 }
 
@@ -271,6 +342,12 @@ class ImplicitGemmEngine final : public TypedConvEngine<ImplicitGemmEngine> {
     if (direction != Direction::forward) return "forward only";
     if (dtype != DType::float32) return "float32 only";
     return {};
+  }
+
+  std::string kernel_name(Direction direction, const ConvGeometry& geometry,
+                          DType dtype) const override {
+    if (!decline_reason(direction, geometry, dtype).empty()) return {};
+    return igemm_setup(geometry).kernel->family_name();
   }
 
   // Shared part plus one slot per thread of get_num_threads() (the count when the plan is made).

@@ -105,7 +105,8 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
   s.tiles_per_block = std::clamp<std::int64_t>(window_budget / tile_window, 1,
                                                std::max<std::int64_t>(1, s.items_per_group));
 
-  s.bias_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
+  s.direct_taps_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
+  s.bias_offset = 2 * s.direct_taps_offset;
   s.shared_bytes = s.bias_offset + round_up_64(std::size_t(g.groups * s.oc_blocks * s.ocb) * sizeof(float));
   s.pack_bytes = round_up_64(std::size_t(s.blocks_per_pack * chunk_weights) * sizeof(float));
   s.slot_bytes = s.pack_bytes + round_up_64(std::size_t(s.tiles_per_block * tile_window) * sizeof(float));

@@ -43,7 +43,8 @@ struct IgemmSetup {
   std::int64_t blocks_per_pack = 0;        // output-channel blocks packed at once
   std::int64_t tiles_per_block = 0;        // tiles whose windows are built together
   std::int64_t items_per_group = 0;        // N * OD * OH * tiles_per_row
-  // Workspace: shared part (tap offsets, padded bias), then one slot per thread.
+  // Workspace: shared part (window and direct tap offsets, padded bias), then one slot per thread.
+  std::size_t direct_taps_offset = 0;  // tap offsets of tiles read straight from src
   std::size_t bias_offset = 0;  // padded bias (groups * oc_blocks * ocb floats) in the shared part
   std::size_t shared_bytes = 0;
   std::size_t pack_bytes = 0;  // start of a slot: packed weights, then the windows

@@ -10,6 +10,10 @@ namespace fastconv::detail {
 #define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) const IgemmKernelFn* igemm_kernels_##isa##_##ocv##_##pmax();
 #include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
 #undef FASTCONV_IGEMM_KERNEL
+// Likewise, once per ISA translation unit.
+void igemm_pack_scalar(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t);
+void igemm_pack_avx2(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t);
+void igemm_pack_avx512(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t);
 
 namespace {
 
@@ -19,7 +23,7 @@ constexpr int float_lanes(Isa isa) {
 
 const IgemmKernel kIgemmKernels[] = {
 #define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) \
-  {Isa::isa, ocv, float_lanes(Isa::isa), pmax, igemm_kernels_##isa##_##ocv##_##pmax()},
+  {Isa::isa, ocv, float_lanes(Isa::isa), pmax, igemm_kernels_##isa##_##ocv##_##pmax(), &igemm_pack_##isa},
 #include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
 #undef FASTCONV_IGEMM_KERNEL
 };

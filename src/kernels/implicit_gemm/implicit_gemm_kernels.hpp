@@ -42,6 +42,13 @@ struct IgemmArgs {
 
 using IgemmKernelFn = void (*)(const IgemmArgs& args);
 
+// Weight packing for the kernels (one per ISA): for j < filters and i < length,
+//   out[i * out_stride + j] = src[j * filter_stride + i]
+// i.e. `filters` rows of `length` consecutive floats transposed into columns of `out`, by
+// lanes x lanes blocks in registers. Lanes j in [filters, round_up(filters, lanes)) are zeroed.
+using IgemmPackFn = void (*)(const float* src, std::int64_t filter_stride, std::int64_t filters,
+                             std::int64_t length, float* out, std::int64_t out_stride);
+
 // One entry of the list: kernels for P = 1..pmax.
 struct IgemmKernel {
   Isa isa;
@@ -49,6 +56,7 @@ struct IgemmKernel {
   int lanes;  // floats per vector
   int pmax;   // widest tile
   const IgemmKernelFn* by_pixels;  // by_pixels[P - 1]
+  IgemmPackFn pack;                // the ISA's weight packing
   int ocb() const { return ocv * lanes; }
   IgemmKernelFn get(int pixels) const { return by_pixels[pixels - 1]; }
   std::string name(int pixels) const;  // f32_igemm_<P>x<OCB>__<isa>

@@ -25,10 +25,13 @@
 
 namespace fastconv::detail {
 
-// Calls f(std::integral_constant<int, i>) for i = 0..N-1, unrolled at compile time.
+#define FASTCONV_IGEMM_INLINE __attribute__((always_inline))
+
+// Calls f(std::integral_constant<int, i>) for i = 0..N-1, unrolled at compile time (every
+// helper and lambda is force-inlined, so register arrays indexed by i stay in registers).
 template <int N, typename F>
-inline void igemm_static_for(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
+FASTCONV_IGEMM_INLINE inline void igemm_static_for(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) FASTCONV_IGEMM_INLINE {
     (f(std::integral_constant<int, I>{}), ...);
   }(std::make_integer_sequence<int, N>{});
 }
@@ -37,8 +40,8 @@ inline void igemm_static_for(F&& f) {
 // (c & B set) with lane c ^ B of row i | B. After the stages B = L/2, ..., 1 the L x L block is
 // transposed.
 template <typename vec, int L, int B, int... C>
-inline void igemm_transpose_stage(vec (&m)[L], std::integer_sequence<int, C...>) {
-  igemm_static_for<L>([&](auto i_c) {
+FASTCONV_IGEMM_INLINE inline void igemm_transpose_stage(vec (&m)[L], std::integer_sequence<int, C...>) {
+  igemm_static_for<L>([&](auto i_c) FASTCONV_IGEMM_INLINE {
     constexpr int i = decltype(i_c)::value;
     if constexpr ((i & B) == 0) {
       constexpr int j = i | B;
@@ -51,13 +54,61 @@ inline void igemm_transpose_stage(vec (&m)[L], std::integer_sequence<int, C...>)
 }
 
 template <typename vec, int L>
-inline void igemm_transpose(vec (&m)[L]) {
+FASTCONV_IGEMM_INLINE inline void igemm_transpose(vec (&m)[L]) {
   constexpr int stages = std::countr_zero(unsigned(L));
-  igemm_static_for<stages>([&](auto s_c) {
+  igemm_static_for<stages>([&](auto s_c) FASTCONV_IGEMM_INLINE {
     constexpr int B = L >> (decltype(s_c)::value + 1);
     igemm_transpose_stage<vec, L, B>(m, std::make_integer_sequence<int, L>{});
   });
 }
+
+// The first Rows lanes of a vector from / to memory. Masked loads and stores where the ISA has
+// them (the AVX-512 and AVX2 translation units define __AVX512F__ / __AVX2__); elsewhere memcpy.
+template <Isa isa, int Rows>
+struct IgemmPartial {
+  template <typename vec>
+  static vec load(const float* from) {
+    vec value{};
+    std::memcpy(&value, from, sizeof(float) * Rows);
+    return value;
+  }
+  template <typename vec>
+  static void store(float* to, vec value) {
+    std::memcpy(to, &value, sizeof(float) * Rows);
+  }
+};
+
+#if defined(__AVX512F__)
+template <int Rows>
+struct IgemmPartial<Isa::avx512, Rows> {
+  static constexpr __mmask16 kMask = __mmask16((1u << Rows) - 1u);
+  template <typename vec>
+  static vec load(const float* from) {
+    return vec(_mm512_maskz_loadu_ps(kMask, from));
+  }
+  template <typename vec>
+  static void store(float* to, vec value) {
+    _mm512_mask_storeu_ps(to, kMask, __m512(value));
+  }
+};
+#endif
+
+#if defined(__AVX2__)
+template <int Rows>
+struct IgemmPartial<Isa::avx2, Rows> {
+  static __m256i mask() {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(Rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  template <typename vec>
+  static vec load(const float* from) {
+    return vec(_mm256_maskload_ps(from, mask()));
+  }
+  template <typename vec>
+  static void store(float* to, vec value) {
+    _mm256_maskstore_ps(to, mask(), __m256(value));
+  }
+};
+#endif
 
 template <Isa isa, int P, int OCV>
 inline void igemm_store(typename SimdTraits<isa, float>::vec (&acc)[P][OCV], const IgemmArgs& args) {
@@ -91,8 +142,10 @@ inline void igemm_store(typename SimdTraits<isa, float>::vec (&acc)[P][OCV], con
           value = apply_activation(value, epilogue);
           std::memcpy(out + base, &value, sizeof(vec));
         } else {
+          alignas(64) float lanes[L];
+          std::memcpy(lanes, &value, sizeof(vec));
           for (std::int64_t lane = 0; lane < out_channels - base; ++lane) {
-            float result = value[lane];
+            float result = lanes[lane];
             if (epilogue.accumulate) result += out[base + lane];
             out[base + lane] = apply_activation_scalar(result, epilogue);
           }
@@ -101,36 +154,41 @@ inline void igemm_store(typename SimdTraits<isa, float>::vec (&acc)[P][OCV], con
     }
   } else if (args.dst_pixel_stride == 1) {  // NCHW: transpose into pixel vectors
     const std::int64_t channel_stride = args.dst_channel_stride;
-    igemm_static_for<OCV>([&](auto v_c) {
+    igemm_static_for<OCV>([&](auto v_c) FASTCONV_IGEMM_INLINE {
       constexpr int v = decltype(v_c)::value;
       if (std::int64_t(v) * L >= out_channels) return;
       const int channels = int(std::min<std::int64_t>(L, out_channels - std::int64_t(v) * L));
-      igemm_static_for<(P + L - 1) / L>([&](auto block_c) {
+      igemm_static_for<(P + L - 1) / L>([&](auto block_c) FASTCONV_IGEMM_INLINE {
         constexpr int first_pixel = decltype(block_c)::value * L;
         constexpr int rows = std::min(L, P - first_pixel);
         vec m[L];
 #pragma GCC unroll 16
         for (int r = 0; r < L; ++r) m[r] = r < rows ? acc[first_pixel + r][v] : vec{};
         igemm_transpose<vec, L>(m);
-        for (int j = 0; j < channels; ++j) {
+        igemm_static_for<L>([&](auto j_c) FASTCONV_IGEMM_INLINE {
+          constexpr int j = decltype(j_c)::value;
+          if (j >= channels) return;
           const std::int64_t channel = std::int64_t(v) * L + j;
           float* out = dst + channel * channel_stride + first_pixel;
           vec value = m[j];
           if (epilogue.bias != nullptr) value += Simd::broadcast(epilogue.bias[channel]);
-          if (epilogue.accumulate) {
-            vec old{};
-            std::memcpy(&old, out, sizeof(float) * rows);
-            value += old;
-          }
+          if (epilogue.accumulate) value += IgemmPartial<isa, rows>::template load<vec>(out);
           value = apply_activation(value, epilogue);
-          std::memcpy(out, &value, sizeof(float) * rows);
-        }
+          IgemmPartial<isa, rows>::store(out, value);
+        });
       });
     });
-  } else {  // any other strides: element by element
+  } else {  // any other strides: element by element, from a copy (the accumulators are only
+            // ever indexed at compile time, so they stay in registers)
+    alignas(64) float tile[P][OCV * L];
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) {
+#pragma GCC unroll 8
+      for (int v = 0; v < OCV; ++v) std::memcpy(&tile[p][v * L], &acc[p][v], sizeof(vec));
+    }
     for (int p = 0; p < P; ++p) {
       for (std::int64_t channel = 0; channel < out_channels; ++channel) {
-        float result = acc[p][channel / L][channel % L];
+        float result = tile[p][channel];
         if (epilogue.bias != nullptr) result += epilogue.bias[channel];
         float& out = dst[p * args.dst_pixel_stride + channel * args.dst_channel_stride];
         if (epilogue.accumulate) result += out;
@@ -174,6 +232,41 @@ void igemm_microkernel(const IgemmArgs& args) {
     }
   }
   igemm_store<isa, P, OCV>(acc, args);
+}
+
+// IgemmPackFn (implicit_gemm_kernels.hpp): lanes x lanes blocks loaded as rows (one filter's
+// consecutive values each), transposed in registers, stored as columns (one value of every
+// filter each). Short edges go through zero-filled rows and partial row loads.
+template <Isa isa>
+void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_stride, std::int64_t filters,
+                          std::int64_t length, float* __restrict out, std::int64_t out_stride) {
+  using vec = typename SimdTraits<isa, float>::vec;
+  constexpr int L = SimdTraits<isa, float>::lanes;
+  for (std::int64_t j0 = 0; j0 < filters; j0 += L) {
+    const std::int64_t rows = std::min<std::int64_t>(L, filters - j0);
+    for (std::int64_t i0 = 0; i0 < length; i0 += L) {
+      const std::int64_t columns = std::min<std::int64_t>(L, length - i0);
+      vec m[L];
+      igemm_static_for<L>([&](auto r_c) FASTCONV_IGEMM_INLINE {
+        constexpr int r = decltype(r_c)::value;
+        m[r] = vec{};
+        if (r >= rows) return;
+        const float* row = src + (j0 + r) * filter_stride + i0;
+        if (columns == L) {
+          std::memcpy(&m[r], row, sizeof(vec));
+        } else {
+          alignas(64) float part[L] = {};
+          for (std::int64_t i = 0; i < columns; ++i) part[i] = row[i];
+          std::memcpy(&m[r], part, sizeof(vec));
+        }
+      });
+      igemm_transpose<vec, L>(m);
+      igemm_static_for<L>([&](auto c_c) FASTCONV_IGEMM_INLINE {
+        constexpr int c = decltype(c_c)::value;
+        if (c < columns) std::memcpy(out + (i0 + c) * out_stride + j0, &m[c], sizeof(vec));
+      });
+    }
+  }
 }
 
 // The entry's kernels for P = 1..PMAX, indexed by P - 1.
