@@ -14,4 +14,8 @@ namespace fctest {
 inline constexpr fastconv::Engine kGeneralEngines[] = {
     fastconv::Engine::automatic, fastconv::Engine::reference, fastconv::Engine::im2col};
 
+// Engines that take every FORWARD float32 convolution but decline float64 and the other
+// directions, so kGeneralEngines cannot list them; tests of forward problems run on these too.
+inline constexpr fastconv::Engine kForwardFloat32Engines[] = {fastconv::Engine::implicit_gemm};
+
 }  // namespace fctest

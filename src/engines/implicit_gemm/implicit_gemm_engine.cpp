@@ -1,10 +1,11 @@
 // implicit_gemm_engine.cpp — see implicit_gemm_engine.hpp; the decisions (kernel, tiles, window
 // layout, channel chunks, workspace) are in implicit_gemm_setup.hpp.
 //
-// Threading: one parallel region per run. Work items are pixel tiles, ordered
-// (group, n, od, oh, tile); each thread takes an even contiguous range of them with every
-// output-channel block, or, when that balances worse (few pixels, e.g. 7x7 layers, or weights
-// costly to pack), every item with an even range of output-channel blocks. Per thread:
+// Threading: one parallel region per run, at most one thread per workspace slot (one slot per
+// processor). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
+// even contiguous range of them with every output-channel block, or, when that balances worse
+// (few pixels, e.g. 7x7 layers, or weights costly to pack), every item with an even range of
+// output-channel blocks. Per thread:
 //   for each block of up to tiles_per_block items of one group:
 //     for each input-channel chunk:
 //       copy the block's windows for the chunk
@@ -21,7 +22,6 @@
 
 #include "core/parallel.hpp"
 #include "engines/implicit_gemm/implicit_gemm_setup.hpp"
-#include "fastconv/threading.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -76,11 +76,14 @@ void fill_window_row(float* out, const float* row, std::int64_t step, std::int64
     const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, span);
     const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, span);
     for (std::int64_t x = 0; x < lo; ++x) out[x] = 0.0f;
-    const float* in = row + first * step;
-    if (step == 1) {
-      for (std::int64_t x = lo; x < hi; ++x) out[x] = in[x];
-    } else {
-      for (std::int64_t x = lo; x < hi; ++x) out[x] = in[x * step];
+    if (hi > lo) {
+      const float* in = row + (first + lo) * step;  // column first + lo, inside the row
+      float* to = out + lo;
+      if (step == 1) {
+        for (std::int64_t x = 0; x < hi - lo; ++x) to[x] = in[x];
+      } else {
+        for (std::int64_t x = 0; x < hi - lo; ++x) to[x] = in[x * step];
+      }
     }
     for (std::int64_t x = hi; x < span; ++x) out[x] = 0.0f;
     return;
@@ -184,6 +187,16 @@ class NextChunkPrefetch {
   const char* base_ = nullptr;
   std::int64_t filter_stride_ = 0, lines_per_filter_ = 1, total_ = 0, per_call_ = 0, cursor_ = 0;
 };
+
+// Per-thread workspace slots: one per processor, so that a plan made before set_num_threads()
+// raised the thread count still has room (run() never uses more threads than slots).
+int workspace_slots() {
+#if defined(_OPENMP)
+  return std::max(1, omp_get_num_procs());
+#else
+  return 1;
+#endif
+}
 
 // A thread's share: items [item_begin, item_end) x output-channel blocks [block_begin, block_end).
 struct Share {
@@ -307,7 +320,8 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
 
   // Threads and how they split the work (see the file comment).
   const std::int64_t items = g.groups * s.items_per_group;
-  const int threads = int(std::min<std::int64_t>(threads_for_work(g.multiply_adds()), items * s.oc_blocks));
+  const int threads = int(std::min<std::int64_t>(std::min(threads_for_work(g.multiply_adds()), workspace_slots()),
+                                                 items * s.oc_blocks));
   bool split_blocks = false;
   if (threads > 1) {
     const double tile_work = double(s.tile_max * s.ocb * std::max<std::int64_t>(1, s.in_per_group * s.taps)) /
@@ -350,12 +364,12 @@ class ImplicitGemmEngine final : public TypedConvEngine<ImplicitGemmEngine> {
     return igemm_setup(geometry).kernel->family_name();
   }
 
-  // Shared part plus one slot per thread of get_num_threads() (the count when the plan is made).
+  // Shared part plus one slot per processor (workspace_slots()).
   std::size_t workspace_bytes(Direction direction, const ConvGeometry& geometry,
                               DType dtype) const override {
     if (!decline_reason(direction, geometry, dtype).empty()) return 0;
     const IgemmSetup s = igemm_setup(geometry);
-    return s.shared_bytes + s.slot_bytes * std::size_t(get_num_threads());
+    return s.shared_bytes + s.slot_bytes * std::size_t(workspace_slots());
   }
 
   template <typename T>
