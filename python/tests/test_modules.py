@@ -161,12 +161,21 @@ def test_conv_transpose2d_bad_output_size_raises_like_torch():
 
 
 # Engines that take every problem; the specialised ones (pointwise: 1x1, depthwise: one input
-# channel per group) decline the rest with a ValueError naming the reason.
+# channel per group, few_channels: forward float32 with C/groups <= 4, implicit_gemm: forward
+# float32) decline the rest with a ValueError naming the reason.
 GENERAL_ENGINES = ("auto", "reference", "im2col")
 SPECIALISED_LAYERS = {"pointwise": dict(in_channels=2, out_channels=3, kernel_size=1),
-                      "depthwise": dict(in_channels=2, out_channels=4, kernel_size=3, groups=2)}
+                      "depthwise": dict(in_channels=2, out_channels=4, kernel_size=3, groups=2),
+                      "few_channels": dict(in_channels=2, out_channels=3, kernel_size=3),
+                      "implicit_gemm": dict(in_channels=2, out_channels=3, kernel_size=3)}
+# A layer each specialised engine declines on x (default Conv2d(2, 3, 3)); the input is cast to
+# the layer's dtype.
+DECLINED_LAYERS = {"few_channels": dict(in_channels=2, out_channels=3, kernel_size=3,
+                                        dtype=torch.float64),
+                   "implicit_gemm": dict(in_channels=2, out_channels=3, kernel_size=3,
+                                         dtype=torch.float64)}
 # Engines still being written (they decline every problem today); each moves to a list above.
-IN_PROGRESS = {"implicit_gemm", "few_channels"}
+IN_PROGRESS = set()
 
 
 def test_module_algo_keyword_and_repr():
@@ -182,8 +191,10 @@ def test_module_algo_keyword_and_repr():
         layer = fnn.Conv2d(**arguments, algo=algo)
         torch.testing.assert_close(layer(x), torch.nn.functional.conv2d(
             x, layer.weight, layer.bias, groups=layer.groups), rtol=1e-5, atol=1e-5)
+        declined = fnn.Conv2d(**DECLINED_LAYERS.get(algo, dict(in_channels=2, out_channels=3,
+                                                               kernel_size=3)), algo=algo)
         with pytest.raises(ValueError, match=f"{algo} declines"):
-            fnn.Conv2d(2, 3, 3, algo=algo)(x)
+            declined(x.to(declined.weight.dtype))
     assert repr(fnn.Conv2d(2, 3, 3, stride=2)) == repr(torch.nn.Conv2d(2, 3, 3, stride=2))
 
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ namespace {
 constexpr std::int64_t kMaxChannelsPerGroup = 4;
 constexpr std::int64_t kTileWidth = 256;                  // output pixels per window tile (about)
 constexpr std::int64_t kWindowBudgetBytes = 512 * 1024;   // per thread, for the row windows
+constexpr std::int64_t kPlaneBudgetFloats = 64 * 1024;  // plane mode: padded planes + output
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
@@ -55,6 +57,11 @@ struct Plan {
   std::int64_t tile_width = 0;
   std::int64_t shift_min = 0, span = 0, phases = 0, window_length = 0;
   std::vector<std::int64_t> phase_slot, shift;  // per kw: window phase index, shift - shift_min
+  // Plane mode (small 2-D planes at stride 1): the group's input planes copied once, zero-padded,
+  // to padded_w-wide rows; output pixel oh * padded_w + ow then reads tap (kh, kw) at a constant
+  // offset, so one kernel call covers the whole plane (columns ow >= OW are computed and dropped).
+  bool plane_mode = false;
+  std::int64_t padded_h = 0, padded_w = 0, flat_count = 0;
   // Workspace, in floats / bytes.
   std::int64_t packed_floats = 0;
   std::size_t shared_bytes = 0, thread_bytes = 0;
@@ -109,6 +116,16 @@ Plan make_plan(const ConvGeometry& g) {
                    round_up(std::size_t(p.taps) * sizeof(const float*)) +       // tap pointers
                    round_up(std::size_t(p.kernel_rows) * sizeof(const float*)); // kernel rows
   p.thread_slots = std::max(1, omp_get_num_procs());
+
+  p.padded_h = g.in[1] + g.pad_begin[1] + g.pad_end[1];
+  p.padded_w = g.in[2] + g.pad_begin[2] + g.pad_end[2];
+  p.flat_count = (g.out[1] - 1) * p.padded_w + g.out[2];
+  const std::int64_t plane_floats = p.c_per_group * p.padded_h * p.padded_w + p.kb * p.flat_count;
+  p.plane_mode = g.stride[1] == 1 && g.stride[2] == 1 && g.kernel[0] == 1 && g.pad_begin[0] == 0 &&
+                 g.pad_end[0] == 0 && plane_floats <= kPlaneBudgetFloats;
+  if (p.plane_mode)
+    p.thread_bytes = round_up(std::size_t(plane_floats) * sizeof(float)) +
+                     round_up(std::size_t(p.taps) * sizeof(const float*));
   return p;
 }
 
@@ -298,10 +315,22 @@ void forward_row(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::
     interior_begin = std::min(out_w, g.pad_begin[2]);
     interior_end = std::clamp(g.in[2] - (g.kernel[2] - 1) * g.dilation[2] + g.pad_begin[2], interior_begin, out_w);
   }
+  const auto& ds = r.x.dst.strides;
+  if (interior_end - interior_begin < out_w && out_w <= p.tile_width) {
+    // A short row with edges: one window tile (one kernel call) instead of three.
+    interior_begin = interior_end = 0;
+  } else if (ds[4] == 1 && interior_end - interior_begin > 64) {
+    // Start the in-place part where the dst row is 64-byte aligned: whole-vector stores then
+    // never split cache lines.
+    const float* dst_row = r.x.dst.data + n * ds[0] + group * p.k_per_group * ds[1] + od * ds[2] + oh * ds[3];
+    const auto address = reinterpret_cast<std::uintptr_t>(dst_row + interior_begin);
+    if (address % sizeof(float) == 0)
+      interior_begin += std::int64_t((64 - address % 64) % 64 / sizeof(float));
+  }
   auto tiles = [&](std::int64_t begin, std::int64_t end, bool direct) {
     // In place with a unit-stride dst, one tile; the zero row (non-finite weights) and the dst
     // buffer hold only tile_width pixels.
-    const bool whole = direct && r.x.dst.strides[4] == 1 && r.finite[group] != 0;
+    const bool whole = direct && ds[4] == 1 && r.finite[group] != 0;
     const std::int64_t step = whole ? end - begin : p.tile_width;
     for (std::int64_t o0 = begin; o0 < end; o0 += step)
       forward_tile(r, s, n, group, od, oh, o0, std::min(step, end - o0), direct);
@@ -309,6 +338,68 @@ void forward_row(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::
   tiles(0, interior_begin, false);
   tiles(interior_begin, interior_end, true);
   tiles(interior_end, out_w, false);
+}
+
+// Plane mode: every output pixel of image n, group `group`, output depth od in one kernel call
+// per channel block, on the zero-padded copies of the group's input planes.
+void forward_plane(const RunContext& r, std::byte* slot_base, std::int64_t n, std::int64_t group, std::int64_t od) {
+  const ConvGeometry& g = r.g;
+  const Plan& p = r.p;
+  const auto& ss = r.x.src.strides;
+  const auto& ds = r.x.dst.strides;
+  const std::int64_t plane_size = p.padded_h * p.padded_w;
+  float* planes = reinterpret_cast<float*>(slot_base);
+  float* out = planes + p.c_per_group * plane_size;
+  const auto** taps = reinterpret_cast<const float**>(
+      slot_base + round_up(std::size_t(p.c_per_group * plane_size + p.kb * p.flat_count) * sizeof(float)));
+  const std::int64_t id = od * g.stride[0];
+  const std::int64_t top = g.pad_begin[1], left = g.pad_begin[2], width = g.in[2];
+  std::int64_t tap = 0;
+  for (std::int64_t c = 0; c < p.c_per_group; ++c) {
+    float* plane = planes + c * plane_size;
+    const float* source = r.x.src.plane(n, group * p.c_per_group + c) + id * ss[2];
+    std::fill(plane, plane + top * p.padded_w, 0.0f);
+    for (std::int64_t h = 0; h < g.in[1]; ++h) {
+      float* row = plane + (top + h) * p.padded_w;
+      const float* source_row = source + h * ss[3];
+      std::fill(row, row + left, 0.0f);
+      if (ss[4] == 1) {
+        std::memcpy(row + left, source_row, std::size_t(width) * sizeof(float));
+      } else {
+        for (std::int64_t w = 0; w < width; ++w) row[left + w] = source_row[w * ss[4]];
+      }
+      std::fill(row + left + width, row + p.padded_w, 0.0f);
+    }
+    std::fill(plane + (top + g.in[1]) * p.padded_w, plane + plane_size, 0.0f);
+    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw)
+        taps[tap++] = plane + kh * g.dilation[1] * p.padded_w + kw * g.dilation[2];
+  }
+  for (std::int64_t block = 0; block < p.k_blocks; ++block) {
+    const std::int64_t k0 = group * p.k_per_group + block * p.kb;
+    const int channels = int(std::min(p.kb, p.k_per_group - block * p.kb));
+    FewChannelsTile<float> tile;
+    tile.taps = taps;
+    tile.weights = r.weights + (group * p.k_blocks + block) * p.taps * p.kb;
+    tile.tap_count = tap;
+    tile.dst = out;
+    tile.dst_channel_stride = p.flat_count;
+    tile.count = p.flat_count;
+    tile.channels = channels;
+    EpilogueParams<float> epilogue;
+    epilogue.bias = r.bias ? r.bias + k0 : nullptr;
+    p.kernel->run(tile, epilogue);
+    for (int b = 0; b < channels; ++b)
+      for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+        float* dst = r.x.dst.data + n * ds[0] + (k0 + b) * ds[1] + od * ds[2] + oh * ds[3];
+        const float* computed = out + b * p.flat_count + oh * p.padded_w;
+        if (ds[4] == 1) {
+          std::memcpy(dst, computed, std::size_t(g.out[2]) * sizeof(float));
+        } else {
+          for (std::int64_t ow = 0; ow < g.out[2]; ++ow) dst[ow * ds[4]] = computed[ow];
+        }
+      }
+  }
 }
 
 void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
@@ -334,9 +425,18 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
     bias = bias_copy;
   }
   const RunContext context{g, p, x, weights, finite, bias};
-  const std::int64_t rows = g.batch * g.groups * g.out[0] * g.out[1];
   const int threads = std::min(threads_for_work(g.multiply_adds()), p.thread_slots);
   std::byte* slots = shared + p.shared_bytes;
+  if (p.plane_mode) {
+    const std::int64_t planes = g.batch * g.groups * g.out[0];
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (std::int64_t item = 0; item < planes; ++item) {
+      std::byte* slot = slots + std::size_t(omp_get_thread_num()) * p.thread_bytes;
+      forward_plane(context, slot, item / (g.groups * g.out[0]), item / g.out[0] % g.groups, item % g.out[0]);
+    }
+    return;
+  }
+  const std::int64_t rows = g.batch * g.groups * g.out[0] * g.out[1];
 #pragma omp parallel num_threads(threads)
   {
     const ThreadSlot slot = thread_slot(p, slots + std::size_t(omp_get_thread_num()) * p.thread_bytes);

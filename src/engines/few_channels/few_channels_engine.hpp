@@ -14,11 +14,18 @@
 // microkernel from kernels/few_channels (chosen per ISA and K/groups by a small cost model)
 // then computes KB output channels at a time. Rows outside the image vertically are skipped
 // (with finite weights; otherwise they read a zero row, so 0 * Inf gives NaN as in the
-// reference). Output with a non-unit W stride goes through a per-thread tile buffer.
+// reference). Output with a non-unit W stride goes through a per-thread tile buffer. A short
+// row with padded edges is one window tile (one kernel call) rather than three.
+//
+// Small 2-D planes at stride 1 (padded planes of the group plus the output fit in 256 KiB) run in
+// plane mode instead: the group's C/g input planes are copied once, zero-padded, into rows of
+// the padded width Wp, so output pixel oh * Wp + ow reads tap (kh, kw) at the constant offset
+// kh * dh * Wp + kw * dw and one kernel call per channel block computes the whole plane (the
+// Wp - OW columns past each row's end are computed and dropped when copying out).
 //
 // Workspace: the packed weights and bias (unless ConvPlan::pack_weights made them) plus, per
-// thread, windows of at most kTileWidth (+ kernel span) pixels per kernel row: independent of
-// the image size. Threads: one parallel region over the output rows of every image and group.
+// thread, windows of at most about 256 (+ kernel span) pixels per kernel row, or the bounded
+// plane-mode buffers: independent of the image size. Threads: one parallel region over the output rows of every image and group.
 #pragma once
 
 #include "engines/conv_engine.hpp"

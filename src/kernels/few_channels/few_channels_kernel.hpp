@@ -7,7 +7,8 @@
 // unit-stride source row already positioned at output pixel 0 (the engine resolves stride,
 // dilation and padding into these pointers, copying a bounded window when needed). The
 // epilogue (kernels/epilogue.hpp) adds bias[b], the old dst value when accumulating, and applies
-// the activation. Products are added in tap order, so integer-valued inputs give exact results.
+// the activation. The sum starts at bias[b] (the accumulators' initial value) and adds the
+// products in tap order, so integer-valued inputs give exact results.
 //
 // Register tile: KB channels x V vectors of consecutive pixels (width = V * lanes). Per tap the
 // kernel loads V input vectors and broadcasts KB weights into KB * V accumulators. Row ends use a

@@ -67,11 +67,14 @@ inline void fewch_tile(const FewChannelsTile<float>& tile, const EpilogueParams<
     return value;
   };
 
+  // The accumulators start at the bias (one add fewer per output vector than adding it last).
   vec acc[KB][NV];
 #pragma GCC unroll 16
-  for (int b = 0; b < KB; ++b)
+  for (int b = 0; b < KB; ++b) {
+    const vec bias = epilogue.bias ? Simd::broadcast(epilogue.bias[b]) : vec{};
 #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) acc[b][v] = vec{};
+    for (int v = 0; v < NV; ++v) acc[b][v] = bias;
+  }
 
   const float* const* taps = tile.taps;
   const float* w = tile.weights;
@@ -92,10 +95,9 @@ inline void fewch_tile(const FewChannelsTile<float>& tile, const EpilogueParams<
   for (int b = 0; b < KB; ++b) {
     if (b >= tile.channels) break;
     float* out = tile.dst + b * tile.dst_channel_stride + first;
-    const vec bias = epilogue.bias ? Simd::broadcast(epilogue.bias[b]) : vec{};
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
-      vec value = acc[b][v] + bias;
+      vec value = acc[b][v];
       if (epilogue.accumulate) value += load(out + v * kLanes, v);
       value = apply_activation(value, epilogue);
       if (kMaskedLast && v == NV - 1) {
