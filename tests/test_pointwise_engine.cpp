@@ -258,9 +258,13 @@ TEST(PointwiseAuto, ChosenForOneByOneUnpaddedProblems) {
                    forward_shapes({1, 64, 56, 56}, {256, 64, 1, 1}, {1, 256, 56, 56}),
                    fc::ConvParams(2)),
             fc::Engine::pointwise);
-  EXPECT_EQ(chosen(fc::ConvKind::forward, forward_shapes({2, 6, 9}, {4, 3, 1}, {2, 4, 9}),
+  EXPECT_EQ(chosen(fc::ConvKind::forward, forward_shapes({2, 16, 9}, {4, 8, 1}, {2, 4, 9}),
                    fc::ConvParams(1).groups(2)),
             fc::Engine::pointwise);
+  // ... except few input channels per group, which few_channels takes first.
+  EXPECT_EQ(chosen(fc::ConvKind::forward, forward_shapes({2, 6, 9}, {4, 3, 1}, {2, 4, 9}),
+                   fc::ConvParams(1).groups(2)),
+            fc::Engine::few_channels);
   EXPECT_EQ(chosen(fc::ConvKind::forward,
                    forward_shapes({1, 8, 3, 5, 5}, {8, 8, 1, 1, 1}, {1, 8, 3, 5, 5}),
                    fc::ConvParams(3)),
@@ -283,7 +287,7 @@ TEST(PointwiseAuto, ChosenForOneByOneUnpaddedProblems) {
   EXPECT_EQ(chosen(fc::ConvKind::forward,
                    forward_shapes({1, 256, 56, 56}, {512, 256, 1, 1}, {1, 512, 28, 28}),
                    fc::ConvParams(2).stride({2})),
-            fc::Engine::im2col);
+            fc::Engine::implicit_gemm);
 }
 
 // Channels-last, one call, real data: the plan that `auto` makes gives the reference's result.

@@ -6,7 +6,8 @@
 namespace fastconv {
 
 enum class Engine {
-  automatic,  // let the library choose (see engine_registry.cpp for the documented order)
+  automatic,  // the library chooses: first taker of depthwise, few_channels, pointwise,
+              // implicit_gemm, im2col (engine_registry.cpp documents why)
   reference,  // plain direct loops with double accumulation: the oracle, slow
   im2col,     // unfold into a workspace + packed, cache-blocked GEMM (col2im for the adjoints)
   pointwise,  // 1x1 kernels without padding: one GEMM straight on the operands, no copy

@@ -1,11 +1,18 @@
 // engine_registry.cpp — the engines by id, and Engine::automatic's choice.
 //
-// The heuristic today: depthwise takes every problem with one input channel per group (its
-// direct loops do C/groups * kernel volume work per output, where im2col would unfold and run a
-// GEMM with a reduction of only the kernel volume); pointwise takes the other 1x1 kernels with
-// stride 1 and no padding (the GEMM runs straight on the operands: no unfolded copy, NCHW and
-// channels-last); im2col takes everything else, strided 1x1 included. Later engines slot in
-// ahead of im2col with their own decline reasons.
+// The heuristic: the first engine in this order that takes the problem.
+//   1. depthwise      C/groups == 1: direct loops doing C/g * kernel-volume work per output
+//                     (im2col would run a GEMM with a reduction of only the kernel volume).
+//   2. few_channels   forward float32 with C/groups <= 4 (photos, grayscale, thin groups): the
+//                     problem is memory-bound; output pixels in vector lanes reach bandwidth,
+//                     where output-channel lanes would idle and a GEMM has a reduction of <= 4*kvol.
+//   3. pointwise      1x1, stride 1, no padding: a GEMM straight on the operands (its packing
+//                     blocks are bounded), every direction and dtype.
+//   4. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
+//                     bounded per-thread windows, packed weights.
+//   5. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
+//   6. reference      never reached in practice (im2col takes every problem).
+// FASTCONV_VERBOSE=1 prints each plan's choice and every engine's decline reason.
 #include <string>
 
 #include "engines/conv_engine.hpp"
@@ -37,7 +44,8 @@ Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dt
                      std::string* why) {
   // Preference order; the reference engine is the last resort.
   for (Engine candidate :
-       {Engine::depthwise, Engine::pointwise, Engine::im2col, Engine::reference}) {
+       {Engine::depthwise, Engine::few_channels, Engine::pointwise, Engine::implicit_gemm,
+        Engine::im2col, Engine::reference}) {
     const std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
     if (reason.empty()) {
       if (why) *why += std::string(engine_name(candidate)) + ": chosen";
