@@ -45,7 +45,7 @@ Layout pick_layout(fctest::Rng& rng, bool is_output, std::size_t rank) {
   return r < 0.95 ? Layout::reversed : Layout::broadcast;
 }
 
-// A reproducible forward problem with C/groups <= 4; a quarter have a wide last axis (up to 700)
+// A reproducible forward problem with C/groups <= 4 or a thin group; a quarter have a wide last axis (up to 700)
 // to cross the engine's width tiles, and some have many output channels per group.
 Problem few_channels_problem(std::uint64_t seed) {
   fctest::Rng rng(fctest::mix_seed(seed, 0xFC4A));
@@ -53,8 +53,12 @@ Problem few_channels_problem(std::uint64_t seed) {
     const int d = int(rng.uniform_int(1, 3));
     const bool wide = d < 3 && rng.chance(0.25);
     const std::int64_t groups = rng.uniform_int(1, 3);
-    const std::int64_t c_per_group = rng.uniform_int(1, 4);
-    const std::int64_t k_per_group = rng.chance(0.3) ? rng.uniform_int(5, 20) : rng.uniform_int(1, 4);
+    // Few channels (any K/groups) or, one time in five, a thin group (C/g, K/g <= 16).
+    const bool thin = rng.chance(0.2);
+    const std::int64_t c_per_group = thin ? rng.uniform_int(5, 16) : rng.uniform_int(1, 4);
+    const std::int64_t k_per_group = thin              ? rng.uniform_int(1, 16)
+                                     : rng.chance(0.3) ? rng.uniform_int(5, 20)
+                                                       : rng.uniform_int(1, 4);
     const std::int64_t batch = rng.chance(0.45) ? 1 : rng.uniform_int(2, 3);
     const bool has_bias = rng.chance(0.5);
     fc::ConvParams params(d);
@@ -147,8 +151,10 @@ TEST(FewChannelsProblemGenerator, CoversEveryFeature) {
   for (std::uint64_t seed = 1; seed <= kProblemsPerTest; ++seed) {
     const Problem p = few_channels_problem(seed);
     const std::int64_t per_group = p.in_channels / p.groups;
-    EXPECT_LE(per_group, 4) << p.describe();
-    seen["C/g=" + std::to_string(per_group)]++;
+    const std::int64_t k_per_group = p.out_channels / p.groups;
+    const bool thin = per_group > 4;
+    EXPECT_TRUE(per_group <= 4 || (per_group <= 16 && k_per_group <= 16)) << p.describe();
+    seen[thin ? "thin group" : "C/g=" + std::to_string(per_group)]++;
     seen["dims=" + std::to_string(p.spatial_dims)]++;
     if (p.groups > 1) seen["groups"]++;
     if (p.out_channels / p.groups > 8) seen["K/g>8"]++;
@@ -164,7 +170,7 @@ TEST(FewChannelsProblemGenerator, CoversEveryFeature) {
       if (operand.shape.size() > 1) seen[std::string("layout=") + fctest::layout_name(operand.layout)]++;
   }
   for (const std::string feature :
-       {"C/g=1", "C/g=2", "C/g=3", "C/g=4", "dims=1", "dims=2", "dims=3", "groups", "K/g>8", "batch=1",
+       {"C/g=1", "C/g=2", "C/g=3", "C/g=4", "thin group", "dims=1", "dims=2", "dims=3", "groups", "K/g>8", "batch=1",
         "batch>1", "bias", "stride>kernel", "dilation", "asymmetric padding", "wide row", "layout=contiguous",
         "layout=channels_last", "layout=gapped", "layout=permuted", "layout=reversed"})
     EXPECT_GT(seen[feature], 0) << "no problem has " << feature;
@@ -196,8 +202,13 @@ std::string decline_message(const Problem& p, fc::DType dtype = fc::DType::float
 
 TEST(FewChannelsEngine, DeclinesWithReasons) {
   auto params = fc::ConvParams(2).padding({1});
-  const Problem five = fctest::make_problem(Op::forward, 1, 5, 8, {9, 9}, {3, 3}, params, false);
-  EXPECT_NE(decline_message(five).find("C/groups = 5 > 4"), std::string::npos) << decline_message(five);
+  const Problem five = fctest::make_problem(Op::forward, 1, 5, 17, {9, 9}, {3, 3}, params, false);
+  EXPECT_NE(decline_message(five).find("C/groups = 5 > 4 and not a thin group"), std::string::npos)
+      << decline_message(five);
+  const Problem wide = fctest::make_problem(Op::forward, 1, 17, 8, {9, 9}, {3, 3}, params, false);
+  EXPECT_NE(decline_message(wide).find("K/groups = 8"), std::string::npos) << decline_message(wide);
+  const Problem thin = fctest::make_problem(Op::forward, 1, 16, 16, {9, 9}, {3, 3}, params, false);
+  EXPECT_EQ(decline_message(thin), "accepted");
   const Problem four = fctest::make_problem(Op::forward, 1, 4, 8, {9, 9}, {3, 3}, params, false);
   EXPECT_EQ(decline_message(four), "accepted");
   EXPECT_NE(decline_message(four, fc::DType::float64).find("float32 only"), std::string::npos);

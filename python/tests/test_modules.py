@@ -161,7 +161,7 @@ def test_conv_transpose2d_bad_output_size_raises_like_torch():
 
 
 # Engines that take every problem; the specialised ones (pointwise: 1x1, depthwise: one input
-# channel per group, few_channels: forward float32 with C/groups <= 4, implicit_gemm: forward
+# channel per group, few_channels: forward float32 with C/groups <= 4 or thin groups, implicit_gemm: forward
 # float32) decline the rest with a ValueError naming the reason.
 GENERAL_ENGINES = ("auto", "reference", "im2col")
 SPECIALISED_LAYERS = {"pointwise": dict(in_channels=2, out_channels=3, kernel_size=1),

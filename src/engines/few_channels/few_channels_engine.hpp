@@ -1,9 +1,11 @@
 // few_channels_engine.hpp — direct forward convolution for few input channels per group
-// (C/groups <= 4): output pixels in vector lanes, the problem's bandwidth rather than a GEMM.
+// (C/groups <= 4) and thin groups: output pixels in vector lanes, the problem's bandwidth
+// rather than a GEMM.
 //
-// Takes forward float32 problems with C/groups <= 4 (any K/groups, spatial rank, stride,
-// dilation, asymmetric padding, groups and operand strides). Declines the backward directions
-// ("forward only"), float64 and C/groups > 4, with the reason.
+// Takes forward float32 problems with C/groups <= 4 (any K/groups), or C/groups <= 16 with
+// K/groups <= 16 (ResNeXt-style thin groups), any spatial rank, stride, dilation, asymmetric
+// padding, groups and operand strides. Declines the backward directions ("forward only"),
+// float64 and wider groups, with the reason.
 //
 // Per output row (image n, group g, od, oh), in width tiles: every (c, kd, kh) kernel row whose
 // input row is inside the image becomes C/g * KD * KH * KW "taps": unit-stride source pointers
