@@ -111,6 +111,7 @@ struct LayerBench::Operands {
 struct LayerBench::Contestant {
   std::size_t row = 0;  // index of its BenchResult
   std::unique_ptr<fastconv::ConvPlan> plan;
+  fastconv::ConvArgs args;  // the plan's operands (no weight when it has packed weights)
   AlignedBuffer workspace;
   std::unique_ptr<PeerLayer> peer_layer;
 };
@@ -160,7 +161,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   for (Contestant& contestant : contestants) {
     if (contestant.plan) {
       runs.emplace_back([&contestant, this] {
-        contestant.plan->run(operands_->args, contestant.workspace.data());
+        contestant.plan->run(contestant.args, contestant.workspace.data());
       });
     } else {
       runs.emplace_back([&contestant] { contestant.peer_layer->run(); });
@@ -233,8 +234,14 @@ void LayerBench::prepare_engine(fastconv::Engine engine, const BenchConfig& conf
     return;
   }
 
+  contestant.args = operands_->args;
+  if (config.packed_weights) {  // inference: weights packed once, runs pass none
+    contestant.plan->pack_weights(contestant.args.weight);
+    contestant.args.weight = {};
+    result.engine_label += "+packed";
+  }
   contestant.workspace = AlignedBuffer(plan.workspace_bytes());
-  plan.run(operands_->args, contestant.workspace.data());
+  plan.run(contestant.args, contestant.workspace.data());
   result.memory = probe.finish();
   contestants.push_back(std::move(contestant));
 }

@@ -35,6 +35,7 @@ struct BenchConfig {
   TimingPolicy timing;
   double reference_max_gflop = 0.0;  // the reference engine is skipped above this (see cli.hpp)
   int threads = 1;                   // for the peers; fastconv's is set by the caller
+  bool packed_weights = false;       // fastconv plans get the weights once (ConvPlan::pack_weights)
   const MachineFigures* machine = nullptr;  // for the roofline columns; may be null
 };
 

@@ -129,6 +129,8 @@ Options parse_command_line(std::span<const char* const> arguments) {
       if (options.csv_path.empty()) throw UsageError("--csv expects a file name");
     } else if (flag == "--compare") {
       options.compare = parse_peers(value());
+    } else if (flag == "--packed-weights") {
+      options.packed_weights = true;
     } else if (flag == "--min-time") {
       options.min_time_seconds = parse_non_negative("--min-time", value());
     } else if (flag == "--reference-max-gflop") {
@@ -175,6 +177,8 @@ std::string usage_text() {
       "; 'inf' never skips)\n"
       "  --threads N                library threads (default: the library's default)\n"
       "  --min-time SECONDS         minimum timed work per measurement (default: 0.3)\n"
+      "  --packed-weights           fastconv plans pack the weights once (inference); the peers\n"
+      "                             still reorder theirs on every call, as F.conv2d does\n"
       "  --json FILE                also write every row as a JSON list of objects\n"
       "  --csv FILE                 also write every row as CSV (same columns)\n"
       "  --help, -h                 print this help\n"

@@ -33,6 +33,7 @@ struct Options {
   std::string csv_path;        // empty: no CSV output
   std::optional<std::vector<std::string>> compare;  // unset: every peer built in; {}: none
   double min_time_seconds = 0.3;
+  bool packed_weights = false;
   double reference_max_gflop = kDefaultReferenceMaxGflop;
 };
 

@@ -149,7 +149,8 @@ int run_benchmarks(const Options& options) {
 
   std::cout << "fastconv-bench | fastconv " << fastconv::kVersion << " | threads " << threads
             << " | " << current_utc_time() << " | suite " << options.suite << " | engines "
-            << engine_list(options.engines) << " | min time " << options.min_time_seconds
+            << engine_list(options.engines) << (options.packed_weights ? " (packed weights)" : "")
+            << " | min time " << options.min_time_seconds
             << " s\n";
   const std::vector<std::unique_ptr<Peer>> peers = select_peers(options);
   std::vector<const Peer*> peer_pointers;
@@ -164,6 +165,7 @@ int run_benchmarks(const Options& options) {
   const BenchConfig config{.timing = {.min_seconds = options.min_time_seconds},
                            .reference_max_gflop = options.reference_max_gflop,
                            .threads = threads,
+                           .packed_weights = options.packed_weights,
                            .machine = &machine};
   const ResultTable table(layer_width, problem_width, peer_names);
   table.print_header(std::cout);
