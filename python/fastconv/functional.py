@@ -3,7 +3,7 @@
 Same names, argument order and defaults as torch.nn.functional; beyond torch:
   * padding also takes (begin, end) pairs per spatial dim, and 'valid' / 'same' everywhere
     (see _params.py), including transposed convolution;
-  * algo='auto' | 'reference' | 'im2col' picks the engine (keyword-only);
+  * algo= picks the engine (keyword-only): 'auto' or any name in fastconv.ENGINES;
   * numpy in, numpy out; torch in, torch out (differentiable when the tensors require grad).
 float32 and float64; any strides (no copy for contiguous or channels-last inputs).
 """
