@@ -258,15 +258,15 @@ TEST(PointwiseAuto, ChosenForOneByOneUnpaddedProblems) {
                    forward_shapes({1, 64, 56, 56}, {256, 64, 1, 1}, {1, 256, 56, 56}),
                    fc::ConvParams(2)),
             fc::Engine::pointwise);
-  EXPECT_EQ(chosen(fc::ConvKind::forward, forward_shapes({2, 16, 9}, {4, 8, 1}, {2, 4, 9}),
+  EXPECT_EQ(chosen(fc::ConvKind::forward, forward_shapes({2, 64, 9}, {40, 32, 1}, {2, 40, 9}),
                    fc::ConvParams(1).groups(2)),
             fc::Engine::pointwise);
-  // ... except few input channels per group, which few_channels takes first.
+  // ... except few input channels per group and thin groups, which few_channels takes first.
   EXPECT_EQ(chosen(fc::ConvKind::forward, forward_shapes({2, 6, 9}, {4, 3, 1}, {2, 4, 9}),
                    fc::ConvParams(1).groups(2)),
             fc::Engine::few_channels);
   EXPECT_EQ(chosen(fc::ConvKind::forward,
-                   forward_shapes({1, 8, 3, 5, 5}, {8, 8, 1, 1, 1}, {1, 8, 3, 5, 5}),
+                   forward_shapes({1, 24, 3, 5, 5}, {8, 24, 1, 1, 1}, {1, 8, 3, 5, 5}),
                    fc::ConvParams(3)),
             fc::Engine::pointwise);
   fc::ConvArgs weights;

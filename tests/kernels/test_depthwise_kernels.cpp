@@ -159,7 +159,12 @@ void check_plane_kernels(Isa isa) {
 template <typename T>
 void check_direct_kernel(Isa isa) {
   const DepthwiseDirectKernel<T>& kernel = direct_kernel<T>(isa);
-  if (kernel.run == nullptr) GTEST_SKIP() << "no direct kernel for " << isa_name(isa);
+  if (kernel.run == nullptr) {
+    // Only AVX-512 has the copy-free direct kernel (it relies on masked loads); the other ISAs
+    // run those planes through the band kernels, which the other tests here cover.
+    EXPECT_NE(isa, Isa::avx512) << "the AVX-512 direct kernel is missing";
+    return;
+  }
   Rng rng(0xD7 + int(isa));
   for (int c = 0; c < kCases; ++c) {
     const std::int64_t kh_n = rng.uniform(1, 5), kw_n = rng.uniform(1, 5);
