@@ -82,6 +82,31 @@ std::vector<std::string> parse_peers(std::string_view text) {
   return peers;
 }
 
+// "FROM:TO" or "FROM:TO:FACTOR" (sizes >= 1, FROM <= TO, FACTOR > 1).
+SweepSpec parse_sweep(std::string_view text) {
+  const std::string what = "--sweep expects FROM:TO[:FACTOR] (e.g. 16:2048 or 16:2048:2), got '" +
+                           std::string(text) + "'";
+  SweepSpec sweep;
+  std::string copy(text);
+  std::size_t used = 0;
+  try {
+    sweep.from = std::stoll(copy, &used);
+    if (used >= copy.size() || copy[used] != ':') throw UsageError(what);
+    copy.erase(0, used + 1);
+    sweep.to = std::stoll(copy, &used);
+    if (used < copy.size()) {
+      if (copy[used] != ':') throw UsageError(what);
+      copy.erase(0, used + 1);
+      sweep.factor = std::stod(copy, &used);
+      if (used != copy.size()) throw UsageError(what);
+    }
+  } catch (const std::logic_error&) {  // stoll / stod: no number or out of range
+    throw UsageError(what);
+  }
+  if (sweep.from < 1 || sweep.to < sweep.from || !(sweep.factor > 1.0)) throw UsageError(what);
+  return sweep;
+}
+
 }  // namespace
 
 Options parse_command_line(std::span<const char* const> arguments) {
@@ -129,6 +154,13 @@ Options parse_command_line(std::span<const char* const> arguments) {
       if (options.csv_path.empty()) throw UsageError("--csv expects a file name");
     } else if (flag == "--compare") {
       options.compare = parse_peers(value());
+    } else if (flag == "--problem") {
+      options.problems.emplace_back(value());
+    } else if (flag == "--problem-file") {
+      options.problem_file = value();
+      if (options.problem_file.empty()) throw UsageError("--problem-file expects a file name");
+    } else if (flag == "--sweep") {
+      options.sweep = parse_sweep(value());
     } else if (flag == "--packed-weights") {
       options.packed_weights = true;
     } else if (flag == "--min-time") {
@@ -138,6 +170,10 @@ Options parse_command_line(std::span<const char* const> arguments) {
     } else {
       throw UsageError("unknown argument '" + std::string(arguments[index]) + "'");
     }
+  }
+  if (options.sweep && options.problems.empty() && options.problem_file.empty()) {
+    throw UsageError("--sweep grows the size of the problems given with --problem or "
+                     "--problem-file; give at least one");
   }
   return options;
 }
@@ -168,6 +204,11 @@ std::string usage_text() {
   text +=
       " (default: all)\n"
       "  --list-suites              print the suites and their layers, then exit\n"
+      "  --problem STRING           a layer as a benchdnn-style string instead of a suite, e.g.\n"
+      "                             mb1ic64ih56oc64oh56kh3ph1 (repeatable; 1-D: iw.., 3-D: id..)\n"
+      "  --problem-file PATH        layers from a file, one problem string per line, # comments\n"
+      "  --sweep FROM:TO[:FACTOR]   each given problem with its spatial size FROM, FROM*FACTOR,\n"
+      "                             ... up to TO (default factor 2), e.g. --sweep 16:2048\n"
       "  --engine NAME              " + engine_choices() + "\n"
       "                             (default: im2col,reference)\n"
       "  --compare LIST             peers: comma-separated torch,onednn or none\n"

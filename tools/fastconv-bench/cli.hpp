@@ -6,6 +6,7 @@
 // with status 2.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -23,8 +24,18 @@ inline constexpr std::string_view kPeerNames[] = {"torch", "onednn"};
 // The reference engine (about 0.2 GFLOP/s) is skipped above this many GFLOP by default.
 inline constexpr double kDefaultReferenceMaxGflop = 0.3;
 
+// --sweep FROM:TO[:FACTOR]: each given problem with its spatial size grown geometrically.
+struct SweepSpec {
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+  double factor = 2.0;
+};
+
 struct Options {
   std::string suite = "all";
+  std::vector<std::string> problems;  // --problem (repeatable): benchdnn-style strings
+  std::string problem_file;           // --problem-file: one problem per line
+  std::optional<SweepSpec> sweep;     // applied to the --problem / --problem-file problems
   bool list_suites = false;
   bool help = false;
   std::vector<fastconv::Engine> engines{fastconv::Engine::im2col, fastconv::Engine::reference};

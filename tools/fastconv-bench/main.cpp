@@ -23,6 +23,7 @@
 #include "machine.hpp"
 #include "memory.hpp"
 #include "peers/peer.hpp"
+#include "problem_parser.hpp"
 #include "fastconv/threading.hpp"
 #include "fastconv/version.hpp"
 #include "report.hpp"
@@ -130,6 +131,32 @@ void print_machine(const MachineFigures& machine) {
   std::cout << text;
 }
 
+// The layers of --problem / --problem-file, grown by --sweep; empty when none was given.
+std::vector<ParsedProblem> given_problems(const Options& options) {
+  std::vector<ParsedProblem> problems;
+  try {
+    for (const std::string& text : options.problems) problems.push_back(parse_problem(text));
+    if (!options.problem_file.empty()) {
+      for (ParsedProblem& problem : read_problem_file(options.problem_file)) {
+        problems.push_back(std::move(problem));
+      }
+    }
+    if (options.sweep) {
+      std::vector<ParsedProblem> swept;
+      for (const ParsedProblem& base : problems) {
+        for (ParsedProblem& grown :
+             sweep_problems(base.layer, options.sweep->from, options.sweep->to, options.sweep->factor)) {
+          swept.push_back(std::move(grown));
+        }
+      }
+      problems = std::move(swept);
+    }
+  } catch (const ProblemError& error) {
+    throw UsageError(error.what());
+  }
+  return problems;
+}
+
 int run_benchmarks(const Options& options) {
   std::ofstream json_file = open_output(options.json_path, "--json");
   std::ofstream csv_file = open_output(options.csv_path, "--csv");
@@ -137,7 +164,13 @@ int run_benchmarks(const Options& options) {
   const int threads = fastconv::get_num_threads();
   return_large_allocations_to_os();  // so that the memory probes see every large allocation
 
-  const std::vector<Layer> layers = suite_layers(options.suite);
+  const std::vector<ParsedProblem> given = given_problems(options);  // owns the layers' names
+  std::vector<Layer> layers;
+  if (given.empty()) {
+    layers = suite_layers(options.suite);
+  } else {
+    for (const ParsedProblem& problem : given) layers.push_back(problem.layer);
+  }
   std::vector<std::string> problems;
   std::size_t layer_width = 0;
   std::size_t problem_width = 0;
@@ -148,7 +181,10 @@ int run_benchmarks(const Options& options) {
   }
 
   std::cout << "fastconv-bench | fastconv " << fastconv::kVersion << " | threads " << threads
-            << " | " << current_utc_time() << " | suite " << options.suite << " | engines "
+            << " | " << current_utc_time()
+            << (given.empty() ? " | suite " + options.suite
+                              : " | " + std::to_string(layers.size()) + " given problems")
+            << " | engines "
             << engine_list(options.engines) << (options.packed_weights ? " (packed weights)" : "")
             << " | min time " << options.min_time_seconds
             << " s\n";

@@ -1,0 +1,55 @@
+// fastconv-bench's command line: problems given as strings or a file, --sweep, and the flags
+// added for the fast engines; every malformed value is a UsageError naming the flag.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace fastconv_bench {
+namespace {
+
+Options parse(std::vector<const char*> arguments) { return parse_command_line(arguments); }
+
+std::string usage_error(std::vector<const char*> arguments) {
+  try {
+    parse(arguments);
+  } catch (const UsageError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(BenchCli, ProblemsAccumulateAndSweepParses) {
+  const Options options = parse({"--problem", "mb1ic3ih64oc16oh64kh3ph1", "--problem=mb1ic8iw100oc8ow100kw3",
+                                 "--problem-file", "layers.txt", "--sweep", "16:2048:4",
+                                 "--packed-weights"});
+  EXPECT_EQ(options.problems, (std::vector<std::string>{"mb1ic3ih64oc16oh64kh3ph1",
+                                                        "mb1ic8iw100oc8ow100kw3"}));
+  EXPECT_EQ(options.problem_file, "layers.txt");
+  ASSERT_TRUE(options.sweep.has_value());
+  EXPECT_EQ(options.sweep->from, 16);
+  EXPECT_EQ(options.sweep->to, 2048);
+  EXPECT_DOUBLE_EQ(options.sweep->factor, 4.0);
+  EXPECT_TRUE(options.packed_weights);
+  const Options defaults = parse({"--problem", "x", "--sweep=8:64"});
+  EXPECT_DOUBLE_EQ(defaults.sweep->factor, 2.0);
+  EXPECT_FALSE(defaults.packed_weights);
+}
+
+TEST(BenchCli, BadSweepsAndMissingProblemsAreUsageErrors) {
+  for (const char* bad : {"16", "16:", ":64", "a:b", "64:16", "0:16", "16:64:1", "16:64:x",
+                          "16:64:2:3", "16:99999999999999999999"}) {
+    const std::string message = usage_error({"--problem", "x", "--sweep", bad});
+    EXPECT_NE(message.find("--sweep expects FROM:TO[:FACTOR]"), std::string::npos) << bad;
+    EXPECT_NE(message.find(bad), std::string::npos) << message;
+  }
+  EXPECT_NE(usage_error({"--sweep", "16:64"}).find("--problem"), std::string::npos);
+  EXPECT_NE(usage_error({"--problem"}).find("--problem expects a value"), std::string::npos);
+  EXPECT_NE(usage_error({"--problem-file="}).find("--problem-file expects a file name"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace fastconv_bench
