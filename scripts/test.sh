@@ -36,7 +36,10 @@ echo "== pip install into a venv (offline, Debian's pip and setuptools)" >&2
 venv="$FASTCONV_BUILD_DIR/venv"
 rm -rf "$venv"
 /usr/bin/python3 -m venv --system-site-packages "$venv"
-(cd "$FASTCONV_ROOT" && "$venv/bin/pip" install -q --no-build-isolation --no-index .)
+# The package's CMake build reuses the Release build above (same compiler flags), so the library
+# is not compiled a third time; a plain `pip install .` configures and builds its own.
+(cd "$FASTCONV_ROOT" && FASTCONV_CMAKE_BUILD_DIR="$FASTCONV_BUILD_DIR" \
+   "$venv/bin/pip" install -q --no-build-isolation --no-index .)
 (cd "$venv" && "$venv/bin/python" "$FASTCONV_ROOT/examples/python_example.py")
 
 echo "fastconv: all tests passed" >&2
