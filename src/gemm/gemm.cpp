@@ -118,6 +118,10 @@ const GemmKernel<T>& active_gemm_kernel() {
   return *chosen;
 }
 
+const char* active_gemm_kernel_name(bool float32) {
+  return float32 ? active_gemm_kernel<float>().name : active_gemm_kernel<double>().name;
+}
+
 template <typename T>
 static std::size_t workspace_for(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n,
                                  std::int64_t k) {

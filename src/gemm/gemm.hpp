@@ -41,6 +41,9 @@ std::span<const GemmKernel<T>> all_gemm_kernels();
 template <typename T>
 const GemmKernel<T>& active_gemm_kernel();
 
+// The active kernel's name for a dtype (FASTCONV_VERBOSE), e.g. "f32_gemm_12x32__avx512".
+const char* active_gemm_kernel_name(bool float32);
+
 // Workspace bytes gemm() needs for these sizes (packing buffers).
 template <typename T>
 std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k);

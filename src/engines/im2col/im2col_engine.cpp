@@ -242,8 +242,7 @@ class Im2colEngine final : public TypedConvEngine<Im2colEngine> {
                                    : workspace_size<double>(direction, g);
   }
   std::string kernel_name(Direction, const ConvGeometry&, DType dtype) const override {
-    return dtype == DType::float32 ? active_gemm_kernel<float>().name
-                                   : active_gemm_kernel<double>().name;
+    return active_gemm_kernel_name(dtype == DType::float32);
   }
   template <typename T>
   void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,

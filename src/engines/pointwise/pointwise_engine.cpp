@@ -249,8 +249,7 @@ class PointwiseEngine final : public TypedConvEngine<PointwiseEngine> {
                                    : workspace_size<double>(direction, g);
   }
   std::string kernel_name(Direction, const ConvGeometry&, DType dtype) const override {
-    return dtype == DType::float32 ? active_gemm_kernel<float>().name
-                                   : active_gemm_kernel<double>().name;
+    return active_gemm_kernel_name(dtype == DType::float32);
   }
   template <typename T>
   void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
