@@ -59,7 +59,7 @@ const bool registered = [] {
                                    [&kernel, pixels](benchmark::State& state) { run_kernel(state, kernel, pixels); })
           ->ArgNames({"C"})
           ->Arg(16)
-          ->Arg(64);
+          ->Arg(64)->Arg(256);
     }
   }
   return true;

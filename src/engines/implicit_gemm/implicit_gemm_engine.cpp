@@ -5,12 +5,12 @@
 // processor). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
 // even contiguous range of them with every output-channel block, or, when that balances worse
 // (few pixels, e.g. 7x7 layers, or weights costly to pack), every item with an even range of
-// output-channel blocks. Per thread:
-//   for each block of up to tiles_per_block items of one group:
-//     for each input-channel chunk:
-//       copy the block's windows for the chunk
-//       for each pack of output-channel blocks: (re)pack its weights if needed, then
-//         for each output-channel block, each tile: microkernel (accumulate after chunk 0).
+// output-channel blocks. Per thread, for each block of up to tiles_per_block items of one group
+// and each input-channel chunk (chunks outermost when the share's output fits in cache, so each
+// chunk's weights are packed once; blocks outermost otherwise):
+//   copy the block's run windows for the chunk (the ISA's fill_row)
+//   for each pack of output-channel blocks: (re)pack its weights if needed, then
+//     for each output-channel block, each tile: microkernel (accumulate after chunk 0).
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
 
 #include <algorithm>
@@ -67,36 +67,6 @@ void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& 
         }
 }
 
-// One input row of a window: the span input values starting at column `first` (step `step`
-// elements in memory, width `width`), de-interleaved by `stride` into phases of phase_len.
-void fill_window_row(float* out, const float* row, std::int64_t step, std::int64_t first,
-                     std::int64_t span, std::int64_t width, std::int64_t stride,
-                     std::int64_t phase_len) {
-  if (stride == 1) {  // short rows: plain loops, no library calls
-    const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, span);
-    const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, span);
-    for (std::int64_t x = 0; x < lo; ++x) out[x] = 0.0f;
-    if (hi > lo) {
-      const float* in = row + (first + lo) * step;  // column first + lo, inside the row
-      float* to = out + lo;
-      if (step == 1) {
-        for (std::int64_t x = 0; x < hi - lo; ++x) to[x] = in[x];
-      } else {
-        for (std::int64_t x = 0; x < hi - lo; ++x) to[x] = in[x * step];
-      }
-    }
-    for (std::int64_t x = hi; x < span; ++x) out[x] = 0.0f;
-    return;
-  }
-  for (std::int64_t phase = 0; phase < stride; ++phase) {
-    float* dst = out + phase * phase_len;
-    for (std::int64_t j = 0; j < phase_len; ++j) {
-      const std::int64_t x = j * stride + phase, column = first + x;
-      dst[j] = x < span && column >= 0 && column < width ? row[column * step] : 0.0f;
-    }
-  }
-}
-
 struct Item {
   std::int64_t n, od, oh, tile;
 };
@@ -112,47 +82,30 @@ Item decode_item(const ConvGeometry& g, const IgemmSetup& s, std::int64_t index_
   return item;
 }
 
-// Copies the windows of one tile for channels [c0, c0 + count) of `group`.
-void fill_windows(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src,
-                  std::int64_t group, const Item& item, std::int64_t c0, std::int64_t count,
-                  float* window) {
+// Copies the window of one run (output row (n, od, oh) of `group`, output columns
+// [column, column + pixels)) for input channels [c0, c0 + count).
+void fill_run(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, std::int64_t group,
+              const Item& row, std::int64_t column, std::int64_t pixels, std::int64_t c0,
+              std::int64_t count, float* window) {
   const auto& ss = src.strides;
-  const std::int64_t pixels = s.tile_pixels(item.tile);
   const std::int64_t span = (pixels - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
-  const std::int64_t first = s.tile_begin(item.tile) * g.stride[2] - g.pad_begin[2];
+  const std::int64_t first = column * g.stride[2] - g.pad_begin[2];
   for (std::int64_t c = 0; c < count; ++c) {
-    const float* channel = src.plane(item.n, group * s.in_per_group + c0 + c);
+    const float* channel = src.plane(row.n, group * s.in_per_group + c0 + c);
     float* out = window + c * s.window_channel_stride;
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-      const std::int64_t id = item.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+      const std::int64_t id = row.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
       for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh, out += s.row_len) {
-        const std::int64_t ih = item.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+        const std::int64_t ih = row.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
         if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
           std::fill(out, out + s.row_len, 0.0f);
           continue;
         }
-        fill_window_row(out, channel + id * ss[2] + ih * ss[3], ss[4], first, span, g.in[2],
-                        g.stride[2], s.phase_len);
+        s.kernel->fill_row(out, channel + id * ss[2] + ih * ss[3], ss[4], first, span, g.in[2],
+                           g.stride[2], s.phase_len);
       }
     }
   }
-}
-
-// Where a tile can read its input straight from src instead of a copied window: stride_w 1,
-// unit column step, and every kernel row and column it reads inside the image. Null otherwise.
-// Then channel c's taps are at result + c * src.strides[1] + direct tap offsets.
-const float* direct_source(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src,
-                           std::int64_t group, const Item& item, std::int64_t c0) {
-  if (g.stride[2] != 1 || src.strides[4] != 1) return nullptr;
-  const std::int64_t first = s.tile_begin(item.tile) - g.pad_begin[2];
-  const std::int64_t span = s.tile_pixels(item.tile) + (g.kernel[2] - 1) * g.dilation[2];
-  const std::int64_t id = item.od * g.stride[0] - g.pad_begin[0];
-  const std::int64_t ih = item.oh * g.stride[1] - g.pad_begin[1];
-  const bool inside = first >= 0 && first + span <= g.in[2] && id >= 0 &&
-                      id + (g.kernel[0] - 1) * g.dilation[0] < g.in[0] && ih >= 0 &&
-                      ih + (g.kernel[1] - 1) * g.dilation[1] < g.in[1];
-  if (!inside) return nullptr;
-  return src.plane(item.n, group * s.in_per_group + c0) + id * src.strides[2] + ih * src.strides[3] + first;
 }
 
 // Prefetches into L2, spread over the kernel calls of one channel chunk, the raw weights the
@@ -218,73 +171,126 @@ Share thread_share(std::int64_t items, std::int64_t blocks, bool split_blocks, i
   return {i0, i1, 0, blocks};
 }
 
+// The items [begin, end) of one block (one group, see run_thread): which run (output row) an
+// item's tile belongs to and where its pixels start in that run's window.
+struct BlockRuns {
+  std::int64_t group_first;  // first item of the group
+  std::int64_t first_row;    // row index (within the group) of item `begin`
+  std::int64_t first_tile;   // tile of item `begin`
+  std::int64_t end_row, end_tile;  // row and tile of item end - 1
+  std::int64_t row_of(std::int64_t item, const IgemmSetup& s) const { return (item - group_first) / s.tiles_per_row; }
+  std::int64_t run_first_tile(std::int64_t row) const { return row == first_row ? first_tile : 0; }
+  std::int64_t run_last_tile(std::int64_t row, const IgemmSetup& s) const {
+    return row == end_row ? end_tile : s.tiles_per_row - 1;
+  }
+};
+
 void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x,
-                const IgemmPackedWeights* packed, const std::int64_t* tap_offsets,
-                const std::int64_t* direct_tap_offsets, const float* bias, std::byte* slot, const Share& share) {
+                const IgemmPackedWeights* packed, const std::int64_t* tap_offsets, const float* bias,
+                std::byte* slot, const Share& share) {
   float* pack_buffer = reinterpret_cast<float*>(slot);
   float* windows = reinterpret_cast<float*>(slot + s.pack_bytes);
-  const std::int64_t tile_window = s.chunk_channels * s.window_channel_stride;
   std::int64_t packed_group = -1, packed_chunk = -1, packed_first_block = -1;
   NextChunkPrefetch prefetch;
   const auto& ds = x.dst.strides;
+  const std::int64_t tpr = s.tiles_per_row;
 
-  for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
-    const std::int64_t group = begin / s.items_per_group;
-    const std::int64_t end = std::min({share.item_end, (group + 1) * s.items_per_group,
-                                       begin + s.tiles_per_block});
-    for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
-      const std::int64_t c0 = chunk * s.chunk_channels;
-      const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - c0);
-      for (std::int64_t i = begin; i < end; ++i) {
-        const Item item = decode_item(g, s, i - group * s.items_per_group);
-        if (direct_source(g, s, x.src, group, item, c0) == nullptr)
-          fill_windows(g, s, x.src, group, item, c0, count, windows + (i - begin) * tile_window);
+  // The block starting at item `begin`: up to tiles_per_block items of one group; shorter than a
+  // row: inside one row; longer: ending on a row boundary (setup's runs_per_block bound).
+  auto block_end = [&](std::int64_t begin) {
+    const std::int64_t group_first = begin / s.items_per_group * s.items_per_group;
+    std::int64_t end = std::min({share.item_end, group_first + s.items_per_group, begin + s.tiles_per_block});
+    const std::int64_t row_end = group_first + ((begin - group_first) / tpr + 1) * tpr;
+    if (s.tiles_per_block < tpr) {
+      end = std::min(end, row_end);
+    } else if (end > row_end) {
+      const std::int64_t aligned = group_first + (end - group_first) / tpr * tpr;
+      if (aligned > begin) end = aligned;
+    }
+    return end;
+  };
+
+  // One block, one input-channel chunk: copy the run windows, then every output-channel block.
+  auto run_block = [&](std::int64_t begin, std::int64_t end, std::int64_t chunk) {
+    const std::int64_t group = begin / s.items_per_group, group_first = group * s.items_per_group;
+    const BlockRuns runs{group_first, (begin - group_first) / tpr, (begin - group_first) % tpr,
+                         (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
+    const std::int64_t c0 = chunk * s.chunk_channels;
+    const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - c0);
+    for (std::int64_t row = runs.first_row; row <= runs.end_row; ++row) {
+      const std::int64_t first_tile = runs.run_first_tile(row), last_tile = runs.run_last_tile(row, s);
+      const std::int64_t column = s.tile_begin(first_tile);
+      fill_run(g, s, x.src, group, decode_item(g, s, row * tpr), column,
+               s.tile_begin(last_tile) + s.tile_pixels(last_tile) - column, c0, count,
+               windows + (row - runs.first_row) * s.run_floats);
+    }
+    for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
+         first_block += s.blocks_per_pack) {
+      const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
+      if (packed == nullptr &&
+          (packed_group != group || packed_chunk != chunk || packed_first_block != first_block)) {
+        for (std::int64_t b = first_block; b < last_block; ++b)
+          pack_block(g, s, x.weight, group, b, c0, count,
+                     pack_buffer + (b - first_block) * count * s.taps * s.ocb);
+        packed_group = group;
+        packed_chunk = chunk;
+        packed_first_block = first_block;
+        if (last_block == share.block_end && first_block == share.block_begin)
+          prefetch.start(g, s, x.weight, group, first_block, last_block, c0 + s.chunk_channels,
+                         (end - begin) * (last_block - first_block));
       }
-      for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
-           first_block += s.blocks_per_pack) {
-        const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
-        if (packed == nullptr &&
-            (packed_group != group || packed_chunk != chunk || packed_first_block != first_block)) {
-          for (std::int64_t b = first_block; b < last_block; ++b)
-            pack_block(g, s, x.weight, group, b, c0, count,
-                       pack_buffer + (b - first_block) * count * s.taps * s.ocb);
-          packed_group = group;
-          packed_chunk = chunk;
-          packed_first_block = first_block;
-          if (last_block == share.block_end && first_block == share.block_begin)
-            prefetch.start(g, s, x.weight, group, first_block, last_block, c0 + s.chunk_channels,
-                           (end - begin) * (last_block - first_block));
-        }
-        for (std::int64_t b = first_block; b < last_block; ++b) {
-          const float* weights =
-              packed != nullptr
-                  ? packed->data.data() + ((group * s.oc_blocks + b) * s.in_per_group + c0) * s.taps * s.ocb
-                  : pack_buffer + (b - first_block) * count * s.taps * s.ocb;
-          IgemmArgs args;
-          args.taps = s.taps;
-          args.channels = count;
-          args.weights = weights;
-          args.dst_pixel_stride = ds[4];
-          args.dst_channel_stride = ds[1];
-          args.out_channels = std::min(s.ocb, s.out_per_group - b * s.ocb);
-          args.epilogue.bias = chunk == 0 && bias != nullptr ? bias + (group * s.oc_blocks + b) * s.ocb : nullptr;
-          args.epilogue.accumulate = chunk > 0;
-          const std::int64_t first_channel = group * s.out_per_group + b * s.ocb;
-          for (std::int64_t i = begin; i < end; ++i) {
-            const Item item = decode_item(g, s, i - group * s.items_per_group);
-            const float* direct = direct_source(g, s, x.src, group, item, c0);
-            args.window = direct != nullptr ? direct : windows + (i - begin) * tile_window;
-            args.window_channel_stride = direct != nullptr ? x.src.strides[1] : s.window_channel_stride;
-            args.tap_offsets = direct != nullptr ? direct_tap_offsets : tap_offsets;
-            args.dst = x.dst.data + item.n * ds[0] + first_channel * ds[1] + item.od * ds[2] +
-                       item.oh * ds[3] + s.tile_begin(item.tile) * ds[4];
-            s.kernel->get(int(s.tile_pixels(item.tile)))(args);
-            prefetch.step();
-          }
+      for (std::int64_t b = first_block; b < last_block; ++b) {
+        const float* weights =
+            packed != nullptr
+                ? packed->data.data() + ((group * s.oc_blocks + b) * s.in_per_group + c0) * s.taps * s.ocb
+                : pack_buffer + (b - first_block) * count * s.taps * s.ocb;
+        IgemmArgs args;
+        args.window_channel_stride = s.window_channel_stride;
+        args.tap_offsets = tap_offsets;
+        args.taps = s.taps;
+        args.channels = count;
+        args.weights = weights;
+        args.dst_pixel_stride = ds[4];
+        args.dst_channel_stride = ds[1];
+        args.out_channels = std::min(s.ocb, s.out_per_group - b * s.ocb);
+        args.epilogue.bias = chunk == 0 && bias != nullptr ? bias + (group * s.oc_blocks + b) * s.ocb : nullptr;
+        args.epilogue.accumulate = chunk > 0;
+        const std::int64_t first_channel = group * s.out_per_group + b * s.ocb;
+        for (std::int64_t i = begin; i < end; ++i) {
+          const Item item = decode_item(g, s, i - group_first);
+          const std::int64_t row = runs.row_of(i, s);
+          const std::int64_t column = s.tile_begin(item.tile);
+          args.window = windows + (row - runs.first_row) * s.run_floats + column -
+                        s.tile_begin(runs.run_first_tile(row));
+          args.dst = x.dst.data + item.n * ds[0] + first_channel * ds[1] + item.od * ds[2] +
+                     item.oh * ds[3] + column * ds[4];
+          s.kernel->get(int(s.tile_pixels(item.tile)))(args);
+          prefetch.step();
         }
       }
     }
-    begin = end;
+  };
+
+  // Loop order: with several channel chunks and a share whose output fits in cache, chunks
+  // outermost, so each chunk's weights are packed once (the output is re-read per chunk from
+  // cache); otherwise blocks outermost, so each block's output stays in cache across chunks.
+  const double share_output_bytes = double(share.item_end - share.item_begin) * double(s.tile_max) *
+                                    double((share.block_end - share.block_begin) * s.ocb) * sizeof(float);
+  const bool chunks_outer = s.chunks_outer >= 0 ? s.chunks_outer == 1
+                                               : share_output_bytes <= double(kIgemmChunkOuterOutputBytes);
+  if (s.chunks > 1 && chunks_outer) {
+    for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk)
+      for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+        const std::int64_t end = block_end(begin);
+        run_block(begin, end, chunk);
+        begin = end;
+      }
+  } else {
+    for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+      const std::int64_t end = block_end(begin);
+      for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) run_block(begin, end, chunk);
+      begin = end;
+    }
   }
 }
 
@@ -303,12 +309,6 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
       const std::int64_t x_offset = kw * g.dilation[2];
       tap_offsets[t] = row * s.row_len + (x_offset % stride_w) * s.phase_len + x_offset / stride_w;
     }
-  auto* direct_tap_offsets = reinterpret_cast<std::int64_t*>(bytes + s.direct_taps_offset);
-  for (std::int64_t kd = 0, t = 0; kd < g.kernel[0]; ++kd)
-    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
-      for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t)
-        direct_tap_offsets[t] = kd * g.dilation[0] * x.src.strides[2] +
-                                kh * g.dilation[1] * x.src.strides[3] + kw * g.dilation[2];
   float* bias = nullptr;
   if (x.bias.data != nullptr) {
     bias = reinterpret_cast<float*>(bytes + s.bias_offset);
@@ -344,7 +344,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const int thread = 0, team = 1;
 #endif
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
-    run_thread(g, s, x, packed, tap_offsets, direct_tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share);
+    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share);
   }
 }
 

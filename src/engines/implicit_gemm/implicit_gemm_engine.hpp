@@ -2,9 +2,9 @@
 //
 // Output channels live in vector lanes, a tile of up to Pmax output pixels of one row in
 // register blocking, input values are broadcast (oneDNN's direct-convolution idea, on NCHW or
-// any strides without reordering the tensors). Per tile, the input window it reads is copied
-// into a bounded per-thread buffer ([channel][kernel row][span], zero where it falls in the
-// padding, de-interleaved by the stride), which makes padding, stride, dilation, layouts and
+// any strides without reordering the tensors). The input a run of tiles along one output row
+// reads is copied into a bounded per-thread window ([channel][kernel row][span], zero where it
+// falls in the padding, de-interleaved by the stride), which makes padding, stride, dilation, layouts and
 // 1-D/2-D/3-D uniform for the microkernels (src/kernels/implicit_gemm). Weights are packed as
 // [group][block of OCB output channels][channel][tap][OCB], once per plan by pack_weights or per
 // channel chunk at run time. One window serves every output-channel block of its group. Takes

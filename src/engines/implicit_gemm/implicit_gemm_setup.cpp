@@ -64,6 +64,17 @@ std::int64_t IgemmSetup::tile_pixels(std::int64_t tile) const {
   return out_w / tiles_per_row + (tile < out_w % tiles_per_row ? 1 : 0);
 }
 
+std::int64_t IgemmSetup::run_row_len(const ConvGeometry& g, std::int64_t tiles) const {
+  const std::int64_t pixels = std::max<std::int64_t>(1, std::min(out_w, std::min(tiles, tiles_per_row) * tile_max));
+  const std::int64_t stride_w = g.stride[2];
+  const std::int64_t span = (pixels - 1) * stride_w + (g.kernel[2] - 1) * g.dilation[2] + 1;
+  return stride_w * ceil_div(span, stride_w);
+}
+
+std::int64_t IgemmSetup::runs_per_block(std::int64_t tiles) const {
+  return tiles < tiles_per_row ? 1 : tiles / tiles_per_row + 1;
+}
+
 IgemmSetup igemm_setup(const ConvGeometry& g) {
   IgemmSetup s;
   s.kernel = choose_kernel(g);
@@ -77,14 +88,8 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
   s.tiles_per_row = std::max<std::int64_t>(1, ceil_div(s.out_w, s.kernel->pmax));
   s.tile_max = std::max<std::int64_t>(1, ceil_div(s.out_w, s.tiles_per_row));
 
-  const std::int64_t stride_w = g.stride[2];
-  const std::int64_t span = (s.tile_max - 1) * stride_w + (g.kernel[2] - 1) * g.dilation[2] + 1;
-  s.phase_len = ceil_div(span, stride_w);
-  s.row_len = stride_w * s.phase_len;
-  s.window_channel_stride = s.kernel_rows * s.row_len;
-
   // Channel chunks: the packed weights of a chunk for every block of the group fit the weight
-  // budget (at least one channel), and one tile's windows fit the window budget.
+  // budget (at least one channel), and one tile's window fits the window budget.
   const std::int64_t weight_floats_per_channel = s.taps * s.ocb;
   const std::int64_t weight_budget = kIgemmWeightBudget / std::int64_t(sizeof(float));
   const std::int64_t window_budget = kIgemmWindowBudget / std::int64_t(sizeof(float));
@@ -93,23 +98,41 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
     s.chunks = 1;
   } else {
     std::int64_t chunk = weight_budget / std::max<std::int64_t>(1, weight_floats_per_channel * s.oc_blocks);
-    chunk = std::min(chunk, window_budget / s.window_channel_stride);
+    chunk = std::min(chunk, window_budget / (s.kernel_rows * s.run_row_len(g, 1)));
     chunk = std::clamp<std::int64_t>(chunk, 1, s.in_per_group);
     s.chunks = ceil_div(s.in_per_group, chunk);
     s.chunk_channels = ceil_div(s.in_per_group, s.chunks);  // balanced chunks
   }
   const std::int64_t chunk_weights = std::max<std::int64_t>(1, s.chunk_channels * weight_floats_per_channel);
   s.blocks_per_pack = std::clamp<std::int64_t>(weight_budget / chunk_weights, 1, s.oc_blocks);
-  const std::int64_t tile_window = std::max<std::int64_t>(1, s.chunk_channels * s.window_channel_stride);
   s.items_per_group = g.batch * g.out[0] * g.out[1] * s.tiles_per_row;
-  s.tiles_per_block = std::clamp<std::int64_t>(window_budget / tile_window, 1,
-                                               std::max<std::int64_t>(1, s.items_per_group));
 
-  s.direct_taps_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
-  s.bias_offset = 2 * s.direct_taps_offset;
+  // Tiles per block: the most whose run windows fit the window budget (monotone in the count;
+  // binary search), independent of the image's height, depth and batch.
+  const std::int64_t channels = std::max<std::int64_t>(1, s.chunk_channels);
+  auto window_floats = [&](std::int64_t tiles) {
+    return s.runs_per_block(tiles) * channels * s.kernel_rows * s.run_row_len(g, tiles);
+  };
+  std::int64_t lo = 1, hi = std::max<std::int64_t>(1, window_budget / (channels * s.kernel_rows));
+  while (lo < hi) {
+    const std::int64_t mid = lo + (hi - lo + 1) / 2;
+    if (window_floats(mid) <= window_budget) lo = mid; else hi = mid - 1;
+  }
+  s.tiles_per_block = lo;
+  const std::int64_t run_tiles = std::min(s.tiles_per_block, s.tiles_per_row);
+  s.phase_len = s.run_row_len(g, run_tiles) / g.stride[2];
+  s.row_len = g.stride[2] * s.phase_len;
+  s.window_channel_stride = s.kernel_rows * s.row_len;
+  s.run_floats = s.chunk_channels * s.window_channel_stride;
+
+  if (const char* order = std::getenv("FASTCONV_IGEMM_CHUNKS_OUTER"); order != nullptr && *order != '\0')
+    s.chunks_outer = std::string(order) == "0" ? 0 : 1;
+
+  s.bias_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
   s.shared_bytes = s.bias_offset + round_up_64(std::size_t(g.groups * s.oc_blocks * s.ocb) * sizeof(float));
   s.pack_bytes = round_up_64(std::size_t(s.blocks_per_pack * chunk_weights) * sizeof(float));
-  s.slot_bytes = s.pack_bytes + round_up_64(std::size_t(s.tiles_per_block * tile_window) * sizeof(float));
+  s.slot_bytes = s.pack_bytes +
+                 round_up_64(std::size_t(s.runs_per_block(s.tiles_per_block) * s.run_floats) * sizeof(float));
   return s;
 }
 

@@ -4,13 +4,17 @@
 // window, how input channels are chunked and how many tiles share one chunk of windows, and the
 // workspace they need.
 //
-// Window layout (per tile, per input channel): KD * KH kernel rows of `row_len` floats. A row
-// holds the `span` input values the tile's P pixels read along W, de-interleaved by the stride:
-// value x of the span sits at (x % stride_w) * phase_len + x / stride_w, so the P values one kernel
-// tap reads are consecutive (tap_offsets). Padding is stored as zeros.
+// Windows: the tiles of a block are consecutive items (group, n, od, oh, tile); the tiles of one
+// output row within a block form a run, and each run has one window: per input channel, KD * KH
+// kernel rows of `row_len` floats holding the input values the run's pixels read along W,
+// de-interleaved by the stride: value x of the run's span sits at
+// (x % stride_w) * phase_len + x / stride_w, so the P values one kernel tap reads for a tile are
+// consecutive (tap offsets) and a tile starting q pixels into its run reads from window + q.
+// Padding is stored as zeros. A block shorter than a row stays inside one row (one run); a
+// longer one ends on a row boundary (at most tiles / tiles_per_row + 1 runs).
 //
 // Budgets per thread: packed weights of one channel chunk for the thread's output-channel
-// blocks <= kWeightBudget bytes, windows of one block of tiles <= kWindowBudget bytes, so the
+// blocks <= kWeightBudget bytes, the run windows of one block <= kWindowBudget bytes, so the
 // workspace is independent of image size and batch.
 #pragma once
 
@@ -24,6 +28,8 @@ namespace fastconv::detail {
 
 inline constexpr std::int64_t kIgemmWeightBudget = 768 * 1024;
 inline constexpr std::int64_t kIgemmWindowBudget = 224 * 1024;
+// Output bytes of a thread's share up to which channel chunks are the outermost loop.
+inline constexpr std::int64_t kIgemmChunkOuterOutputBytes = 1024 * 1024;
 
 struct IgemmSetup {
   const IgemmKernel* kernel = nullptr;
@@ -38,13 +44,16 @@ struct IgemmSetup {
   std::int64_t phase_len = 0;              // window row: stride_w phases of phase_len floats
   std::int64_t row_len = 0;                // stride_w * phase_len
   std::int64_t window_channel_stride = 0;  // kernel_rows * row_len
+  std::int64_t run_floats = 0;             // one run's window: chunk_channels * window_channel_stride
   std::int64_t chunk_channels = 0;         // input channels per chunk
   std::int64_t chunks = 0;
   std::int64_t blocks_per_pack = 0;        // output-channel blocks packed at once
-  std::int64_t tiles_per_block = 0;        // tiles whose windows are built together
+  std::int64_t tiles_per_block = 0;        // tiles whose windows are built together (a block)
   std::int64_t items_per_group = 0;        // N * OD * OH * tiles_per_row
-  // Workspace: shared part (window and direct tap offsets, padded bias), then one slot per thread.
-  std::size_t direct_taps_offset = 0;  // tap offsets of tiles read straight from src
+  // Loop order with several chunks (see implicit_gemm_engine.cpp): -1 decide per thread share;
+  // 0 blocks outermost, 1 chunks outermost (FASTCONV_IGEMM_CHUNKS_OUTER=0|1, for tests and tuning).
+  int chunks_outer = -1;
+  // Workspace: shared part (window tap offsets, padded bias), then one slot per thread.
   std::size_t bias_offset = 0;  // padded bias (groups * oc_blocks * ocb floats) in the shared part
   std::size_t shared_bytes = 0;
   std::size_t pack_bytes = 0;  // start of a slot: packed weights, then the windows
@@ -52,11 +61,16 @@ struct IgemmSetup {
 
   std::int64_t tile_begin(std::int64_t tile) const;  // first output column of a tile
   std::int64_t tile_pixels(std::int64_t tile) const;
+  // Window row length (stride phases included) of a run of `tiles` tiles (at most a row).
+  std::int64_t run_row_len(const ConvGeometry& g, std::int64_t tiles) const;
+  // Most runs a block of `tiles` tiles can have.
+  std::int64_t runs_per_block(std::int64_t tiles) const;
   std::int64_t out_w = 0;
 };
 
 // The decisions for a forward float32 problem on the active ISA (FASTCONV_IGEMM_KERNEL=<family
-// name>, e.g. f32_igemm_14x32__avx512, forces a kernel entry of the active ISA for tuning).
+// name>, e.g. f32_igemm_14x32__avx512, forces a kernel entry of the active ISA for tuning;
+// FASTCONV_IGEMM_CHUNKS_OUTER=0|1 forces the loop order).
 IgemmSetup igemm_setup(const ConvGeometry& geometry);
 
 }  // namespace fastconv::detail

@@ -49,6 +49,16 @@ using IgemmKernelFn = void (*)(const IgemmArgs& args);
 using IgemmPackFn = void (*)(const float* src, std::int64_t filter_stride, std::int64_t filters,
                              std::int64_t length, float* out, std::int64_t out_stride);
 
+// Window row copy for the kernels (one per ISA): the `span` input values starting at column
+// `first` of a row of `width` values (`step` floats apart in memory, so `row + column * step`),
+// de-interleaved by `stride` into phases of `phase_len` floats:
+//   out[(x % stride) * phase_len + x / stride] = 0 <= first + x < width ? row[(first + x) * step] : 0
+// for x < span; the rest of each phase (up to phase_len) is zeroed. `row` is only read inside
+// [0, width). AVX-512 uses masked loads (and lane permutes for stride 2) when step is 1.
+using IgemmFillRowFn = void (*)(float* out, const float* row, std::int64_t step, std::int64_t first,
+                                std::int64_t span, std::int64_t width, std::int64_t stride,
+                                std::int64_t phase_len);
+
 // One entry of the list: kernels for P = 1..pmax.
 struct IgemmKernel {
   Isa isa;
@@ -57,6 +67,7 @@ struct IgemmKernel {
   int pmax;   // widest tile
   const IgemmKernelFn* by_pixels;  // by_pixels[P - 1]
   IgemmPackFn pack;                // the ISA's weight packing
+  IgemmFillRowFn fill_row;         // the ISA's window row copy
   int ocb() const { return ocv * lanes; }
   IgemmKernelFn get(int pixels) const { return by_pixels[pixels - 1]; }
   std::string name(int pixels) const;  // f32_igemm_<P>x<OCB>__<isa>

@@ -269,6 +269,70 @@ void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_strid
   }
 }
 
+// IgemmFillRowFn (implicit_gemm_kernels.hpp), portable: per phase, zeros, the in-row values
+// (a plain copy at unit stride and step, which the compiler vectorises), zeros.
+inline void igemm_fill_row_portable(float* __restrict out, const float* __restrict row, std::int64_t step,
+                                    std::int64_t first, std::int64_t span, std::int64_t width,
+                                    std::int64_t stride, std::int64_t phase_len) {
+  for (std::int64_t phase = 0; phase < stride; ++phase) {
+    float* dst = out + phase * phase_len;
+    // Columns start + j * stride for j < count; inside [0, width) for j in [lo, hi).
+    const std::int64_t count = std::clamp<std::int64_t>((span - phase + stride - 1) / stride, 0, phase_len);
+    const std::int64_t start = first + phase;
+    const std::int64_t lo = std::clamp<std::int64_t>(start < 0 ? (-start + stride - 1) / stride : 0, 0, count);
+    const std::int64_t hi = std::clamp<std::int64_t>(width > start ? (width - start + stride - 1) / stride : 0, lo, count);
+    for (std::int64_t j = 0; j < lo; ++j) dst[j] = 0.0f;
+    const std::int64_t jump = stride * step;
+    if (jump == 1) {
+      const float* in = row + start;
+      for (std::int64_t j = lo; j < hi; ++j) dst[j] = in[j];
+    } else {
+      for (std::int64_t j = lo; j < hi; ++j) dst[j] = row[(start + j * stride) * step];
+    }
+    for (std::int64_t j = hi; j < phase_len; ++j) dst[j] = 0.0f;
+  }
+}
+
+template <Isa isa>
+void igemm_fill_row(float* __restrict out, const float* __restrict row, std::int64_t step, std::int64_t first,
+                    std::int64_t span, std::int64_t width, std::int64_t stride, std::int64_t phase_len) {
+#if defined(__AVX512F__)
+  if constexpr (isa == Isa::avx512) {
+    // Lanes [lo, hi) of a 16-column group starting at `column` lie inside the row and the span.
+    auto lane_mask = [&](std::int64_t column, std::int64_t x) {
+      const std::int64_t lo = std::clamp<std::int64_t>(-column, 0, 16);
+      const std::int64_t hi = std::clamp<std::int64_t>(std::min(width - column, span - x), lo, 16);
+      return __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    };
+    if (step == 1 && stride == 1) {
+      std::int64_t x = 0;
+      for (; x + 16 <= phase_len; x += 16)
+        _mm512_storeu_ps(out + x, _mm512_maskz_loadu_ps(lane_mask(first + x, x), row + first + x));
+      if (x < phase_len) {
+        const __mmask16 tail = __mmask16((1u << (phase_len - x)) - 1u);
+        _mm512_mask_storeu_ps(out + x, tail, _mm512_maskz_loadu_ps(lane_mask(first + x, x) & tail, row + first + x));
+      }
+      return;
+    }
+    if (step == 1 && stride == 2) {
+      // 32 consecutive columns -> 16 of phase 0 (even) and 16 of phase 1 (odd).
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      for (std::int64_t j = 0; j < phase_len; j += 16) {
+        const std::int64_t x = 2 * j, column = first + x;
+        const __m512 low = _mm512_maskz_loadu_ps(lane_mask(column, x), row + column);
+        const __m512 high = _mm512_maskz_loadu_ps(lane_mask(column + 16, x + 16), row + column + 16);
+        const __mmask16 keep = phase_len - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (phase_len - j)) - 1u);
+        _mm512_mask_storeu_ps(out + j, keep, _mm512_permutex2var_ps(low, even, high));
+        _mm512_mask_storeu_ps(out + phase_len + j, keep, _mm512_permutex2var_ps(low, odd, high));
+      }
+      return;
+    }
+  }
+#endif
+  igemm_fill_row_portable(out, row, step, first, span, width, stride, phase_len);
+}
+
 // The entry's kernels for P = 1..PMAX, indexed by P - 1.
 template <Isa isa, int OCV, int PMAX, typename Combine>
 constexpr std::array<IgemmKernelFn, PMAX> igemm_kernel_table() {
