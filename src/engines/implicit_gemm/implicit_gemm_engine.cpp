@@ -36,6 +36,15 @@ struct IgemmPackedWeights final : PackedWeights {
   std::vector<float> data;
 };
 
+// Whether every filter's values for consecutive input channels are one contiguous run of floats
+// ([channel][kd][kh][kw] dense; the strides of size-1 axes do not matter, e.g. the depth axis of a
+// 2-D problem, whose stride is 0).
+bool filters_contiguous(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight) {
+  const auto& ws = weight.strides;
+  return (g.kernel[2] == 1 || ws[4] == 1) && (g.kernel[1] == 1 || ws[3] == g.kernel[2]) &&
+         (g.kernel[0] == 1 || ws[2] == g.kernel[1] * g.kernel[2]) && (s.in_per_group == 1 || ws[1] == s.taps);
+}
+
 // Packs output-channel block `block` of group `group`, input channels [c0, c0 + count), as
 // [channel][tap][OCB], zero past K/g: with the ISA's in-register transpose when each filter's
 // chunk is one contiguous run of floats, element by element otherwise.
@@ -46,9 +55,7 @@ void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& 
   const std::int64_t first = block * ocb, valid = std::min(ocb, s.out_per_group - first);
   const auto& ws = weight.strides;
   const float* filters = weight.plane(group * s.out_per_group + first, c0);
-  const bool contiguous = ws[4] == 1 && ws[3] == g.kernel[2] &&
-                          ws[2] == g.kernel[1] * g.kernel[2] && ws[1] == s.taps;
-  if (contiguous) {
+  if (filters_contiguous(g, s, weight)) {
     const std::int64_t lanes = s.kernel->lanes;
     s.kernel->pack(filters, ws[0], valid, count * s.taps, out, ocb);
     // Whole vectors of channels past K/g.
@@ -119,9 +126,7 @@ class NextChunkPrefetch {
              std::int64_t next_c0, std::int64_t calls) {
     cursor_ = total_ = 0;
     const auto& ws = weight.strides;
-    const bool contiguous = ws[4] == 1 && ws[3] == g.kernel[2] && ws[2] == g.kernel[1] * g.kernel[2] &&
-                            ws[1] == s.taps;
-    if (!contiguous || next_c0 >= s.in_per_group || calls <= 0) return;
+    if (!filters_contiguous(g, s, weight) || next_c0 >= s.in_per_group || calls <= 0) return;
     const std::int64_t first = first_block * s.ocb;
     const std::int64_t filters = std::min(block_end * s.ocb, s.out_per_group) - first;
     const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - next_c0);
