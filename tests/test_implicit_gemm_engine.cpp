@@ -169,7 +169,7 @@ TEST(ImplicitGemmGenerator, CoversEveryFeature) {
 // Edge shapes: many input channels (several chunks, accumulated in dst; with either loop order
 // forced by FASTCONV_IGEMM_CHUNKS_OUTER as well as the engine's choice), a large 3-D kernel
 // (output-channel blocks packed a few at a time), the ResNet-50 7x7 layer shape on a small
-// image, one output channel, one input channel, one output pixel.
+// image, one output channel, one input channel, one output pixel, wide rows cut into blocks.
 TEST(ImplicitGemmEdges, ChunksBlocksAndTinyShapes) {
   struct Edge {
     std::int64_t batch, in_channels, out_channels, groups;
@@ -181,6 +181,7 @@ TEST(ImplicitGemmEdges, ChunksBlocksAndTinyShapes) {
       {1, 3, 64, 1, {20, 20}, {7, 7}, 2, 1, 3},       {2, 5, 1, 1, {9, 31}, {3, 3}, 1, 1, 1},
       {1, 1, 33, 1, {40}, {5}, 1, 2, 4},              {1, 16, 16, 1, {1, 1}, {1, 1}, 1, 1, 0},
       {1, 64, 48, 2, {3, 29}, {1, 3}, 3, 1, 0},       {1, 1200, 21, 3, {4, 4}, {2, 2}, 2, 1, 1},
+      {1, 300, 17, 1, {3, 200}, {3, 3}, 1, 1, 1},  // blocks of a few tiles inside a row
   };
   for (const char* order : {"", "0", "1"}) {
     for (const Edge& e : edges) {

@@ -187,10 +187,10 @@ TEST(ImplicitGemmKernels, PackTransposesAndZeroFills) {
   }
 }
 
-// The ISA's window row copy against the contract's formula: strides 1-3 (AVX-512's permute path
-// at 2), unit and gapped steps, spans starting before the row, ending past it, or both, and
-// phases longer than the span. Values past each phase keep the sentinel.
-TEST(ImplicitGemmKernels, FillRowCopiesZeroPadsAndDeinterleaves) {
+// The ISA's window rows copy against the contract's formula: strides 1-3 (AVX-512's permute path
+// at 2), unit and gapped steps, spans starting before the row, ending past it, or both, phases
+// longer than the span, one and three rows. Values past each output row keep the sentinel.
+TEST(ImplicitGemmKernels, FillRowsCopiesZeroPadsAndDeinterleaves) {
   for (const IgemmKernel& kernel : all_igemm_kernels()) {
     if (!isa_enabled(kernel.isa)) continue;
     for (const std::int64_t stride : {1, 2, 3})
@@ -198,23 +198,30 @@ TEST(ImplicitGemmKernels, FillRowCopiesZeroPadsAndDeinterleaves) {
         for (const std::int64_t width : {1, 5, 16, 37})
           for (const std::int64_t span : {1, 2, 15, 16, 17, 33, 70})
             for (const std::int64_t first : {std::int64_t(-9), std::int64_t(-1), std::int64_t(0), std::int64_t(3), width - 2, width + 1})
-              for (const std::int64_t extra : {0, 5}) {
-                const std::int64_t phase_len = (span + stride - 1) / stride + extra;
-                std::vector<float> row(std::size_t(width * step));
-                for (std::size_t i = 0; i < row.size(); ++i) row[i] = float(i % 97) + 1.0f;
-                std::vector<float> out(std::size_t(stride * phase_len + 8), kSentinel);
-                kernel.fill_row(out.data(), row.data(), step, first, span, width, stride, phase_len);
-                std::vector<float> expected(out.size(), kSentinel);
-                for (std::int64_t i = 0; i < stride * phase_len; ++i) expected[std::size_t(i)] = 0.0f;
-                for (std::int64_t x = 0; x < span; ++x) {
-                  const std::int64_t column = first + x;
-                  if (column >= 0 && column < width)
-                    expected[std::size_t((x % stride) * phase_len + x / stride)] = row[std::size_t(column * step)];
+              for (const std::int64_t extra : {0, 5})
+                for (const std::int64_t rows : {1, 3}) {
+                  const std::int64_t phase_len = (span + stride - 1) / stride + extra;
+                  const std::int64_t src_row_stride = width * step + 2, out_row_stride = stride * phase_len + 4;
+                  std::vector<float> src(std::size_t(rows * src_row_stride));
+                  for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i % 97) + 1.0f;
+                  std::vector<float> out(std::size_t(rows * out_row_stride), kSentinel);
+                  kernel.fill_rows(out.data(), out_row_stride, src.data(), src_row_stride, rows, step, first, span,
+                                   width, stride, phase_len);
+                  std::vector<float> expected(out.size(), kSentinel);
+                  for (std::int64_t r = 0; r < rows; ++r) {
+                    float* row_out = expected.data() + r * out_row_stride;
+                    const float* row_in = src.data() + r * src_row_stride;
+                    for (std::int64_t i = 0; i < stride * phase_len; ++i) row_out[i] = 0.0f;
+                    for (std::int64_t x = 0; x < span; ++x) {
+                      const std::int64_t column = first + x;
+                      if (column >= 0 && column < width)
+                        row_out[(x % stride) * phase_len + x / stride] = row_in[column * step];
+                    }
+                  }
+                  ASSERT_EQ(out, expected) << isa_name(kernel.isa) << " stride=" << stride << " step=" << step
+                                           << " width=" << width << " span=" << span << " first=" << first
+                                           << " phase_len=" << phase_len << " rows=" << rows;
                 }
-                ASSERT_EQ(out, expected) << isa_name(kernel.isa) << " stride=" << stride << " step=" << step
-                                         << " width=" << width << " span=" << span << " first=" << first
-                                         << " phase_len=" << phase_len;
-              }
   }
 }
 

@@ -8,7 +8,7 @@
 // output-channel blocks. Per thread, for each block of up to tiles_per_block items of one group
 // and each input-channel chunk (chunks outermost when the share's output fits in cache, so each
 // chunk's weights are packed once; blocks outermost otherwise):
-//   copy the block's run windows for the chunk (the ISA's fill_row)
+//   copy the block's window for the chunk (the ISA's fill_rows)
 //   for each pack of output-channel blocks: (re)pack its weights if needed, then
 //     for each output-channel block, each tile: microkernel (accumulate after chunk 0).
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
@@ -89,27 +89,42 @@ Item decode_item(const ConvGeometry& g, const IgemmSetup& s, std::int64_t index_
   return item;
 }
 
-// Copies the window of one run (output row (n, od, oh) of `group`, output columns
-// [column, column + pixels)) for input channels [c0, c0 + count).
-void fill_run(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, std::int64_t group,
-              const Item& row, std::int64_t column, std::int64_t pixels, std::int64_t c0,
-              std::int64_t count, float* window) {
+// Copies the window of one block (implicit_gemm_setup.hpp): output rows [oh, oh + runs) of plane
+// (n, od) of `group`, output columns [column, column + pixels), input channels [c0, c0 + count).
+void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, std::int64_t group,
+                const Item& first_row, std::int64_t runs, std::int64_t column, std::int64_t pixels,
+                std::int64_t c0, std::int64_t count, float* window) {
   const auto& ss = src.strides;
   const std::int64_t span = (pixels - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
   const std::int64_t first = column * g.stride[2] - g.pad_begin[2];
+  const std::int64_t ih0 = first_row.oh * g.stride[1] - g.pad_begin[1];
+  const std::int64_t band_rows = s.band_rows(g, runs);
+  // Band rows [lo, hi) of rows input_row(b) .. lie inside the image, `row_step` apart.
+  auto copy_rows = [&](float* out, const float* plane, std::int64_t ih, std::int64_t rows,
+                       std::int64_t row_step) {
+    const std::int64_t lo = ih >= 0 ? 0 : std::min(rows, (-ih + row_step - 1) / row_step);
+    const std::int64_t hi = ih >= g.in[1] ? 0 : std::clamp<std::int64_t>((g.in[1] - ih + row_step - 1) / row_step, lo, rows);
+    std::fill(out, out + lo * s.row_len, 0.0f);
+    if (hi > lo)
+      s.kernel->fill_rows(out + lo * s.row_len, s.row_len, plane + (ih + lo * row_step) * ss[3],
+                          row_step * ss[3], hi - lo, ss[4], first, span, g.in[2], g.stride[2], s.phase_len);
+    std::fill(out + hi * s.row_len, out + rows * s.row_len, 0.0f);
+  };
   for (std::int64_t c = 0; c < count; ++c) {
-    const float* channel = src.plane(row.n, group * s.in_per_group + c0 + c);
-    float* out = window + c * s.window_channel_stride;
+    const float* channel = src.plane(first_row.n, group * s.in_per_group + c0 + c);
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-      const std::int64_t id = row.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh, out += s.row_len) {
-        const std::int64_t ih = row.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-        if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-          std::fill(out, out + s.row_len, 0.0f);
-          continue;
-        }
-        s.kernel->fill_row(out, channel + id * ss[2] + ih * ss[3], ss[4], first, span, g.in[2],
-                           g.stride[2], s.phase_len);
+      float* out = window + c * s.window_channel_stride + kd * s.kd_stride;
+      const std::int64_t id = first_row.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+      if (id < 0 || id >= g.in[0]) {
+        std::fill(out, out + band_rows * s.row_len, 0.0f);
+        continue;
+      }
+      const float* plane = channel + id * ss[2];
+      if (s.rows_overlap) {
+        copy_rows(out, plane, ih0, band_rows, 1);
+      } else {
+        for (std::int64_t r = 0; r < runs; ++r)
+          copy_rows(out + r * g.kernel[1] * s.row_len, plane, ih0 + r * g.stride[1], g.kernel[1], g.dilation[1]);
       }
     }
   }
@@ -176,18 +191,14 @@ Share thread_share(std::int64_t items, std::int64_t blocks, bool split_blocks, i
   return {i0, i1, 0, blocks};
 }
 
-// The items [begin, end) of one block (one group, see run_thread): which run (output row) an
-// item's tile belongs to and where its pixels start in that run's window.
+// The items [begin, end) of one block (one plane of one group, see run_thread): its first and
+// last item's row (within the group) and tile.
 struct BlockRuns {
   std::int64_t group_first;  // first item of the group
   std::int64_t first_row;    // row index (within the group) of item `begin`
   std::int64_t first_tile;   // tile of item `begin`
   std::int64_t end_row, end_tile;  // row and tile of item end - 1
   std::int64_t row_of(std::int64_t item, const IgemmSetup& s) const { return (item - group_first) / s.tiles_per_row; }
-  std::int64_t run_first_tile(std::int64_t row) const { return row == first_row ? first_tile : 0; }
-  std::int64_t run_last_tile(std::int64_t row, const IgemmSetup& s) const {
-    return row == end_row ? end_tile : s.tiles_per_row - 1;
-  }
 };
 
 void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x,
@@ -200,11 +211,14 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   const auto& ds = x.dst.strides;
   const std::int64_t tpr = s.tiles_per_row;
 
-  // The block starting at item `begin`: up to tiles_per_block items of one group; shorter than a
-  // row: inside one row; longer: ending on a row boundary (setup's runs_per_block bound).
+  // The block starting at item `begin`: up to tiles_per_block items of one (n, od) plane of one
+  // group; shorter than a row: inside one row; longer: ending on a row boundary (setup's
+  // runs_per_block bound).
   auto block_end = [&](std::int64_t begin) {
     const std::int64_t group_first = begin / s.items_per_group * s.items_per_group;
-    std::int64_t end = std::min({share.item_end, group_first + s.items_per_group, begin + s.tiles_per_block});
+    const std::int64_t plane_items = s.out_h * tpr;  // one (n, od) plane of the group
+    const std::int64_t plane_end = group_first + ((begin - group_first) / plane_items + 1) * plane_items;
+    std::int64_t end = std::min({share.item_end, plane_end, begin + s.tiles_per_block});
     const std::int64_t row_end = group_first + ((begin - group_first) / tpr + 1) * tpr;
     if (s.tiles_per_block < tpr) {
       end = std::min(end, row_end);
@@ -222,13 +236,13 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
                          (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
     const std::int64_t c0 = chunk * s.chunk_channels;
     const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - c0);
-    for (std::int64_t row = runs.first_row; row <= runs.end_row; ++row) {
-      const std::int64_t first_tile = runs.run_first_tile(row), last_tile = runs.run_last_tile(row, s);
-      const std::int64_t column = s.tile_begin(first_tile);
-      fill_run(g, s, x.src, group, decode_item(g, s, row * tpr), column,
-               s.tile_begin(last_tile) + s.tile_pixels(last_tile) - column, c0, count,
-               windows + (row - runs.first_row) * s.run_floats);
-    }
+    // Window columns start at the block's first column (0 when it spans several rows).
+    const std::int64_t run_count = runs.end_row - runs.first_row + 1;
+    const std::int64_t origin = run_count > 1 ? 0 : s.tile_begin(runs.first_tile);
+    const std::int64_t last_column =
+        run_count > 1 ? s.out_w : s.tile_begin(runs.end_tile) + s.tile_pixels(runs.end_tile);
+    fill_block(g, s, x.src, group, decode_item(g, s, runs.first_row * tpr), run_count, origin,
+               last_column - origin, c0, count, windows);
     for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
          first_block += s.blocks_per_pack) {
       const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
@@ -265,8 +279,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
           const Item item = decode_item(g, s, i - group_first);
           const std::int64_t row = runs.row_of(i, s);
           const std::int64_t column = s.tile_begin(item.tile);
-          args.window = windows + (row - runs.first_row) * s.run_floats + column -
-                        s.tile_begin(runs.run_first_tile(row));
+          args.window = windows + (row - runs.first_row) * s.run_row_step * s.row_len + column - origin;
           args.dst = x.dst.data + item.n * ds[0] + first_channel * ds[1] + item.od * ds[2] +
                      item.oh * ds[3] + column * ds[4];
           s.kernel->get(int(s.tile_pixels(item.tile)))(args);
@@ -309,11 +322,13 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   auto* bytes = static_cast<std::byte*>(workspace);
   auto* tap_offsets = reinterpret_cast<std::int64_t*>(bytes);
   const std::int64_t stride_w = g.stride[2];
-  for (std::int64_t row = 0, t = 0; row < s.kernel_rows; ++row)
-    for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t) {
-      const std::int64_t x_offset = kw * g.dilation[2];
-      tap_offsets[t] = row * s.row_len + (x_offset % stride_w) * s.phase_len + x_offset / stride_w;
-    }
+  for (std::int64_t kd = 0, t = 0; kd < g.kernel[0]; ++kd)
+    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t) {
+        const std::int64_t x_offset = kw * g.dilation[2];
+        tap_offsets[t] = kd * s.kd_stride + kh * s.kh_row_step * s.row_len +
+                         (x_offset % stride_w) * s.phase_len + x_offset / stride_w;
+      }
   float* bias = nullptr;
   if (x.bias.data != nullptr) {
     bias = reinterpret_cast<float*>(bytes + s.bias_offset);

@@ -72,7 +72,11 @@ std::int64_t IgemmSetup::run_row_len(const ConvGeometry& g, std::int64_t tiles) 
 }
 
 std::int64_t IgemmSetup::runs_per_block(std::int64_t tiles) const {
-  return tiles < tiles_per_row ? 1 : tiles / tiles_per_row + 1;
+  return tiles < tiles_per_row ? 1 : std::min(tiles / tiles_per_row + 1, std::max<std::int64_t>(1, out_h));
+}
+
+std::int64_t IgemmSetup::band_rows(const ConvGeometry& g, std::int64_t runs) const {
+  return rows_overlap ? (runs - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1 : runs * g.kernel[1];
 }
 
 IgemmSetup igemm_setup(const ConvGeometry& g) {
@@ -88,17 +92,25 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
   s.tiles_per_row = std::max<std::int64_t>(1, ceil_div(s.out_w, s.kernel->pmax));
   s.tile_max = std::max<std::int64_t>(1, ceil_div(s.out_w, s.tiles_per_row));
 
+  s.out_h = g.out[1];
+  s.rows_overlap = g.stride[1] < (g.kernel[1] - 1) * g.dilation[1] + 1;
+  s.run_row_step = s.rows_overlap ? g.stride[1] : g.kernel[1];
+  s.kh_row_step = s.rows_overlap ? g.dilation[1] : 1;
+
   // Channel chunks: the packed weights of a chunk for every block of the group fit the weight
-  // budget (at least one channel), and one tile's window fits the window budget.
+  // budget (at least one channel), and a one-tile block's window fits the window budget.
   const std::int64_t weight_floats_per_channel = s.taps * s.ocb;
   const std::int64_t weight_budget = kIgemmWeightBudget / std::int64_t(sizeof(float));
   const std::int64_t window_budget = kIgemmWindowBudget / std::int64_t(sizeof(float));
+  auto channel_window_floats = [&](std::int64_t tiles) {
+    return g.kernel[0] * s.band_rows(g, s.runs_per_block(tiles)) * s.run_row_len(g, tiles);
+  };
   if (s.in_per_group == 0) {
     s.chunk_channels = 0;
     s.chunks = 1;
   } else {
     std::int64_t chunk = weight_budget / std::max<std::int64_t>(1, weight_floats_per_channel * s.oc_blocks);
-    chunk = std::min(chunk, window_budget / (s.kernel_rows * s.run_row_len(g, 1)));
+    chunk = std::min(chunk, window_budget / channel_window_floats(1));
     chunk = std::clamp<std::int64_t>(chunk, 1, s.in_per_group);
     s.chunks = ceil_div(s.in_per_group, chunk);
     s.chunk_channels = ceil_div(s.in_per_group, s.chunks);  // balanced chunks
@@ -107,23 +119,20 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
   s.blocks_per_pack = std::clamp<std::int64_t>(weight_budget / chunk_weights, 1, s.oc_blocks);
   s.items_per_group = g.batch * g.out[0] * g.out[1] * s.tiles_per_row;
 
-  // Tiles per block: the most whose run windows fit the window budget (monotone in the count;
-  // binary search), independent of the image's height, depth and batch.
+  // Tiles per block: the most whose window fits the window budget (monotone in the count;
+  // binary search), independent of the image's height, depth and batch beyond one plane.
   const std::int64_t channels = std::max<std::int64_t>(1, s.chunk_channels);
-  auto window_floats = [&](std::int64_t tiles) {
-    return s.runs_per_block(tiles) * channels * s.kernel_rows * s.run_row_len(g, tiles);
-  };
   std::int64_t lo = 1, hi = std::max<std::int64_t>(1, window_budget / (channels * s.kernel_rows));
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
-    if (window_floats(mid) <= window_budget) lo = mid; else hi = mid - 1;
+    if (channels * channel_window_floats(mid) <= window_budget) lo = mid; else hi = mid - 1;
   }
   s.tiles_per_block = lo;
-  const std::int64_t run_tiles = std::min(s.tiles_per_block, s.tiles_per_row);
-  s.phase_len = s.run_row_len(g, run_tiles) / g.stride[2];
+  s.phase_len = s.run_row_len(g, s.tiles_per_block) / g.stride[2];
   s.row_len = g.stride[2] * s.phase_len;
-  s.window_channel_stride = s.kernel_rows * s.row_len;
-  s.run_floats = s.chunk_channels * s.window_channel_stride;
+  s.band_rows_max = s.band_rows(g, s.runs_per_block(s.tiles_per_block));
+  s.kd_stride = s.band_rows_max * s.row_len;
+  s.window_channel_stride = g.kernel[0] * s.kd_stride;
 
   if (const char* order = std::getenv("FASTCONV_IGEMM_CHUNKS_OUTER"); order != nullptr && *order != '\0')
     s.chunks_outer = std::string(order) == "0" ? 0 : 1;
@@ -131,8 +140,7 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
   s.bias_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
   s.shared_bytes = s.bias_offset + round_up_64(std::size_t(g.groups * s.oc_blocks * s.ocb) * sizeof(float));
   s.pack_bytes = round_up_64(std::size_t(s.blocks_per_pack * chunk_weights) * sizeof(float));
-  s.slot_bytes = s.pack_bytes +
-                 round_up_64(std::size_t(s.runs_per_block(s.tiles_per_block) * s.run_floats) * sizeof(float));
+  s.slot_bytes = s.pack_bytes + round_up_64(std::size_t(s.chunk_channels * s.window_channel_stride) * sizeof(float));
   return s;
 }
 

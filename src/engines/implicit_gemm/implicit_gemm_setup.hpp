@@ -4,14 +4,16 @@
 // window, how input channels are chunked and how many tiles share one chunk of windows, and the
 // workspace they need.
 //
-// Windows: the tiles of a block are consecutive items (group, n, od, oh, tile); the tiles of one
-// output row within a block form a run, and each run has one window: per input channel, KD * KH
-// kernel rows of `row_len` floats holding the input values the run's pixels read along W,
-// de-interleaved by the stride: value x of the run's span sits at
-// (x % stride_w) * phase_len + x / stride_w, so the P values one kernel tap reads for a tile are
-// consecutive (tap offsets) and a tile starting q pixels into its run reads from window + q.
-// Padding is stored as zeros. A block shorter than a row stays inside one row (one run); a
-// longer one ends on a row boundary (at most tiles / tiles_per_row + 1 runs).
+// Windows: the tiles of a block are consecutive items (group, n, od, oh, tile) of one (n, od)
+// plane; the tiles of one output row form a run. A block shorter than a row stays inside one row
+// (one run); a longer one ends on a row boundary (at most min(tiles / tiles_per_row + 1, OH)
+// runs). The block's window holds, per input channel and kernel depth kd, a band of input rows
+// of `row_len` floats: the input values along W the block reads (from column origin * stride_w -
+// pad), de-interleaved by the stride: value x sits at (x % stride_w) * phase_len + x / stride_w,
+// so the P values one kernel tap reads for a tile are consecutive. When consecutive runs' kernel
+// rows overlap (stride_h < the kernel's dilated height) the band is the input rows in order, run r
+// starting at band row r * stride_h and kernel row kh at + kh * dilation_h; otherwise each run
+// has its own KH rows (run_row_step = KH, kh_row_step = 1). Padding is stored as zeros.
 //
 // Budgets per thread: packed weights of one channel chunk for the thread's output-channel
 // blocks <= kWeightBudget bytes, the run windows of one block <= kWindowBudget bytes, so the
@@ -43,8 +45,13 @@ struct IgemmSetup {
   std::int64_t tile_max = 0;               // widest tile (pixels)
   std::int64_t phase_len = 0;              // window row: stride_w phases of phase_len floats
   std::int64_t row_len = 0;                // stride_w * phase_len
-  std::int64_t window_channel_stride = 0;  // kernel_rows * row_len
-  std::int64_t run_floats = 0;             // one run's window: chunk_channels * window_channel_stride
+  std::int64_t window_channel_stride = 0;  // KD * kd_stride
+  std::int64_t out_h = 0;
+  bool rows_overlap = false;               // band = consecutive input rows (see above)
+  std::int64_t run_row_step = 0;           // band rows between consecutive runs
+  std::int64_t kh_row_step = 0;            // band rows between consecutive kernel rows
+  std::int64_t band_rows_max = 0;          // band rows of the largest block
+  std::int64_t kd_stride = 0;              // band_rows_max * row_len
   std::int64_t chunk_channels = 0;         // input channels per chunk
   std::int64_t chunks = 0;
   std::int64_t blocks_per_pack = 0;        // output-channel blocks packed at once
@@ -65,6 +72,8 @@ struct IgemmSetup {
   std::int64_t run_row_len(const ConvGeometry& g, std::int64_t tiles) const;
   // Most runs a block of `tiles` tiles can have.
   std::int64_t runs_per_block(std::int64_t tiles) const;
+  // Band rows (per kernel depth) of a block with `runs` runs.
+  std::int64_t band_rows(const ConvGeometry& g, std::int64_t runs) const;
   std::int64_t out_w = 0;
 };
 

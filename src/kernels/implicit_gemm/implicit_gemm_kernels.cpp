@@ -14,13 +14,13 @@ namespace fastconv::detail {
 void igemm_pack_scalar(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t);
 void igemm_pack_avx2(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t);
 void igemm_pack_avx512(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t);
-#define FASTCONV_IGEMM_FILL_ROW(isa)                                                                       \
-  void igemm_fill_row_##isa(float*, const float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
-                            std::int64_t, std::int64_t);
-FASTCONV_IGEMM_FILL_ROW(scalar)
-FASTCONV_IGEMM_FILL_ROW(avx2)
-FASTCONV_IGEMM_FILL_ROW(avx512)
-#undef FASTCONV_IGEMM_FILL_ROW
+#define FASTCONV_IGEMM_FILL_ROWS(isa)                                                                  \
+  void igemm_fill_rows_##isa(float*, std::int64_t, const float*, std::int64_t, std::int64_t, std::int64_t, \
+                             std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
+FASTCONV_IGEMM_FILL_ROWS(scalar)
+FASTCONV_IGEMM_FILL_ROWS(avx2)
+FASTCONV_IGEMM_FILL_ROWS(avx512)
+#undef FASTCONV_IGEMM_FILL_ROWS
 
 namespace {
 
@@ -31,7 +31,7 @@ constexpr int float_lanes(Isa isa) {
 const IgemmKernel kIgemmKernels[] = {
 #define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) \
   {Isa::isa, ocv, float_lanes(Isa::isa), pmax, igemm_kernels_##isa##_##ocv##_##pmax(), &igemm_pack_##isa, \
-   &igemm_fill_row_##isa},
+   &igemm_fill_rows_##isa},
 #include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
 #undef FASTCONV_IGEMM_KERNEL
 };

@@ -49,15 +49,17 @@ using IgemmKernelFn = void (*)(const IgemmArgs& args);
 using IgemmPackFn = void (*)(const float* src, std::int64_t filter_stride, std::int64_t filters,
                              std::int64_t length, float* out, std::int64_t out_stride);
 
-// Window row copy for the kernels (one per ISA): the `span` input values starting at column
-// `first` of a row of `width` values (`step` floats apart in memory, so `row + column * step`),
-// de-interleaved by `stride` into phases of `phase_len` floats:
-//   out[(x % stride) * phase_len + x / stride] = 0 <= first + x < width ? row[(first + x) * step] : 0
-// for x < span; the rest of each phase (up to phase_len) is zeroed. `row` is only read inside
-// [0, width). AVX-512 uses masked loads (and lane permutes for stride 2) when step is 1.
-using IgemmFillRowFn = void (*)(float* out, const float* row, std::int64_t step, std::int64_t first,
-                                std::int64_t span, std::int64_t width, std::int64_t stride,
-                                std::int64_t phase_len);
+// Window rows copy for the kernels (one per ISA): for each of `rows` input rows (row i at
+// `src + i * src_row_stride`, output row i at `out + i * out_row_stride`), the `span` input values
+// starting at column `first` of the row of `width` values (`step` floats apart in memory, so
+// `src + column * step`), de-interleaved by `stride` into phases of `phase_len` floats:
+//   out[(x % stride) * phase_len + x / stride] = 0 <= first + x < width ? src[(first + x) * step] : 0
+// for x < span; the rest of each phase (up to phase_len) is zeroed. The source is only read
+// inside [0, width). AVX-512 uses masked loads (and lane permutes for stride 2) when step is 1.
+using IgemmFillRowsFn = void (*)(float* out, std::int64_t out_row_stride, const float* src,
+                                 std::int64_t src_row_stride, std::int64_t rows, std::int64_t step,
+                                 std::int64_t first, std::int64_t span, std::int64_t width,
+                                 std::int64_t stride, std::int64_t phase_len);
 
 // One entry of the list: kernels for P = 1..pmax.
 struct IgemmKernel {
@@ -67,7 +69,7 @@ struct IgemmKernel {
   int pmax;   // widest tile
   const IgemmKernelFn* by_pixels;  // by_pixels[P - 1]
   IgemmPackFn pack;                // the ISA's weight packing
-  IgemmFillRowFn fill_row;         // the ISA's window row copy
+  IgemmFillRowsFn fill_rows;       // the ISA's window rows copy
   int ocb() const { return ocv * lanes; }
   IgemmKernelFn get(int pixels) const { return by_pixels[pixels - 1]; }
   std::string name(int pixels) const;  // f32_igemm_<P>x<OCB>__<isa>

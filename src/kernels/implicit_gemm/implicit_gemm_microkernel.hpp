@@ -269,9 +269,9 @@ void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_strid
   }
 }
 
-// IgemmFillRowFn (implicit_gemm_kernels.hpp), portable: per phase, zeros, the in-row values
+// One row of IgemmFillRowsFn (implicit_gemm_kernels.hpp), portable: per phase, zeros, the in-row values
 // (a plain copy at unit stride and step, which the compiler vectorises), zeros.
-inline void igemm_fill_row_portable(float* __restrict out, const float* __restrict row, std::int64_t step,
+FASTCONV_IGEMM_INLINE inline void igemm_fill_row_portable(float* __restrict out, const float* __restrict row, std::int64_t step,
                                     std::int64_t first, std::int64_t span, std::int64_t width,
                                     std::int64_t stride, std::int64_t phase_len) {
   for (std::int64_t phase = 0; phase < stride; ++phase) {
@@ -294,7 +294,7 @@ inline void igemm_fill_row_portable(float* __restrict out, const float* __restri
 }
 
 template <Isa isa>
-void igemm_fill_row(float* __restrict out, const float* __restrict row, std::int64_t step, std::int64_t first,
+FASTCONV_IGEMM_INLINE inline void igemm_fill_row(float* __restrict out, const float* __restrict row, std::int64_t step, std::int64_t first,
                     std::int64_t span, std::int64_t width, std::int64_t stride, std::int64_t phase_len) {
 #if defined(__AVX512F__)
   if constexpr (isa == Isa::avx512) {
