@@ -139,7 +139,7 @@ class NextChunkPrefetch {
   void start(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
              std::int64_t group, std::int64_t first_block, std::int64_t block_end,
              std::int64_t next_c0, std::int64_t calls) {
-    cursor_ = total_ = 0;
+    cursor_ = total_ = filter_ = line_ = 0;
     const auto& ws = weight.strides;
     if (!filters_contiguous(g, s, weight) || next_c0 >= s.in_per_group || calls <= 0) return;
     const std::int64_t first = first_block * s.ocb;
@@ -152,13 +152,25 @@ class NextChunkPrefetch {
     per_call_ = (total_ + calls - 1) / calls;
   }
   void step() {
-    for (std::int64_t n = 0; n < per_call_ && cursor_ < total_; ++n, ++cursor_)
-      __builtin_prefetch(base_ + (cursor_ / lines_per_filter_) * filter_stride_ + (cursor_ % lines_per_filter_) * 64, 0, 2);
+    // Local copies: the loop must not reload and store the members around every prefetch.
+    std::int64_t left = std::min(per_call_, total_ - cursor_), filter = filter_, line = line_;
+    if (left <= 0) return;
+    cursor_ += left;
+    for (; left > 0; --left) {
+      __builtin_prefetch(base_ + filter * filter_stride_ + line * 64, 0, 2);
+      if (++line == lines_per_filter_) {
+        line = 0;
+        ++filter;
+      }
+    }
+    filter_ = filter;
+    line_ = line;
   }
 
  private:
   const char* base_ = nullptr;
   std::int64_t filter_stride_ = 0, lines_per_filter_ = 1, total_ = 0, per_call_ = 0, cursor_ = 0;
+  std::int64_t filter_ = 0, line_ = 0;  // the next line to prefetch: filter, line within it
 };
 
 // Per-thread workspace slots: one per processor, so that a plan made before set_num_threads()
