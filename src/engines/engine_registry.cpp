@@ -3,9 +3,11 @@
 // The heuristic: the first engine in this order that takes the problem.
 //   1. depthwise      C/groups == 1: direct loops doing C/g * kernel-volume work per output
 //                     (im2col would run a GEMM with a reduction of only the kernel volume).
-//   2. few_channels   forward float32 with C/groups <= 4 (photos, grayscale, thin groups): the
-//                     problem is memory-bound; output pixels in vector lanes reach bandwidth,
-//                     where output-channel lanes would idle and a GEMM has a reduction of <= 4*kvol.
+//   2. few_channels   forward float32 with C/groups <= 4 (photos, grayscale), or thin groups
+//                     (C/groups, K/groups <= 16) on output rows at least kThinGroupMinRow wide:
+//                     output pixels in vector lanes reach bandwidth where output-channel lanes
+//                     would idle. On narrower rows (ResNeXt's 14x14 and 7x7 stages) thin groups
+//                     go to implicit_gemm, measured faster there (fastconv-bench, resnext_g32_c512_14).
 //   3. pointwise      1x1, stride 1, no padding: a GEMM straight on the operands (its packing
 //                     blocks are bounded), every direction and dtype.
 //   4. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
@@ -13,6 +15,7 @@
 //   5. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
 //   6. reference      never reached in practice (im2col takes every problem).
 // FASTCONV_VERBOSE=1 prints each plan's choice and every engine's decline reason.
+#include <cstdint>
 #include <string>
 
 #include "engines/conv_engine.hpp"
@@ -25,6 +28,22 @@
 #include "fastconv/error.hpp"
 
 namespace fastconv::detail {
+namespace {
+
+// few_channels' pixel vectors fill poorly on rows narrower than this; see the heuristic above.
+constexpr std::int64_t kThinGroupMinRow = 16;
+constexpr std::int64_t kFewChannels = 4;
+
+// Why `auto` passes over an engine that takes the problem (empty: it does not).
+std::string auto_skip_reason(Engine candidate, const ConvGeometry& g) {
+  if (candidate == Engine::few_channels && g.in_channels_per_group() > kFewChannels &&
+      g.out[2] < kThinGroupMinRow)
+    return "thin groups on output rows of " + std::to_string(g.out[2]) + " < " +
+           std::to_string(kThinGroupMinRow) + ": implicit_gemm is faster";
+  return {};
+}
+
+}  // namespace
 
 const ConvEngine& engine_instance(Engine id) {
   switch (id) {
@@ -46,7 +65,8 @@ Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dt
   for (Engine candidate :
        {Engine::depthwise, Engine::few_channels, Engine::pointwise, Engine::implicit_gemm,
         Engine::im2col, Engine::reference}) {
-    const std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
+    std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
+    if (reason.empty()) reason = auto_skip_reason(candidate, geometry);
     if (reason.empty()) {
       if (why) *why += std::string(engine_name(candidate)) + ": chosen";
       return candidate;

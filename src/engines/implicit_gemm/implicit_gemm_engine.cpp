@@ -89,17 +89,35 @@ Item decode_item(const ConvGeometry& g, const IgemmSetup& s, std::int64_t index_
   return item;
 }
 
-// Copies the window of one block (implicit_gemm_setup.hpp): output rows [oh, oh + runs) of plane
+// What one block's window holds (implicit_gemm_setup.hpp): output rows [oh, oh + runs) of plane
 // (n, od) of `group`, output columns [column, column + pixels), input channels [c0, c0 + count).
-void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, std::int64_t group,
-                const Item& first_row, std::int64_t runs, std::int64_t column, std::int64_t pixels,
-                std::int64_t c0, std::int64_t count, float* window) {
+struct BlockSource {
+  std::int64_t group, n, od, oh, runs, column, pixels, c0, count;
+  std::int64_t span(const ConvGeometry& g) const {
+    return (pixels - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
+  }
+  std::int64_t first(const ConvGeometry& g) const { return column * g.stride[2] - g.pad_begin[2]; }
+  std::int64_t ih0(const ConvGeometry& g) const { return oh * g.stride[1] - g.pad_begin[1]; }
+  std::int64_t id(const ConvGeometry& g, std::int64_t kd) const {
+    return od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+  }
+  // Input row of band row b (implicit_gemm_setup.hpp: consecutive rows, or KH rows per run).
+  std::int64_t ih(const ConvGeometry& g, const IgemmSetup& s, std::int64_t b) const {
+    return s.rows_overlap ? ih0(g) + b
+                          : ih0(g) + (b / g.kernel[1]) * g.stride[1] + (b % g.kernel[1]) * g.dilation[1];
+  }
+  const float* channel(const IgemmSetup& s, const View5<float>& src, std::int64_t c) const {
+    return src.plane(n, group * s.in_per_group + c0 + c);
+  }
+};
+
+// Copies the window of one block, zero where it falls in the padding.
+void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, const BlockSource& b,
+                float* window) {
   const auto& ss = src.strides;
-  const std::int64_t span = (pixels - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
-  const std::int64_t first = column * g.stride[2] - g.pad_begin[2];
-  const std::int64_t ih0 = first_row.oh * g.stride[1] - g.pad_begin[1];
-  const std::int64_t band_rows = s.band_rows(g, runs);
-  // Band rows [lo, hi) of rows input_row(b) .. lie inside the image, `row_step` apart.
+  const std::int64_t span = b.span(g), first = b.first(g), ih0 = b.ih0(g);
+  const std::int64_t band_rows = s.band_rows(g, b.runs);
+  // Rows ih, ih + row_step, ... (`rows` of them), zero outside the image.
   auto copy_rows = [&](float* out, const float* plane, std::int64_t ih, std::int64_t rows,
                        std::int64_t row_step) {
     const std::int64_t lo = ih >= 0 ? 0 : std::min(rows, (-ih + row_step - 1) / row_step);
@@ -110,11 +128,11 @@ void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& 
                           row_step * ss[3], hi - lo, ss[4], first, span, g.in[2], g.stride[2], s.phase_len);
     std::fill(out + hi * s.row_len, out + rows * s.row_len, 0.0f);
   };
-  for (std::int64_t c = 0; c < count; ++c) {
-    const float* channel = src.plane(first_row.n, group * s.in_per_group + c0 + c);
+  for (std::int64_t c = 0; c < b.count; ++c) {
+    const float* channel = b.channel(s, src, c);
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
       float* out = window + c * s.window_channel_stride + kd * s.kd_stride;
-      const std::int64_t id = first_row.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+      const std::int64_t id = b.id(g, kd);
       if (id < 0 || id >= g.in[0]) {
         std::fill(out, out + band_rows * s.row_len, 0.0f);
         continue;
@@ -123,12 +141,61 @@ void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& 
       if (s.rows_overlap) {
         copy_rows(out, plane, ih0, band_rows, 1);
       } else {
-        for (std::int64_t r = 0; r < runs; ++r)
+        for (std::int64_t r = 0; r < b.runs; ++r)
           copy_rows(out + r * g.kernel[1] * s.row_len, plane, ih0 + r * g.stride[1], g.kernel[1], g.dilation[1]);
       }
     }
   }
 }
+
+// Prefetches into L2, spread over the kernel calls of one block, the input rows the next
+// block's window copies: they come from planes far apart, which hardware prefetchers miss, and
+// waiting on them made the copy a large share of 3-D layers.
+class NextWindowPrefetch {
+ public:
+  void start(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, const BlockSource& b,
+             std::int64_t calls) {
+    g_ = &g;
+    s_ = &s;
+    src_ = &src;
+    b_ = b;
+    rows_ = s.band_rows(g, b.runs);
+    const auto& ss = src.strides;
+    const std::int64_t first = std::max<std::int64_t>(0, b.first(g));
+    column_bytes_ = first * ss[4] * std::int64_t(sizeof(float));
+    const std::int64_t columns = std::min(b.span(g), g.in[2] - first);
+    lines_ = columns <= 0 ? 0 : ((columns - 1) * ss[4] * std::int64_t(sizeof(float))) / 64 + 2;
+    c_ = kd_ = row_ = 0;
+    const std::int64_t total = b.count * g.kernel[0] * rows_;
+    rows_per_call_ = calls <= 0 || lines_ == 0 ? 0 : (total + calls - 1) / calls;
+  }
+  void step() {
+    for (std::int64_t n = 0; n < rows_per_call_ && c_ < b_.count; ++n) {
+      const std::int64_t id = b_.id(*g_, kd_), ih = b_.ih(*g_, *s_, row_);
+      if (id >= 0 && id < g_->in[0] && ih >= 0 && ih < g_->in[1]) {
+        const auto& ss = src_->strides;
+        const char* row = reinterpret_cast<const char*>(b_.channel(*s_, *src_, c_) + id * ss[2] + ih * ss[3]) +
+                          column_bytes_;
+        for (std::int64_t line = 0; line < lines_; ++line) __builtin_prefetch(row + line * 64, 0, 2);
+      }
+      if (++row_ == rows_) {
+        row_ = 0;
+        if (++kd_ == g_->kernel[0]) {
+          kd_ = 0;
+          ++c_;
+        }
+      }
+    }
+  }
+
+ private:
+  const ConvGeometry* g_ = nullptr;
+  const IgemmSetup* s_ = nullptr;
+  const View5<float>* src_ = nullptr;
+  BlockSource b_{};
+  std::int64_t rows_ = 0, column_bytes_ = 0, lines_ = 0, rows_per_call_ = 0;
+  std::int64_t c_ = 0, kd_ = 0, row_ = 0;  // the next row: channel, kernel depth, band row
+};
 
 // Prefetches into L2, spread over the kernel calls of one channel chunk, the raw weights the
 // next chunk will pack (filters stored contiguously only), so that packing does not wait on
@@ -241,20 +308,36 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     return end;
   };
 
-  // One block, one input-channel chunk: copy the run windows, then every output-channel block.
-  auto run_block = [&](std::int64_t begin, std::int64_t end, std::int64_t chunk) {
+  // What the block [begin, end) reads for `chunk`.
+  auto block_source = [&](std::int64_t begin, std::int64_t end, std::int64_t chunk) {
     const std::int64_t group = begin / s.items_per_group, group_first = group * s.items_per_group;
     const BlockRuns runs{group_first, (begin - group_first) / tpr, (begin - group_first) % tpr,
                          (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
-    const std::int64_t c0 = chunk * s.chunk_channels;
-    const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - c0);
     // Window columns start at the block's first column (0 when it spans several rows).
     const std::int64_t run_count = runs.end_row - runs.first_row + 1;
     const std::int64_t origin = run_count > 1 ? 0 : s.tile_begin(runs.first_tile);
     const std::int64_t last_column =
         run_count > 1 ? s.out_w : s.tile_begin(runs.end_tile) + s.tile_pixels(runs.end_tile);
-    fill_block(g, s, x.src, group, decode_item(g, s, runs.first_row * tpr), run_count, origin,
-               last_column - origin, c0, count, windows);
+    const Item row = decode_item(g, s, runs.first_row * tpr);
+    const std::int64_t c0 = chunk * s.chunk_channels;
+    return BlockSource{group, row.n, row.od, row.oh, run_count, origin, last_column - origin, c0,
+                       std::min(s.chunk_channels, s.in_per_group - c0)};
+  };
+  NextWindowPrefetch window_prefetch;
+
+  // One block, one input-channel chunk: copy the window (its rows were prefetched while the
+  // previous block ran, `next` is prefetched during this one), then every output-channel block.
+  auto run_block = [&](std::int64_t begin, std::int64_t end, std::int64_t chunk,
+                       const BlockSource* next) {
+    const std::int64_t group = begin / s.items_per_group, group_first = group * s.items_per_group;
+    const BlockRuns runs{group_first, (begin - group_first) / tpr, (begin - group_first) % tpr,
+                         (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
+    const BlockSource source = block_source(begin, end, chunk);
+    const std::int64_t c0 = source.c0, count = source.count, origin = source.column;
+    fill_block(g, s, x.src, source, windows);
+    const std::int64_t calls = (end - begin) * (share.block_end - share.block_begin);
+    if (next != nullptr) window_prefetch.start(g, s, x.src, *next, calls);
+    else window_prefetch.start(g, s, x.src, source, 0);
     for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
          first_block += s.blocks_per_pack) {
       const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
@@ -296,6 +379,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
                      item.oh * ds[3] + column * ds[4];
           s.kernel->get(int(s.tile_pixels(item.tile)))(args);
           prefetch.step();
+          window_prefetch.step();
         }
       }
     }
@@ -312,13 +396,25 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk)
       for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
         const std::int64_t end = block_end(begin);
-        run_block(begin, end, chunk);
+        const bool last = end == share.item_end;
+        const BlockSource next = last ? block_source(share.item_begin, block_end(share.item_begin), chunk + 1)
+                                      : block_source(end, block_end(end), chunk);
+        run_block(begin, end, chunk, last && chunk + 1 == s.chunks ? nullptr : &next);
         begin = end;
       }
   } else {
     for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
       const std::int64_t end = block_end(begin);
-      for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) run_block(begin, end, chunk);
+      for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
+        const bool last_chunk = chunk + 1 == s.chunks;
+        if (last_chunk && end == share.item_end) {
+          run_block(begin, end, chunk, nullptr);
+        } else {
+          const BlockSource next = last_chunk ? block_source(end, block_end(end), 0)
+                                              : block_source(begin, end, chunk + 1);
+          run_block(begin, end, chunk, &next);
+        }
+      }
       begin = end;
     }
   }

@@ -305,13 +305,25 @@ FASTCONV_IGEMM_INLINE inline void igemm_fill_row(float* __restrict out, const fl
       return __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
     };
     if (step == 1 && stride == 1) {
-      std::int64_t x = 0;
-      for (; x + 16 <= phase_len; x += 16)
-        _mm512_storeu_ps(out + x, _mm512_maskz_loadu_ps(lane_mask(first + x, x), row + first + x));
-      if (x < phase_len) {
-        const __mmask16 tail = __mmask16((1u << (phase_len - x)) - 1u);
-        _mm512_mask_storeu_ps(out + x, tail, _mm512_maskz_loadu_ps(lane_mask(first + x, x) & tail, row + first + x));
+      // Zeros, the in-row values with whole unaligned vectors (the last one overlapping the one
+      // before; masked loads with inactive lanes run several times slower here), zeros.
+      const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, span);
+      const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, span);
+      const std::int64_t n = hi - lo;
+      for (std::int64_t x = 0; x < lo; ++x) out[x] = 0.0f;
+      const float* in = row + first + lo;
+      float* to = out + lo;
+      if (n >= 16) {
+        std::int64_t i = 0;
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(to + i, _mm512_loadu_ps(in + i));
+        if (i < n) _mm512_storeu_ps(to + n - 16, _mm512_loadu_ps(in + n - 16));
+      } else if (n > 0) {
+        const __mmask16 part = __mmask16((1u << n) - 1u);
+        _mm512_mask_storeu_ps(to, part, _mm512_maskz_loadu_ps(part, in));
       }
+      std::int64_t x = hi;
+      for (; x + 16 <= phase_len; x += 16) _mm512_storeu_ps(out + x, _mm512_setzero_ps());
+      if (x < phase_len) _mm512_mask_storeu_ps(out + x, __mmask16((1u << (phase_len - x)) - 1u), _mm512_setzero_ps());
       return;
     }
     if (step == 1 && stride == 2) {
@@ -320,8 +332,11 @@ FASTCONV_IGEMM_INLINE inline void igemm_fill_row(float* __restrict out, const fl
       const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
       for (std::int64_t j = 0; j < phase_len; j += 16) {
         const std::int64_t x = 2 * j, column = first + x;
-        const __m512 low = _mm512_maskz_loadu_ps(lane_mask(column, x), row + column);
-        const __m512 high = _mm512_maskz_loadu_ps(lane_mask(column + 16, x + 16), row + column + 16);
+        const bool inside = column >= 0 && column + 32 <= width && x + 32 <= span;
+        const __m512 low = inside ? _mm512_loadu_ps(row + column)
+                                  : _mm512_maskz_loadu_ps(lane_mask(column, x), row + column);
+        const __m512 high = inside ? _mm512_loadu_ps(row + column + 16)
+                                   : _mm512_maskz_loadu_ps(lane_mask(column + 16, x + 16), row + column + 16);
         const __mmask16 keep = phase_len - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (phase_len - j)) - 1u);
         _mm512_mask_storeu_ps(out + j, keep, _mm512_permutex2var_ps(low, even, high));
         _mm512_mask_storeu_ps(out + phase_len + j, keep, _mm512_permutex2var_ps(low, odd, high));
