@@ -119,13 +119,18 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
   s.blocks_per_pack = std::clamp<std::int64_t>(weight_budget / chunk_weights, 1, s.oc_blocks);
   s.items_per_group = g.batch * g.out[0] * g.out[1] * s.tiles_per_row;
 
-  // Tiles per block: the most whose window fits the window budget (monotone in the count;
-  // binary search), independent of the image's height, depth and batch beyond one plane.
+  s.pack_bytes = round_up_64(std::size_t(s.blocks_per_pack * chunk_weights) * sizeof(float));
+
+  // Tiles per block: the most whose window fits what the slot budget leaves after the packed
+  // weights, at least the window budget (monotone in the count; binary search). Bigger blocks
+  // copy each input row fewer times and reuse each packed weight over more tiles.
+  const std::int64_t block_budget = std::max<std::int64_t>(
+      window_budget, (kIgemmSlotBudget - std::int64_t(s.pack_bytes)) / std::int64_t(sizeof(float)));
   const std::int64_t channels = std::max<std::int64_t>(1, s.chunk_channels);
-  std::int64_t lo = 1, hi = std::max<std::int64_t>(1, window_budget / (channels * s.kernel_rows));
+  std::int64_t lo = 1, hi = std::max<std::int64_t>(1, block_budget / (channels * s.kernel_rows));
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
-    if (channels * channel_window_floats(mid) <= window_budget) lo = mid; else hi = mid - 1;
+    if (channels * channel_window_floats(mid) <= block_budget) lo = mid; else hi = mid - 1;
   }
   s.tiles_per_block = lo;
   s.phase_len = s.run_row_len(g, s.tiles_per_block) / g.stride[2];
@@ -139,7 +144,6 @@ IgemmSetup igemm_setup(const ConvGeometry& g) {
 
   s.bias_offset = round_up_64(std::size_t(s.taps) * sizeof(std::int64_t));
   s.shared_bytes = s.bias_offset + round_up_64(std::size_t(g.groups * s.oc_blocks * s.ocb) * sizeof(float));
-  s.pack_bytes = round_up_64(std::size_t(s.blocks_per_pack * chunk_weights) * sizeof(float));
   s.slot_bytes = s.pack_bytes + round_up_64(std::size_t(s.chunk_channels * s.window_channel_stride) * sizeof(float));
   return s;
 }

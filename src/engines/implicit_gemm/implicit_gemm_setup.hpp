@@ -16,8 +16,8 @@
 // has its own KH rows (run_row_step = KH, kh_row_step = 1). Padding is stored as zeros.
 //
 // Budgets per thread: packed weights of one channel chunk for the thread's output-channel
-// blocks <= kWeightBudget bytes, the run windows of one block <= kWindowBudget bytes, so the
-// workspace is independent of image size and batch.
+// blocks <= kIgemmWeightBudget bytes, one block's window <= max(kIgemmWindowBudget,
+// kIgemmSlotBudget - packed weights), so the workspace is independent of image size and batch.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +30,8 @@ namespace fastconv::detail {
 
 inline constexpr std::int64_t kIgemmWeightBudget = 768 * 1024;
 inline constexpr std::int64_t kIgemmWindowBudget = 224 * 1024;
+// A slot (packed weights + window) stays within this; the window takes what the weights leave.
+inline constexpr std::int64_t kIgemmSlotBudget = 960 * 1024;
 // Output bytes of a thread's share up to which channel chunks are the outermost loop.
 inline constexpr std::int64_t kIgemmChunkOuterOutputBytes = 1024 * 1024;
 
