@@ -62,56 +62,59 @@ FASTCONV_IGEMM_INLINE inline void igemm_transpose(vec (&m)[L]) {
   });
 }
 
-// The first Rows lanes of a vector from / to memory. Masked loads and stores where the ISA has
+// The first `rows` lanes of a vector from / to memory. Masked loads and stores where the ISA has
 // them (the AVX-512 and AVX2 translation units define __AVX512F__ / __AVX2__); elsewhere memcpy.
-template <Isa isa, int Rows>
+template <Isa isa>
 struct IgemmPartial {
   template <typename vec>
-  static vec load(const float* from) {
+  static vec load(const float* from, int rows) {
     vec value{};
-    std::memcpy(&value, from, sizeof(float) * Rows);
+    std::memcpy(&value, from, sizeof(float) * std::size_t(rows));
     return value;
   }
   template <typename vec>
-  static void store(float* to, vec value) {
-    std::memcpy(to, &value, sizeof(float) * Rows);
+  static void store(float* to, vec value, int rows) {
+    std::memcpy(to, &value, sizeof(float) * std::size_t(rows));
   }
 };
 
 #if defined(__AVX512F__)
-template <int Rows>
-struct IgemmPartial<Isa::avx512, Rows> {
-  static constexpr __mmask16 kMask = __mmask16((1u << Rows) - 1u);
+template <>
+struct IgemmPartial<Isa::avx512> {
+  static __mmask16 mask(int rows) { return __mmask16((1u << rows) - 1u); }
   template <typename vec>
-  static vec load(const float* from) {
-    return vec(_mm512_maskz_loadu_ps(kMask, from));
+  static vec load(const float* from, int rows) {
+    return vec(_mm512_maskz_loadu_ps(mask(rows), from));
   }
   template <typename vec>
-  static void store(float* to, vec value) {
-    _mm512_mask_storeu_ps(to, kMask, __m512(value));
+  static void store(float* to, vec value, int rows) {
+    _mm512_mask_storeu_ps(to, mask(rows), __m512(value));
   }
 };
 #endif
 
 #if defined(__AVX2__)
-template <int Rows>
-struct IgemmPartial<Isa::avx2, Rows> {
-  static __m256i mask() {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(Rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+template <>
+struct IgemmPartial<Isa::avx2> {
+  static __m256i mask(int rows) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
   template <typename vec>
-  static vec load(const float* from) {
-    return vec(_mm256_maskload_ps(from, mask()));
+  static vec load(const float* from, int rows) {
+    return vec(_mm256_maskload_ps(from, mask(rows)));
   }
   template <typename vec>
-  static void store(float* to, vec value) {
-    _mm256_maskstore_ps(to, mask(), __m256(value));
+  static void store(float* to, vec value, int rows) {
+    _mm256_maskstore_ps(to, mask(rows), __m256(value));
   }
 };
 #endif
 
-template <Isa isa, int P, int OCV>
-inline void igemm_store(typename SimdTraits<isa, float>::vec (&acc)[P][OCV], const IgemmArgs& args) {
+// Stores a finished tile of `pixels` x OCV vectors (acc[p * OCV + v], in memory: the microkernel
+// spills its registers for this call) through the epilogue. Templated on the ISA and OCV only,
+// so the P kernels of an entry share one copy.
+template <Isa isa, int OCV>
+void igemm_store_tile(const typename SimdTraits<isa, float>::vec* acc, int pixels, const IgemmArgs& args) {
   using Simd = SimdTraits<isa, float>;
   using vec = typename Simd::vec;
   constexpr int L = Simd::lanes;
@@ -120,50 +123,34 @@ inline void igemm_store(typename SimdTraits<isa, float>::vec (&acc)[P][OCV], con
   float* const dst = args.dst;
 
   if (args.dst_channel_stride == 1) {  // channels-last: channel vectors
-#pragma GCC unroll 32
-    for (int p = 0; p < P; ++p) {
+    for (int p = 0; p < pixels; ++p) {
       float* out = dst + p * args.dst_pixel_stride;
-#pragma GCC unroll 8
       for (int v = 0; v < OCV; ++v) {
         const std::int64_t base = std::int64_t(v) * L;
         if (base >= out_channels) break;
-        vec value = acc[p][v];
+        vec value = acc[p * OCV + v];
         if (epilogue.bias != nullptr) {
           vec bias;
           std::memcpy(&bias, epilogue.bias + base, sizeof(vec));
           value += bias;
         }
-        if (out_channels - base >= L) {
-          if (epilogue.accumulate) {
-            vec old;
-            std::memcpy(&old, out + base, sizeof(vec));
-            value += old;
-          }
-          value = apply_activation(value, epilogue);
-          std::memcpy(out + base, &value, sizeof(vec));
-        } else {
-          alignas(64) float lanes[L];
-          std::memcpy(lanes, &value, sizeof(vec));
-          for (std::int64_t lane = 0; lane < out_channels - base; ++lane) {
-            float result = lanes[lane];
-            if (epilogue.accumulate) result += out[base + lane];
-            out[base + lane] = apply_activation_scalar(result, epilogue);
-          }
-        }
+        const int channels = int(std::min<std::int64_t>(L, out_channels - base));
+        if (epilogue.accumulate) value += IgemmPartial<isa>::template load<vec>(out + base, channels);
+        IgemmPartial<isa>::store(out + base, apply_activation(value, epilogue), channels);
       }
     }
   } else if (args.dst_pixel_stride == 1) {  // NCHW: transpose into pixel vectors
     const std::int64_t channel_stride = args.dst_channel_stride;
-    igemm_static_for<OCV>([&](auto v_c) FASTCONV_IGEMM_INLINE {
-      constexpr int v = decltype(v_c)::value;
-      if (std::int64_t(v) * L >= out_channels) return;
+    for (int v = 0; v < OCV; ++v) {
+      if (std::int64_t(v) * L >= out_channels) break;
       const int channels = int(std::min<std::int64_t>(L, out_channels - std::int64_t(v) * L));
-      igemm_static_for<(P + L - 1) / L>([&](auto block_c) FASTCONV_IGEMM_INLINE {
-        constexpr int first_pixel = decltype(block_c)::value * L;
-        constexpr int rows = std::min(L, P - first_pixel);
+      for (int first_pixel = 0; first_pixel < pixels; first_pixel += L) {
+        const int rows = std::min(L, pixels - first_pixel);
         vec m[L];
-#pragma GCC unroll 16
-        for (int r = 0; r < L; ++r) m[r] = r < rows ? acc[first_pixel + r][v] : vec{};
+        igemm_static_for<L>([&](auto r_c) FASTCONV_IGEMM_INLINE {
+          constexpr int r = decltype(r_c)::value;
+          m[r] = r < rows ? acc[(first_pixel + r) * OCV + v] : vec{};
+        });
         igemm_transpose<vec, L>(m);
         igemm_static_for<L>([&](auto j_c) FASTCONV_IGEMM_INLINE {
           constexpr int j = decltype(j_c)::value;
@@ -172,23 +159,16 @@ inline void igemm_store(typename SimdTraits<isa, float>::vec (&acc)[P][OCV], con
           float* out = dst + channel * channel_stride + first_pixel;
           vec value = m[j];
           if (epilogue.bias != nullptr) value += Simd::broadcast(epilogue.bias[channel]);
-          if (epilogue.accumulate) value += IgemmPartial<isa, rows>::template load<vec>(out);
-          value = apply_activation(value, epilogue);
-          IgemmPartial<isa, rows>::store(out, value);
+          if (epilogue.accumulate) value += IgemmPartial<isa>::template load<vec>(out, rows);
+          IgemmPartial<isa>::store(out, apply_activation(value, epilogue), rows);
         });
-      });
-    });
-  } else {  // any other strides: element by element, from a copy (the accumulators are only
-            // ever indexed at compile time, so they stay in registers)
-    alignas(64) float tile[P][OCV * L];
-#pragma GCC unroll 32
-    for (int p = 0; p < P; ++p) {
-#pragma GCC unroll 8
-      for (int v = 0; v < OCV; ++v) std::memcpy(&tile[p][v * L], &acc[p][v], sizeof(vec));
+      }
     }
-    for (int p = 0; p < P; ++p) {
+  } else {  // any other strides: element by element
+    for (int p = 0; p < pixels; ++p) {
+      const float* tile = reinterpret_cast<const float*>(acc + p * OCV);
       for (std::int64_t channel = 0; channel < out_channels; ++channel) {
-        float result = tile[p][channel];
+        float result = tile[channel];
         if (epilogue.bias != nullptr) result += epilogue.bias[channel];
         float& out = dst[p * args.dst_pixel_stride + channel * args.dst_channel_stride];
         if (epilogue.accumulate) result += out;
@@ -231,7 +211,7 @@ void igemm_microkernel(const IgemmArgs& args) {
       weights += OCB;
     }
   }
-  igemm_store<isa, P, OCV>(acc, args);
+  igemm_store_tile<isa, OCV>(&acc[0][0], P, args);
 }
 
 // IgemmPackFn (implicit_gemm_kernels.hpp): lanes x lanes blocks loaded as rows (one filter's
