@@ -276,6 +276,8 @@ TEST(ImplicitGemmEngine, OneAndTwoThreadsAgree) {
   const auto params = fc::ConvParams(2).padding({1});
   problems.push_back(fctest::make_problem(Op::forward, 1, 64, 512, {7, 7}, {3, 3}, params, true));
   problems.push_back(fctest::make_problem(Op::forward, 1, 32, 64, {30, 30}, {3, 3}, params, true));
+  // Several channel chunks packed by the team of threads together.
+  problems.push_back(fctest::make_problem(Op::forward, 1, 700, 70, {9, 9}, {3, 3}, params, true));
   for (Problem& p : problems) {
     p.seed = 5;
     std::vector<double> results[2];

@@ -280,10 +280,23 @@ struct BlockRuns {
   std::int64_t row_of(std::int64_t item, const IgemmSetup& s) const { return (item - group_first) / s.tiles_per_row; }
 };
 
+// Packing shared by the team (see run_forward): every thread packs its part of each chunk's
+// output-channel blocks into one buffer, then all threads read all of them.
+struct TeamPacking {
+  float* buffer = nullptr;  // null: each thread packs its own weights
+  int thread = 0, team = 1;
+};
+
+void team_barrier() {
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
+}
+
 void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x,
                 const IgemmPackedWeights* packed, const std::int64_t* tap_offsets, const float* bias,
-                std::byte* slot, const Share& share) {
-  float* pack_buffer = reinterpret_cast<float*>(slot);
+                std::byte* slot, const Share& share, const TeamPacking& team) {
+  float* pack_buffer = team.buffer != nullptr ? team.buffer : reinterpret_cast<float*>(slot);
   float* windows = reinterpret_cast<float*>(slot + s.pack_bytes);
   std::int64_t packed_group = -1, packed_chunk = -1, packed_first_block = -1;
   NextChunkPrefetch prefetch;
@@ -385,6 +398,33 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     }
   };
 
+  // Team packing: chunks outermost; per chunk, pack this thread's part of the blocks, wait for
+  // the others, run every block of the share, wait before the buffer is repacked.
+  if (team.buffer != nullptr) {
+    const Share part = thread_share(1, s.oc_blocks, true, team.thread, team.team);
+    const std::int64_t share_calls = (share.item_end - share.item_begin) * s.oc_blocks;
+    for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
+      const std::int64_t c0 = chunk * s.chunk_channels, count = std::min(s.chunk_channels, s.in_per_group - c0);
+      for (std::int64_t b = part.block_begin; b < part.block_end; ++b)
+        pack_block(g, s, x.weight, 0, b, c0, count, pack_buffer + b * count * s.taps * s.ocb);
+      prefetch.start(g, s, x.weight, 0, part.block_begin, part.block_end, c0 + s.chunk_channels, share_calls);
+      packed_group = 0;
+      packed_chunk = chunk;
+      packed_first_block = 0;
+      team_barrier();
+      for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+        const std::int64_t end = block_end(begin);
+        const bool last = end == share.item_end;
+        const BlockSource next = last ? block_source(share.item_begin, block_end(share.item_begin), chunk + 1)
+                                      : block_source(end, block_end(end), chunk);
+        run_block(begin, end, chunk, last && chunk + 1 == s.chunks ? nullptr : &next);
+        begin = end;
+      }
+      if (chunk + 1 < s.chunks) team_barrier();
+    }
+    return;
+  }
+
   // Loop order: with several channel chunks and a share whose output fits in cache, chunks
   // outermost, so each chunk's weights are packed once (the output is re-read per chunk from
   // cache); otherwise blocks outermost, so each block's output stays in cache across chunks.
@@ -456,14 +496,24 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
                              double(2 * s.kernel->lanes);
     const double pack_work = packed ? 0.0 : double(s.ocb * s.in_per_group * s.taps);
     const std::int64_t groups_each = std::max<std::int64_t>(1, (g.groups + threads - 1) / threads);
+    // One group: the team shares the packing (team_packing below).
+    const double pack_share = g.groups == 1 ? 1.0 / threads : 1.0;
     const double by_items = double((items + threads - 1) / threads) * double(s.oc_blocks) * tile_work +
-                            double(groups_each * s.oc_blocks) * pack_work;
+                            double(groups_each * s.oc_blocks) * pack_work * pack_share;
     const std::int64_t blocks_each = (s.oc_blocks + threads - 1) / threads;
     const double by_blocks = double(items * blocks_each) * tile_work +
                              double(g.groups * blocks_each) * pack_work;
     split_blocks = by_blocks < by_items;
   }
+  // Team packing when one pack holds every block of a chunk, the items are split (one group)
+  // and the chunks run outermost anyway (one chunk, or a share's output that fits in cache):
+  // the packing is divided instead of repeated by every thread. The buffer is thread 0's.
   std::byte* slots = bytes + s.shared_bytes;
+  const double share_output_bytes = double(g.out_pixels() * g.batch * g.out_channels) * sizeof(float) / threads;
+  const bool team_packing = threads > 1 && !split_blocks && packed == nullptr && g.groups == 1 &&
+                            s.blocks_per_pack == s.oc_blocks && s.chunks_outer != 0 &&
+                            (s.chunks == 1 || s.chunks_outer == 1 ||
+                             share_output_bytes <= double(kIgemmChunkOuterOutputBytes));
 #pragma omp parallel num_threads(threads)
   {
 #if defined(_OPENMP)
@@ -472,7 +522,8 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const int thread = 0, team = 1;
 #endif
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
-    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share);
+    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team};
+    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing);
   }
 }
 
