@@ -13,6 +13,7 @@ FASTCONV_JOBS="${FASTCONV_JOBS:-$(nproc)}"
 FASTCONV_PACKAGES=(cmake make g++ libgomp1 libgtest-dev
                    python3 python3-dev python3-venv python3-pip python3-setuptools pybind11-dev
                    python3-numpy python3-torch python3-pytest python3-hypothesis
+                   python3-matplotlib  # fastconv-bench --plot
                    libtorch-dev libdnnl-dev)  # the last two: fastconv-bench's PyTorch and oneDNN peers
 
 install_missing_packages() {

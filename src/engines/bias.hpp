@@ -6,12 +6,14 @@
 //                        diff_dst over batch and space, accumulated in double.
 #pragma once
 
+#include "core/profile.hpp"
 #include "engines/conv_engine.hpp"
 
 namespace fastconv::detail {
 
 template <typename T>
 void fill_with_bias(const ConvGeometry& g, const View5<T>& diff_src, const Vector1<T>& bias) {
+  const ProfileScope scope(Phase::epilogue);
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t c = 0; c < g.in_channels; ++c) {
       const T value = bias.data ? bias[c] : T(0);
@@ -24,6 +26,7 @@ void fill_with_bias(const ConvGeometry& g, const View5<T>& diff_src, const Vecto
 template <typename T>
 void write_bias_gradient(const ConvGeometry& g, const ConvOperands<T>& x) {
   if (!x.bias.data) return;
+  const ProfileScope scope(Phase::epilogue);
   for (std::int64_t k = 0; k < g.out_channels; ++k) {
     double sum = 0.0;
     for (std::int64_t n = 0; n < g.batch; ++n)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 #include "isa/cpu_isa.hpp"
 
 namespace fastconv::detail {
@@ -175,6 +176,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
         for (std::int64_t jr = 0; jr < b_panels; ++jr) {
           const MatrixView<const T> block{b.data + pc * b.row_stride + (jc + jr * nr) * b.col_stride,
                                           b.row_stride, b.col_stride};
+          const ProfileScope scope(Phase::packing);
           pack_b_panel(block, kc, std::min<std::int64_t>(nr, nc - jr * nr), nr,
                        packed_b + jr * nr * kc);
         }
@@ -185,6 +187,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
           for (std::int64_t ir = 0; ir < a_panels; ++ir) {
             const MatrixView<const T> block{a.data + (ic + ir * mr) * a.row_stride + pc * a.col_stride,
                                             a.row_stride, a.col_stride};
+            const ProfileScope scope(Phase::packing);
             pack_a_panel(block, std::min<std::int64_t>(mr, mc - ir * mr), kc, mr,
                          packed_a + ir * mr * kc);
           }
@@ -198,6 +201,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
               const T* a_panel = packed_a + ir * mr * kc;
               const T* b_panel = packed_b + jr * nr * kc;
               const MatrixView<T> c_tile{&c.at(row, col), c.row_stride, c.col_stride};
+              const ProfileScope scope(Phase::microkernel);  // edge tiles' stores included
               if (rows == mr && cols == nr) {
                 kernel.run(kc, a_panel, b_panel, c_tile.data, c.row_stride, c.col_stride,
                            accumulate_block, bias);

@@ -6,10 +6,12 @@
 #include <iostream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "core/format.hpp"
+#include "core/profile.hpp"
 #include "engines/conv_engine.hpp"
 #include "fastconv/error.hpp"
 #include "fastconv/ops.hpp"
@@ -179,6 +181,8 @@ class PlanImpl {
   bool has_packed_weights() const { return weight_view_.rank != 0; }
 
   void run(const ConvArgs& given, void* workspace) const {
+    const RunTimer run_timer;
+    std::optional<ProfileScope> checks(std::in_place, Phase::other);
     // Runs of a plan with packed weights may leave the weight out.
     const bool use_packed = has_packed_weights() && given.weight.rank == 0;
     ConvArgs args = given;
@@ -201,6 +205,7 @@ class PlanImpl {
       owned.reset(static_cast<std::byte*>(::operator new[](workspace_bytes_, std::align_val_t(64))));
       workspace = owned.get();
     }
+    checks.reset();  // the engine's phases are its own
     const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
     if (dtype_ == DType::float32) {
       engine_impl_->run(direction_, geometry_, engine_operands<float>(args, packed), workspace);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -49,6 +50,7 @@ void im2col(const ConvGeometry& g, ImageView<const T> image, std::int64_t c_begi
   const int threads = threads_for_work(double(rows) * double(g.out_pixels()));
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t row = 0; row < rows; ++row) {
+    const ProfileScope scope(Phase::transforms);
     const RowOffset k = decode_row(g, row);
     const T* plane = image.data + (c_begin + k.channel) * image.strides[0];
     const ValidRange d_range = valid_range(g.out[0], g.in[0], g.stride[0], input_offset(g, 0, k.kd));
@@ -93,6 +95,7 @@ void col2im_accumulate(const ConvGeometry& g, MatrixView<const T> col, ImageView
       threads_for_work(double(c_end - c_begin) * double(kernel_volume) * double(g.out_pixels()));
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t channel = c_begin; channel < c_end; ++channel) {
+    const ProfileScope scope(Phase::transforms);
     T* plane = image.data + channel * image.strides[0];
     for (std::int64_t k_index = 0; k_index < kernel_volume; ++k_index) {
       const std::int64_t row = (channel - c_begin) * kernel_volume + k_index;

@@ -51,5 +51,45 @@ TEST(BenchCli, BadSweepsAndMissingProblemsAreUsageErrors) {
             std::string::npos);
 }
 
+TEST(BenchCli, DirectionsProfileAndPlot) {
+  EXPECT_EQ(parse({}).directions, (std::vector<Direction>{Direction::forward}));
+  EXPECT_EQ(parse({"--dir", "bwd_w,fwd,bwd_w"}).directions,
+            (std::vector<Direction>{Direction::backward_weights, Direction::forward}));
+  EXPECT_EQ(parse({"--dir=all"}).directions,
+            (std::vector<Direction>{Direction::forward, Direction::backward_data,
+                                    Direction::backward_weights, Direction::transposed}));
+  EXPECT_EQ(parse({"--dir", "transposed"}).directions,
+            (std::vector<Direction>{Direction::transposed}));
+  const Options options = parse({"--profile", "--plot", "charts"});
+  EXPECT_TRUE(options.profile);
+  EXPECT_EQ(options.plot_dir, "charts");
+  EXPECT_FALSE(parse({}).profile);
+  EXPECT_TRUE(parse({}).plot_dir.empty());
+}
+
+TEST(BenchCli, BadDirectionsProfileAndPlotAreUsageErrors) {
+  for (const char* bad : {"forward", "fwd,", ",fwd", "bwd", "fwd,bwd_x", "ALL", ""}) {
+    const std::string message = usage_error({"--dir", bad});
+    EXPECT_NE(message.find("--dir expects a comma-separated list of fwd,bwd_d,bwd_w,transposed"),
+              std::string::npos)
+        << bad << ": " << message;
+  }
+  EXPECT_NE(usage_error({"--dir", "fwd,sideways"}).find("got 'sideways'"), std::string::npos);
+  EXPECT_NE(usage_error({"--dir"}).find("--dir expects a value"), std::string::npos);
+  EXPECT_NE(usage_error({"--profile=yes"}).find("--profile takes no value"), std::string::npos);
+  EXPECT_NE(usage_error({"--packed-weights=1"}).find("--packed-weights takes no value"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"--plot"}).find("--plot expects a value"), std::string::npos);
+  EXPECT_NE(usage_error({"--plot="}).find("--plot expects a directory name"), std::string::npos);
+}
+
+TEST(BenchCli, HelpExplainsDirectionsProfileAndPlot) {
+  const std::string help = usage_text();
+  for (const char* wanted : {"--dir LIST", "bwd_d", "bwd_w", "transposed", "FORWARD layer",
+                             "--profile", "threading overhead", "--plot DIR", "matplotlib"}) {
+    EXPECT_NE(help.find(wanted), std::string::npos) << wanted;
+  }
+}
+
 }  // namespace
 }  // namespace fastconv_bench

@@ -10,6 +10,7 @@
 
 #include "bench.hpp"
 #include "fastconv/plan.hpp"
+#include "fastconv/profile.hpp"
 #include "fastconv/tensor.hpp"
 
 namespace fastconv_bench {
@@ -17,41 +18,43 @@ namespace {
 
 const Layer kTinyLayer = conv2d("tiny", 1, 3, 4, 9, 3).pad(1);
 
-// Computes the layer with fastconv's reference engine into its own buffer, then adds `error`
-// to one element. Counts its run() calls.
+// Computes the layer's direction with fastconv's reference engine into its own buffer, then
+// adds `error` to one element. Counts its run() calls.
 class FakePeerLayer final : public PeerLayer {
  public:
   FakePeerLayer(const PeerProblem& problem, float error, int& run_count)
-      : layer_(problem.layer), src_(problem.src), weight_(problem.weight), error_(error),
-        run_count_(run_count) {
+      : layer_(problem.layer), direction_(problem.direction), src_(problem.src),
+        weight_(problem.weight), dst_(problem.dst), error_(error), run_count_(run_count) {
     std::int64_t count = 1;
-    for (std::int64_t size : dst_shape(layer_)) count *= size;
-    dst_.assign(std::size_t(count), 0.0f);
+    for (std::int64_t size : role_shape(layer_, output_role(direction_))) count *= size;
+    result_.assign(std::size_t(count), 0.0f);
   }
 
   void run() override {
-    using fastconv::DType;
-    using fastconv::TensorView;
-    fastconv::ConvArgs args;
-    args.src = TensorView::contiguous(const_cast<float*>(src_), DType::float32, src_shape(layer_));
-    args.weight =
-        TensorView::contiguous(const_cast<float*>(weight_), DType::float32, weight_shape(layer_));
-    args.dst = TensorView::contiguous(dst_.data(), DType::float32, dst_shape(layer_));
-    fastconv::ConvPlan(fastconv::ConvKind::forward, args, conv_params(layer_),
+    // The output role's pointer is null in the problem: it is this peer's own buffer.
+    auto buffer = [&](Role role, const float* given) {
+      return role == output_role(direction_) ? result_.data() : const_cast<float*>(given);
+    };
+    const fastconv::ConvArgs args =
+        direction_args(layer_, direction_, buffer(Role::src, src_), buffer(Role::weight, weight_),
+                       buffer(Role::dst, dst_));
+    fastconv::ConvPlan(conv_kind(direction_), args, conv_params(layer_, direction_),
                        fastconv::Engine::reference)
         .run(args);
-    dst_[5] += error_;
+    result_[5] += error_;
     ++run_count_;
   }
-  const float* dst() override { return dst_.data(); }
+  const float* result() override { return result_.data(); }
 
  private:
   Layer layer_;
+  Direction direction_;
   const float* src_;
   const float* weight_;
+  const float* dst_;
   float error_;
   int& run_count_;
-  std::vector<float> dst_;
+  std::vector<float> result_;
 };
 
 class FakePeer final : public Peer {
@@ -60,6 +63,9 @@ class FakePeer final : public Peer {
   std::string name() const override { return name_; }
   std::unique_ptr<PeerLayer> prepare(const PeerProblem& problem) const override {
     if (error_ < 0) throw std::runtime_error("cannot run this layer");
+    if (problem.direction == Direction::backward_weights && name_ == "forward_only") {
+      throw PeerUnsupported("forward_only: no backward weights");
+    }
     return std::make_unique<FakePeerLayer>(problem, error_, run_count);
   }
   mutable int run_count = 0;
@@ -113,6 +119,62 @@ TEST(BenchPeers, MatchingPeerIsTimedAndMismatchIsReportedNotTimed) {
   EXPECT_GT(rows[0].ratios[0].ratio, 0.0);
   EXPECT_TRUE(std::isnan(rows[0].ratios[1].ratio));
   EXPECT_TRUE(std::isnan(rows[0].ratios[2].ratio));
+}
+
+// Every direction: a peer that computes it agrees with fastconv and is timed; a wrong one is a
+// mismatch, not timed; a peer that cannot express the direction is skipped. The stride-2 layer
+// makes the transposed output size need output_padding.
+TEST(BenchPeers, EveryDirectionIsCheckedAgainstFastconv) {
+  const Layer layer = conv2d("strided", 2, 4, 6, 10, 3).stride(2).pad(1);
+  for (Direction direction : kAllDirections) {
+    SCOPED_TRACE(direction_name(direction));
+    FakePeer agreeing("agreeing", 0.0f);
+    FakePeer wrong("wrong", 0.5f);
+    FakePeer forward_only("forward_only", 0.0f);
+    const fastconv::Engine engines[] = {fastconv::Engine::automatic, fastconv::Engine::implicit_gemm};
+    const Peer* peers[] = {&agreeing, &wrong, &forward_only};
+    LayerBench bench(layer, problem_string(layer), direction);
+    const std::vector<BenchResult> rows = bench.run(engines, peers, fast_config());
+    ASSERT_EQ(rows.size(), 5u);
+    for (const BenchResult& row : rows) EXPECT_EQ(row.direction, direction_name(direction));
+    EXPECT_EQ(rows[0].outcome, Outcome::measured) << rows[0].message;
+    EXPECT_DOUBLE_EQ(rows[0].gflop, direct_flop_count(layer) * 1e-9);
+    EXPECT_TRUE(rows[0].warning.empty()) << rows[0].warning;  // flop_count() agrees
+    // implicit_gemm is forward only.
+    EXPECT_EQ(rows[1].outcome,
+              direction == Direction::forward ? Outcome::measured : Outcome::skipped)
+        << rows[1].message;
+    EXPECT_EQ(rows[2].outcome, Outcome::measured) << rows[2].message;
+    EXPECT_LE(rows[2].max_abs_error, 1e-4);
+    EXPECT_EQ(rows[3].outcome, Outcome::mismatch) << rows[3].message;
+    EXPECT_EQ(wrong.run_count, 1);
+    EXPECT_EQ(rows[4].outcome, direction == Direction::backward_weights ? Outcome::skipped
+                                                                          : Outcome::measured)
+        << rows[4].message;
+  }
+}
+
+TEST(BenchPeers, ProfileGivesEachFastconvRowItsPhases) {
+  BenchConfig config = fast_config();
+  config.profile = true;
+  const fastconv::Engine engines[] = {fastconv::Engine::im2col};
+  LayerBench bench(kTinyLayer, problem_string(kTinyLayer));
+  const std::vector<BenchResult> rows = bench.run(engines, {}, config);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].outcome, Outcome::measured) << rows[0].message;
+  const PhaseProfile& profile = rows[0].profile;
+  ASSERT_TRUE(profile.present);
+  EXPECT_GE(profile.runs, 3);
+  EXPECT_GT(profile.wall_ms, 0.0);
+  EXPECT_GT(profile.ms[int(fastconv::profile::Phase::microkernel)], 0.0);
+  EXPECT_GT(profile.ms[int(fastconv::profile::Phase::transforms)], 0.0);  // im2col's unfold
+  double rows_sum = 0.0;
+  for (double ms : profile.ms) rows_sum += ms;
+  EXPECT_NEAR(rows_sum, profile.wall_ms, 1e-6 + 1e-9 * profile.wall_ms);
+  EXPECT_FALSE(fastconv::profile::enabled());  // switched off again
+  // Without --profile nothing is recorded.
+  LayerBench plain(kTinyLayer, problem_string(kTinyLayer));
+  EXPECT_FALSE(plain.run(engines, {}, fast_config())[0].profile.present);
 }
 
 TEST(BenchPeers, PeerIsNotTimedWithoutAFastconvResult) {

@@ -194,12 +194,18 @@ std::vector<BenchResult> sample_rows() {
   measured.memory = {.peak_bytes = 200 << 20, .increase_bytes = 1 << 20, .exact = true};
   measured.roofline = {.percent_of_peak = 66.5, .memory_bound = false};
   measured.ratios = {{"torch", 1.5}, {"onednn", std::nan("")}};
+  measured.direction = "bwd_d";
+  measured.profile.present = true;
+  measured.profile.wall_ms = 2.5;
+  measured.profile.ms[int(fastconv::profile::Phase::microkernel)] = 2.0;
+  measured.profile.ms[kProfileRows - 1] = 0.5;  // threading overhead
 
   BenchResult mismatch = measured;
   mismatch.library = mismatch.engine = mismatch.engine_label = "torch";
   mismatch.outcome = Outcome::mismatch;
   mismatch.timing = {};
   mismatch.ratios.clear();
+  mismatch.profile = {};  // peers are not profiled
   mismatch.max_abs_error = 0.5;
   mismatch.message = "mismatch: \"quoted\", with a comma,\nand a line break\t\x01";
 
@@ -235,7 +241,10 @@ TEST(BenchWriters, ColumnsIncludeEverythingIssue5Asks) {
        {"layer", "problem", "library", "engine", "threads", "outcome", "gflop", "ms_median",
         "ms_min", "ms_max", "gflops", "percent_of_peak", "percent_of_bandwidth_roofline",
         "vs_torch", "vs_onednn", "workspace_bytes", "tensor_bytes", "peak_rss_bytes",
-        "peak_rss_increase_bytes", "machine_peak_gflops", "machine_bandwidth_gbs"}) {
+        "peak_rss_increase_bytes", "machine_peak_gflops", "machine_bandwidth_gbs", "direction",
+        "input_size", "profile_wall_ms", "profile_packing_ms", "profile_transforms_ms",
+        "profile_microkernel_ms", "profile_epilogue_ms", "profile_other_ms",
+        "profile_threading_overhead_ms"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
   }
 }
@@ -260,6 +269,11 @@ TEST(BenchWriters, JsonParsesWithEveryColumn) {
   EXPECT_EQ(objects[1].at("message").text, sample_rows()[1].message);
   EXPECT_EQ(objects[1].at("ms_median").kind, JsonScalar::Kind::null);
   EXPECT_EQ(objects[2].at("outcome").text, "skipped");
+  EXPECT_EQ(objects[0].at("direction").text, "bwd_d");
+  EXPECT_DOUBLE_EQ(objects[0].at("profile_microkernel_ms").number, 2.0);
+  EXPECT_DOUBLE_EQ(objects[0].at("profile_threading_overhead_ms").number, 0.5);
+  EXPECT_DOUBLE_EQ(objects[0].at("profile_packing_ms").number, 0.0);
+  EXPECT_EQ(objects[1].at("profile_microkernel_ms").kind, JsonScalar::Kind::null);  // not profiled
 }
 
 TEST(BenchWriters, CsvParsesWithEveryColumn) {

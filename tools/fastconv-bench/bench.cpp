@@ -2,6 +2,8 @@
 // contestant of a layer, and their interleaved timing.
 #include "bench.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "aligned_buffer.hpp"
 #include "fastconv/error.hpp"
 #include "fastconv/plan.hpp"
+#include "fastconv/profile.hpp"
 #include "fastconv/tensor.hpp"
 #include "fastconv/threading.hpp"
 #include "output_check.hpp"
@@ -25,18 +28,6 @@ std::int64_t element_count(const std::vector<std::int64_t>& shape) {
   std::int64_t count = 1;
   for (std::int64_t size : shape) count *= size;
   return count;
-}
-
-// Forward operands of `layer` as contiguous float32 views over the given memory (which may be
-// null for plan creation: a plan only reads shapes and dtypes).
-fastconv::ConvArgs forward_args(const Layer& layer, void* src, void* weight, void* dst) {
-  using fastconv::DType;
-  using fastconv::TensorView;
-  fastconv::ConvArgs args;
-  args.src = TensorView::contiguous(src, DType::float32, src_shape(layer));
-  args.weight = TensorView::contiguous(weight, DType::float32, weight_shape(layer));
-  args.dst = TensorView::contiguous(dst, DType::float32, dst_shape(layer));
-  return args;
 }
 
 AlignedBuffer random_floats(std::int64_t count, std::uint32_t seed) {
@@ -92,19 +83,38 @@ const char* outcome_name(Outcome outcome) {
   return "?";
 }
 
+// Buffers of the forward layer's src, weight and dst shapes: the direction's inputs random, its
+// output zeroed.
 struct LayerBench::Operands {
-  explicit Operands(const Layer& layer)
-      : src(random_floats(element_count(src_shape(layer)), /*seed=*/1)),
-        weight(random_floats(element_count(weight_shape(layer)), /*seed=*/2)),
-        dst(zeroed_floats(element_count(dst_shape(layer)))),
-        args(forward_args(layer, src.data(), weight.data(), dst.data())) {}
+  Operands(const Layer& layer, Direction direction)
+      : src(make(layer, direction, Role::src, 1)),
+        weight(make(layer, direction, Role::weight, 2)),
+        dst(make(layer, direction, Role::dst, 3)),
+        args(direction_args(layer, direction, src.data(), weight.data(), dst.data())),
+        written(fastconv_bench::output_role(direction)) {}
 
   std::size_t bytes() const { return src.bytes() + weight.bytes() + dst.bytes(); }
+  const float* data(Role role) const {
+    const AlignedBuffer& buffer = role == Role::src ? src : role == Role::weight ? weight : dst;
+    return static_cast<const float*>(buffer.data());
+  }
+  const float* input(Role role) const { return role == written ? nullptr : data(role); }
+  std::size_t output_count() const {
+    const AlignedBuffer& buffer = written == Role::src ? src : written == Role::weight ? weight : dst;
+    return buffer.bytes() / sizeof(float);
+  }
 
   AlignedBuffer src;
   AlignedBuffer weight;
   AlignedBuffer dst;
   fastconv::ConvArgs args;
+  Role written;  // the direction's output
+
+ private:
+  static AlignedBuffer make(const Layer& layer, Direction direction, Role role, std::uint32_t seed) {
+    const std::int64_t count = element_count(role_shape(layer, role));
+    return role == fastconv_bench::output_role(direction) ? zeroed_floats(count) : random_floats(count, seed);
+  }
 };
 
 // A prepared fastconv engine or peer, ready to be timed.
@@ -116,8 +126,8 @@ struct LayerBench::Contestant {
   std::unique_ptr<PeerLayer> peer_layer;
 };
 
-LayerBench::LayerBench(const Layer& layer, std::string problem)
-    : layer_(layer), problem_(std::move(problem)) {}
+LayerBench::LayerBench(const Layer& layer, std::string problem, Direction direction)
+    : layer_(layer), problem_(std::move(problem)), direction_(direction) {}
 
 LayerBench::~LayerBench() = default;
 
@@ -125,6 +135,12 @@ BenchResult LayerBench::new_result() const {
   BenchResult result;
   result.layer = std::string(layer_.name);
   result.problem = problem_;
+  result.direction = direction_name(direction_);
+  result.input_elements = 1;
+  for (int axis = 0; axis < layer_.spatial_dims; ++axis) {
+    result.input_size = std::max(result.input_size, layer_.input[axis]);
+    result.input_elements *= layer_.input[axis];
+  }
   result.gflop = direct_flop_count(layer_) * 1e-9;
   result.tensor_bytes = operands_ ? operands_->bytes() : 0;
   return result;
@@ -138,7 +154,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   if (!operands_) {
     BenchResult invalid = new_result();
     invalid.library = "fastconv";
-    guarded(invalid, [&] { operands_ = std::make_unique<Operands>(layer_); });
+    guarded(invalid, [&] { operands_ = std::make_unique<Operands>(layer_, direction_); });
     if (!operands_) return {invalid};  // e.g. an invalid layer: one failed row
   }
 
@@ -185,6 +201,15 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     }
   }
 
+  if (config.profile) {
+    for (const Contestant& contestant : contestants) {
+      BenchResult& result = results[contestant.row];
+      if (contestant.plan && result.outcome == Outcome::measured) {
+        guarded(result, [&] { profile_engine(contestant, config, result); });
+      }
+    }
+  }
+
   for (BenchResult& result : results) {
     if (result.library != "fastconv") continue;
     for (const Peer* peer : peers) {
@@ -212,8 +237,8 @@ void LayerBench::prepare_engine(fastconv::Engine engine, const BenchConfig& conf
   Contestant contestant;
   contestant.row = row;
   contestant.plan = std::make_unique<fastconv::ConvPlan>(
-      fastconv::ConvKind::forward, forward_args(layer_, nullptr, nullptr, nullptr),
-      conv_params(layer_), engine);
+      conv_kind(direction_), direction_args(layer_, direction_, nullptr, nullptr, nullptr),
+      conv_params(layer_, direction_), engine);
   const fastconv::ConvPlan& plan = *contestant.plan;
   result.engine_label = engine_label(engine, plan.engine());
   result.workspace_bytes = plan.workspace_bytes();
@@ -235,7 +260,7 @@ void LayerBench::prepare_engine(fastconv::Engine engine, const BenchConfig& conf
   }
 
   contestant.args = operands_->args;
-  if (config.packed_weights) {  // inference: weights packed once, runs pass none
+  if (config.packed_weights && reads_weight(direction_)) {  // weights packed once, runs pass none
     contestant.plan->pack_weights(contestant.args.weight);
     contestant.args.weight = {};
     result.engine_label += "+packed";
@@ -255,11 +280,19 @@ void LayerBench::prepare_peer(const Peer& peer, const BenchConfig& config,
   result.threads = config.threads;
 
   const PeakMemoryProbe probe;
-  std::unique_ptr<PeerLayer> peer_layer = peer.prepare(
-      {.layer = layer_,
-       .src = static_cast<const float*>(operands_->src.data()),
-       .weight = static_cast<const float*>(operands_->weight.data()),
-       .threads = config.threads});
+  std::unique_ptr<PeerLayer> peer_layer;
+  try {
+    peer_layer = peer.prepare({.layer = layer_,
+                               .direction = direction_,
+                               .src = operands_->input(Role::src),
+                               .weight = operands_->input(Role::weight),
+                               .dst = operands_->input(Role::dst),
+                               .threads = config.threads});
+  } catch (const PeerUnsupported& unsupported) {
+    result.outcome = Outcome::skipped;
+    result.message = std::string("skipped: ") + unsupported.what();
+    return;
+  }
   peer_layer->run();
   result.memory = probe.finish();
   result.workspace_bytes = peer_layer->workspace_bytes();
@@ -269,12 +302,10 @@ void LayerBench::prepare_peer(const Peer& peer, const BenchConfig& config,
     result.message = "skipped: no fastconv result to check this peer's result against";
     return;
   }
-  const std::size_t count = operands_->dst.bytes() / sizeof(float);
-  const std::int64_t reduction_length =
-      element_count(weight_shape(layer_)) / std::max<std::int64_t>(layer_.out_channels, 1);
+  const std::size_t count = operands_->output_count();
   const OutputComparison comparison =
-      compare_outputs({static_cast<const float*>(operands_->dst.data()), count},
-                      {peer_layer->dst(), count}, reduction_length);
+      compare_outputs({operands_->data(operands_->written), count},
+                      {peer_layer->result(), count}, reduction_length(layer_, direction_));
   result.max_abs_error = comparison.max_abs_error;
   if (!comparison.match) {
     result.outcome = Outcome::mismatch;
@@ -285,6 +316,28 @@ void LayerBench::prepare_peer(const Peer& peer, const BenchConfig& config,
   contestant.row = row;
   contestant.peer_layer = std::move(peer_layer);
   contestants.push_back(std::move(contestant));
+}
+
+void LayerBench::profile_engine(const Contestant& contestant, const BenchConfig& config,
+                                BenchResult& result) const {
+  // At least 3 runs and min(--min-time, 0.2 s), at most 50 runs.
+  constexpr int kMinRuns = 3, kMaxRuns = 50;
+  const double min_seconds = std::min(config.timing.min_seconds, 0.2);
+  fastconv::profile::reset();
+  fastconv::profile::set_enabled(true);
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    for (int runs = 0; runs < kMaxRuns; ++runs) {
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+      if (runs >= kMinRuns && elapsed.count() >= min_seconds) break;
+      contestant.plan->run(contestant.args, contestant.workspace.data());
+    }
+  } catch (...) {
+    fastconv::profile::set_enabled(false);
+    throw;
+  }
+  fastconv::profile::set_enabled(false);
+  result.profile = summarize_profile(fastconv::profile::snapshot());
 }
 
 }  // namespace fastconv_bench

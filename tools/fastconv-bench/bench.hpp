@@ -1,15 +1,19 @@
-// bench.hpp — benchmark one layer: fastconv engines and peer libraries side by side.
+// bench.hpp — benchmark one layer in one direction: fastconv engines and peer libraries side by
+// side.
 //
-// LayerBench::run() allocates the layer's operands (random src and weight, zeroed dst) once,
-// then for every fastconv engine, and after them every peer:
+// LayerBench::run() allocates the layer's operands once — buffers of the forward layer's src,
+// weight and dst shapes; the two the direction reads (direction.hpp) random, the one it writes
+// zeroed — then for every fastconv engine, and after them every peer:
 //   1. prepares it (ConvPlan + workspace, or Peer::prepare) and runs it once, inside a
 //      PeakMemoryProbe: the row's memory figures are what that preparation and first run made
 //      resident beyond the shared operands (for a peer this includes its own output tensor);
 //   2. a peer's result is compared with fastconv's (output_check.hpp) — a mismatch is reported
 //      as Outcome::mismatch and the peer is not timed.
 // Then all prepared contestants are timed interleaved (timing.hpp), and each fastconv row gets
-// the ratio peer median / fastconv median for every measured peer. The reference engine is
-// skipped above the GFLOP limit. run() does not throw: an exception from a library comes back
+// the ratio peer median / fastconv median for every measured peer. With BenchConfig::profile,
+// each measured fastconv row is then run again with the library's phase profiler on
+// (fastconv/profile.hpp; never during the timed rounds) and gets a PhaseProfile. The reference
+// engine is skipped above the GFLOP limit. run() does not throw: an exception from a library comes back
 // as Outcome::failed with its message; an engine that declines the layer is Outcome::skipped.
 #pragma once
 
@@ -23,8 +27,10 @@
 #include "fastconv/engine.hpp"
 #include "layer.hpp"
 #include "machine.hpp"
+#include "direction.hpp"
 #include "memory.hpp"
 #include "peers/peer.hpp"
+#include "phase_profile.hpp"
 #include "timing.hpp"
 
 namespace fastconv_bench {
@@ -37,6 +43,7 @@ struct BenchConfig {
   int threads = 1;                   // for the peers; fastconv's is set by the caller
   bool packed_weights = false;       // fastconv plans get the weights once (ConvPlan::pack_weights)
   const MachineFigures* machine = nullptr;  // for the roofline columns; may be null
+  bool profile = false;              // fastconv rows get a PhaseProfile (--profile)
 };
 
 enum class Outcome { measured, skipped, failed, mismatch };
@@ -50,6 +57,9 @@ struct PeerRatio {
 struct BenchResult {
   std::string layer;
   std::string problem;
+  std::string direction = "fwd";  // direction_name()
+  std::int64_t input_size = 0;      // the largest input spatial axis (what --sweep grows)
+  std::int64_t input_elements = 0;  // product of the input spatial axes
   std::string library;       // "fastconv" or the peer's name
   std::string engine;        // the fastconv engine asked for ("auto", "im2col", ...) or the peer
   std::string engine_label;  // for the table: `engine`, or "auto(im2col)" naming auto's choice
@@ -67,13 +77,14 @@ struct BenchResult {
 
   Roofline roofline;               // when measured and the machine figures are known
   std::vector<PeerRatio> ratios;  // fastconv rows: one per peer asked for
+  PhaseProfile profile;           // fastconv rows with BenchConfig::profile
 
   double gflops() const { return timing.median_ms > 0.0 ? gflop / (timing.median_ms * 1e-3) : 0.0; }
 };
 
 class LayerBench {
  public:
-  LayerBench(const Layer& layer, std::string problem);
+  LayerBench(const Layer& layer, std::string problem, Direction direction = Direction::forward);
   ~LayerBench();
   LayerBench(const LayerBench&) = delete;
   LayerBench& operator=(const LayerBench&) = delete;
@@ -92,8 +103,12 @@ class LayerBench {
   void prepare_peer(const Peer& peer, const BenchConfig& config, bool have_fastconv_result,
                     std::size_t row, BenchResult& result, std::vector<Contestant>& contestants);
 
+  void profile_engine(const Contestant& contestant, const BenchConfig& config,
+                      BenchResult& result) const;
+
   Layer layer_;
   std::string problem_;
+  Direction direction_;
   std::unique_ptr<Operands> operands_;
 };
 

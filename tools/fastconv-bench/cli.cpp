@@ -82,6 +82,30 @@ std::vector<std::string> parse_peers(std::string_view text) {
   return peers;
 }
 
+// "fwd,bwd_d,bwd_w,transposed" (any subset, in the given order) or "all".
+std::vector<Direction> parse_directions(std::string_view text) {
+  if (text == "all") return {std::begin(kAllDirections), std::end(kAllDirections)};
+  std::string choices;
+  for (Direction direction : kAllDirections) choices += std::string(direction_name(direction)) + ",";
+  choices += " or all";
+  std::vector<Direction> directions;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    const std::optional<Direction> direction = parse_direction_name(name);
+    if (!direction) {
+      throw UsageError("--dir expects a comma-separated list of " + choices + ", got '" +
+                       std::string(name) + "'");
+    }
+    if (std::find(directions.begin(), directions.end(), *direction) == directions.end()) {
+      directions.push_back(*direction);
+    }
+    if (comma == text.npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return directions;
+}
+
 // "FROM:TO" or "FROM:TO:FACTOR" (sizes >= 1, FROM <= TO, FACTOR > 1).
 SweepSpec parse_sweep(std::string_view text) {
   const std::string what = "--sweep expects FROM:TO[:FACTOR] (e.g. 16:2048 or 16:2048:2), got '" +
@@ -162,7 +186,16 @@ Options parse_command_line(std::span<const char* const> arguments) {
     } else if (flag == "--sweep") {
       options.sweep = parse_sweep(value());
     } else if (flag == "--packed-weights") {
+      reject_value();
       options.packed_weights = true;
+    } else if (flag == "--dir") {
+      options.directions = parse_directions(value());
+    } else if (flag == "--profile") {
+      reject_value();
+      options.profile = true;
+    } else if (flag == "--plot") {
+      options.plot_dir = value();
+      if (options.plot_dir.empty()) throw UsageError("--plot expects a directory name");
     } else if (flag == "--min-time") {
       options.min_time_seconds = parse_non_negative("--min-time", value());
     } else if (flag == "--reference-max-gflop") {
@@ -188,7 +221,7 @@ std::string usage_text() {
   std::string text =
       "usage: fastconv-bench [options]\n"
       "\n"
-      "Times fastconv's forward convolution on the layers of an embedded suite, side by side\n"
+      "Times fastconv's convolutions on the layers of an embedded suite, side by side\n"
       "with peer libraries (PyTorch through libtorch, oneDNN) on the same float32 NCHW\n"
       "buffers, each peer's result checked against fastconv's before it is timed. At start it\n"
       "measures the FMA peak of the ISA in use and the memory bandwidth. Per layer and\n"
@@ -209,6 +242,12 @@ std::string usage_text() {
       "  --problem-file PATH        layers from a file, one problem string per line, # comments\n"
       "  --sweep FROM:TO[:FACTOR]   each given problem with its spatial size FROM, FROM*FACTOR,\n"
       "                             ... up to TO (default factor 2), e.g. --sweep 16:2048\n"
+      "  --dir LIST                 directions, comma-separated: fwd (forward), bwd_d (backward\n"
+      "                             data), bwd_w (backward weights), transposed; or all\n"
+      "                             (default: fwd). Problems always describe the FORWARD layer;\n"
+      "                             transposed takes the forward layer's output (N,K,out..) as\n"
+      "                             its input and the same weight buffer, read as the transposed\n"
+      "                             layout (K, C/g, k..), and produces the forward input size\n"
       "  --engine NAME              " + engine_choices() + "\n"
       "                             (default: im2col,reference)\n"
       "  --compare LIST             peers: comma-separated torch,onednn or none\n"
@@ -220,6 +259,14 @@ std::string usage_text() {
       "  --min-time SECONDS         minimum timed work per measurement (default: 0.3)\n"
       "  --packed-weights           fastconv plans pack the weights once (inference); the peers\n"
       "                             still reorder theirs on every call, as F.conv2d does\n"
+      "  --profile                  after timing, run each fastconv engine again with the\n"
+      "                             library's phase profiler on and print where the time goes\n"
+      "                             (packing, transforms, microkernel, epilogue, other,\n"
+      "                             threading overhead) as a table per layer and engine\n"
+      "  --plot DIR                 write PNG charts into DIR (created if missing) with\n"
+      "                             /usr/bin/python3 and matplotlib: speedup_<peer>.png per peer,\n"
+      "                             and for --sweep runtime_vs_size.png and memory_vs_size.png;\n"
+      "                             the rows go to DIR/results.json\n"
       "  --json FILE                also write every row as a JSON list of objects\n"
       "  --csv FILE                 also write every row as CSV (same columns)\n"
       "  --help, -h                 print this help\n"

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "direction.hpp"
 #include "fastconv/engine.hpp"
 
 namespace fastconv_bench {
@@ -39,6 +40,9 @@ struct Options {
   bool list_suites = false;
   bool help = false;
   std::vector<fastconv::Engine> engines{fastconv::Engine::im2col, fastconv::Engine::reference};
+  std::vector<Direction> directions{Direction::forward};  // --dir
+  bool profile = false;                                   // --profile
+  std::string plot_dir;                                   // --plot; empty: no charts
   std::optional<int> threads;  // unset: the library's default
   std::string json_path;       // empty: no JSON output
   std::string csv_path;        // empty: no CSV output

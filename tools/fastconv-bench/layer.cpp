@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <span>
 
+#include "fastconv/plan.hpp"
 #include "fastconv/shape.hpp"
 
 namespace fastconv_bench {
@@ -38,6 +39,61 @@ fastconv::ConvParams conv_params(const Layer& layer) {
       .set_padding(used_axes(layer, layer.paddings), used_axes(layer, layer.paddings))
       .groups(layer.group_count);
   return params;
+}
+
+fastconv::ConvParams conv_params(const Layer& layer, Direction direction) {
+  fastconv::ConvParams params = conv_params(layer);
+  if (direction != Direction::transposed) return params;
+  // Transposed output size (out - 1) * stride - 2 * pad + dilation * (kernel - 1) + 1 +
+  // output_padding must be the forward input size.
+  const std::vector<std::int64_t> out = output_spatial(layer);
+  std::vector<std::int64_t> output_padding;
+  for (int axis = 0; axis < layer.spatial_dims; ++axis) {
+    const std::int64_t without = (out[axis] - 1) * layer.strides[axis] - 2 * layer.paddings[axis] +
+                                 layer.dilations[axis] * (layer.kernel[axis] - 1) + 1;
+    output_padding.push_back(layer.input[axis] - without);
+  }
+  params.set_output_padding(output_padding);
+  return params;
+}
+
+std::vector<std::int64_t> role_shape(const Layer& layer, Role role) {
+  switch (role) {
+    case Role::src: return src_shape(layer);
+    case Role::weight: return weight_shape(layer);
+    case Role::dst: return dst_shape(layer);
+  }
+  return {};
+}
+
+fastconv::ConvArgs direction_args(const Layer& layer, Direction direction, void* src, void* weight,
+                                  void* dst) {
+  using fastconv::DType;
+  using fastconv::TensorView;
+  const TensorView s = TensorView::contiguous(src, DType::float32, src_shape(layer));
+  const TensorView w = TensorView::contiguous(weight, DType::float32, weight_shape(layer));
+  const TensorView d = TensorView::contiguous(dst, DType::float32, dst_shape(layer));
+  switch (direction) {
+    case Direction::forward: return {.src = s, .weight = w, .dst = d};
+    case Direction::backward_data: return {.weight = w, .diff_dst = d, .diff_src = s};
+    case Direction::backward_weights: return {.src = s, .diff_dst = d, .diff_weight = w};
+    case Direction::transposed: return {.src = d, .weight = w, .dst = s};
+  }
+  return {};
+}
+
+std::int64_t reduction_length(const Layer& layer, Direction direction) {
+  const std::int64_t kernel_volume = product(used_axes(layer, layer.kernel));
+  switch (direction) {
+    case Direction::forward: return layer.in_channels / layer.group_count * kernel_volume;
+    case Direction::backward_data:
+    case Direction::transposed: return layer.out_channels / layer.group_count * kernel_volume;
+    case Direction::backward_weights: {
+      const std::vector<std::int64_t> out = output_spatial(layer);
+      return layer.batch * product(out);
+    }
+  }
+  return 1;
 }
 
 std::vector<std::int64_t> src_shape(const Layer& layer) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "direction.hpp"
 #include "fastconv/params.hpp"
 
 namespace fastconv_bench {
@@ -90,6 +91,15 @@ constexpr Layer conv3d(std::string_view name, std::int64_t batch, std::int64_t i
 }
 
 fastconv::ConvParams conv_params(const Layer& layer);
+// The parameters of `direction` (direction.hpp): for transposed, with the output_padding that
+// makes its output the forward layer's input size.
+fastconv::ConvParams conv_params(const Layer& layer, Direction direction);
+std::vector<std::int64_t> role_shape(const Layer& layer, Role role);  // src / weight / dst shape
+// The direction's operands as ConvArgs over the three buffers (null data: shapes only).
+fastconv::ConvArgs direction_args(const Layer& layer, Direction direction, void* src,
+                                  void* weight, void* dst);
+// Products summed per output element of `direction` (for the peers' result tolerance).
+std::int64_t reduction_length(const Layer& layer, Direction direction);
 std::vector<std::int64_t> src_shape(const Layer& layer);       // (N, C, in...)
 std::vector<std::int64_t> weight_shape(const Layer& layer);    // (K, C / groups, kernel...)
 std::vector<std::int64_t> output_spatial(const Layer& layer);  // out... (throws fastconv::Error)

@@ -1,6 +1,8 @@
-// main.cpp — fastconv-bench: times fastconv's forward convolution on an embedded suite of
-// layers (see suites.cpp) with one or more engines, side by side with the peers (PyTorch,
-// oneDNN) built in, printing the machine figures, an aligned table and optionally JSON / CSV.
+// main.cpp — fastconv-bench: times fastconv's convolutions (--dir: forward, backward data,
+// backward weights, transposed) on an embedded suite of layers (see suites.cpp) or given
+// problems with one or more engines, side by side with the peers (PyTorch, oneDNN) built in,
+// printing the machine figures, an aligned table, optionally phase profiles (--profile), JSON /
+// CSV and PNG charts (--plot, plot.cpp). A progress bar goes to stderr when it is a terminal.
 // Run with --help for the flags.
 //
 // Exit status: 0 every run was measured or skipped; 1 a layer failed or a peer's result
@@ -14,6 +16,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,6 +26,9 @@
 #include "machine.hpp"
 #include "memory.hpp"
 #include "peers/peer.hpp"
+#include "phase_profile.hpp"
+#include "plot.hpp"
+#include "progress.hpp"
 #include "problem_parser.hpp"
 #include "fastconv/threading.hpp"
 #include "fastconv/version.hpp"
@@ -47,6 +53,15 @@ std::string engine_list(const std::vector<fastconv::Engine>& engines) {
   for (fastconv::Engine engine : engines) {
     if (!text.empty()) text += ",";
     text += fastconv::engine_name(engine);
+  }
+  return text;
+}
+
+std::string direction_list(const std::vector<Direction>& directions) {
+  std::string text;
+  for (Direction direction : directions) {
+    if (!text.empty()) text += ",";
+    text += direction_name(direction);
   }
   return text;
 }
@@ -160,6 +175,8 @@ std::vector<ParsedProblem> given_problems(const Options& options) {
 int run_benchmarks(const Options& options) {
   std::ofstream json_file = open_output(options.json_path, "--json");
   std::ofstream csv_file = open_output(options.csv_path, "--csv");
+  std::optional<Plotter> plotter;
+  if (!options.plot_dir.empty()) plotter.emplace(options.plot_dir);  // checks python3, matplotlib
   if (options.threads) fastconv::set_num_threads(*options.threads);
   const int threads = fastconv::get_num_threads();
   return_large_allocations_to_os();  // so that the memory probes see every large allocation
@@ -184,7 +201,7 @@ int run_benchmarks(const Options& options) {
             << " | " << current_utc_time()
             << (given.empty() ? " | suite " + options.suite
                               : " | " + std::to_string(layers.size()) + " given problems")
-            << " | engines "
+            << " | dir " << direction_list(options.directions) << " | engines "
             << engine_list(options.engines) << (options.packed_weights ? " (packed weights)" : "")
             << " | min time " << options.min_time_seconds
             << " s\n";
@@ -202,42 +219,51 @@ int run_benchmarks(const Options& options) {
                            .reference_max_gflop = options.reference_max_gflop,
                            .threads = threads,
                            .packed_weights = options.packed_weights,
-                           .machine = &machine};
+                           .machine = &machine,
+                           .profile = options.profile};
   const ResultTable table(layer_width, problem_width, peer_names);
   table.print_header(std::cout);
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<BenchResult> all_results;
   Tally tally;
+  ProgressBar progress(std::cerr, layers.size() * options.directions.size());
   for (std::size_t index = 0; index < layers.size(); ++index) {
-    LayerBench bench(layers[index], problems[index]);
-    for (BenchResult& result : bench.run(options.engines, peer_pointers, config)) {
-      table.print_row(std::cout, result);
-      if (!result.warning.empty()) {
-        std::cerr << "warning: " << result.layer << " (" << result.engine << "): " << result.warning
-                  << '\n';
+    for (Direction direction : options.directions) {
+      progress.start(std::string(layers[index].name) + " " + direction_name(direction));
+      LayerBench bench(layers[index], problems[index], direction);
+      std::vector<BenchResult> results = bench.run(options.engines, peer_pointers, config);
+      progress.finish_item();
+      progress.clear();  // the rows go to the same terminal
+      for (const BenchResult& result : results) {
+        table.print_row(std::cout, result);
+        if (!result.warning.empty()) {
+          std::cerr << "warning: " << result.layer << " (" << result.engine << "): "
+                    << result.warning << '\n';
+        }
+        switch (result.outcome) {
+          case Outcome::measured: ++tally.measured; break;
+          case Outcome::skipped: ++tally.skipped; break;
+          case Outcome::failed: ++tally.failed; break;
+          case Outcome::mismatch: ++tally.mismatched; break;
+        }
       }
-      switch (result.outcome) {
-        case Outcome::measured:
-          ++tally.measured;
-          break;
-        case Outcome::skipped:
-          ++tally.skipped;
-          break;
-        case Outcome::failed:
-          ++tally.failed;
-          break;
-        case Outcome::mismatch:
-          ++tally.mismatched;
-          break;
+      for (const BenchResult& result : results) {
+        if (!result.profile.present) continue;
+        print_profile(std::cout,
+                      result.layer + " " + result.direction + " " + result.engine_label + " (" +
+                          result.problem + ")",
+                      result.profile);
       }
-      all_results.push_back(std::move(result));
+      for (BenchResult& result : results) all_results.push_back(std::move(result));
+      std::cout.flush();
     }
-    std::cout.flush();
   }
+  progress.clear();
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
   std::cout << "summary: " << count_text(layers.size(), "layer") << " x "
+            << count_text(options.directions.size(), "direction") << " x "
             << count_text(options.engines.size(), "engine") << " + "
             << count_text(peers.size(), "peer") << ": " << tally.measured << " measured, "
             << tally.skipped << " skipped, " << tally.failed << " failed, " << tally.mismatched
@@ -256,6 +282,12 @@ int run_benchmarks(const Options& options) {
     std::cout << "; CSV: " << options.csv_path;
   }
   std::cout << '\n';
+  if (plotter) {
+    const PlotInfo info{.threads = threads, .sweep = options.sweep.has_value(), .peers = peer_names};
+    for (const std::string& chart : plotter->plot(all_results, peer_names, machine, info)) {
+      std::cout << "chart: " << chart << '\n';
+    }
+  }
   if (write_failed) {
     std::cerr << "fastconv-bench: writing the --json or --csv file failed\n";
     return 1;

@@ -11,6 +11,7 @@ namespace fastconv_bench {
 namespace {
 
 // Widths of the fixed columns.
+constexpr int kDirectionWidth = 10;  // "transposed"
 constexpr int kEngineWidth = 18;  // "auto(implicit_gemm)"
 constexpr int kThreadsWidth = 4;
 constexpr int kGflopWidth = 9;
@@ -40,6 +41,7 @@ ResultTable::ResultTable(std::size_t layer_width, std::size_t problem_width,
 void ResultTable::print_header(std::ostream& out) const {
   out << std::left << std::setw(int(layer_width_)) << "layer"
       << "  " << std::setw(int(problem_width_)) << "problem"
+      << "  " << std::setw(kDirectionWidth) << "dir"
       << "  " << std::setw(kEngineWidth) << "engine" << std::right << std::setw(kThreadsWidth)
       << "thr" << std::setw(kGflopWidth) << "GFLOP" << std::setw(kMillisecondsWidth) << "median ms"
       << std::setw(kMillisecondsWidth) << "min ms" << std::setw(kMillisecondsWidth) << "max ms"
@@ -53,7 +55,8 @@ void ResultTable::print_header(std::ostream& out) const {
 
 void ResultTable::print_row(std::ostream& out, const BenchResult& result) const {
   out << std::left << std::setw(int(layer_width_)) << result.layer << "  "
-      << std::setw(int(problem_width_)) << result.problem << "  " << std::setw(kEngineWidth)
+      << std::setw(int(problem_width_)) << result.problem << "  " << std::setw(kDirectionWidth)
+      << result.direction << "  " << std::setw(kEngineWidth)
       << result.engine_label << std::right << std::setw(kThreadsWidth) << result.threads;
   if (result.outcome == Outcome::failed || result.outcome == Outcome::mismatch) {
     out << "  " << (result.outcome == Outcome::failed ? "error: " : "") << result.message << '\n';

@@ -79,6 +79,9 @@ std::vector<Column> result_columns(const BenchResult& result,
   std::vector<Column> columns = {
       {"layer", result.layer},
       {"problem", result.problem},
+      {"direction", result.direction},
+      {"input_size", (long long)result.input_size},
+      {"input_elements", (long long)result.input_elements},
       {"library", result.library},
       {"engine", result.engine},
       {"engine_label", result.engine_label},
@@ -111,11 +114,16 @@ std::vector<Column> result_columns(const BenchResult& result,
       {"peak_rss_increase_bytes", (long long)result.memory.increase_bytes},
       {"peak_rss_exact", result.memory.exact},
       {"max_abs_error", result.max_abs_error},
+      {"profile_wall_ms", result.profile.present ? result.profile.wall_ms : not_applicable},
       {"machine_isa", machine.isa},
       {"machine_peak_gflops", machine.peak_gflops},
       {"machine_bandwidth_gbs", machine.bandwidth_gbs},
   };
   columns.insert(columns.end(), tail.begin(), tail.end());
+  for (int row = 0; row < kProfileRows; ++row) {
+    columns.push_back({"profile_" + profile_row_key(row) + "_ms",
+                       result.profile.present ? result.profile.ms[row] : not_applicable});
+  }
   return columns;
 }
 

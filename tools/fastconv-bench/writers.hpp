@@ -1,11 +1,13 @@
 // writers.hpp — machine-readable output of every row: a JSON list and CSV, with the same columns.
 //
 // result_columns() is THE column list: name and value of every column for one row, so JSON and
-// CSV cannot drift apart. Columns: layer, problem, library, engine, engine_label, threads,
+// CSV cannot drift apart. Columns: layer, problem, direction, input_size, input_elements, library, engine, engine_label, threads,
 // outcome, message, gflop, ms_median, ms_min, ms_max, runs, gflops, percent_of_peak,
 // memory_bound, percent_of_bandwidth_roofline, vs_<peer> (one per peer; peer median / this
 // median), workspace_bytes, tensor_bytes, peak_rss_bytes, peak_rss_increase_bytes,
-// peak_rss_exact, max_abs_error, machine_isa, machine_peak_gflops, machine_bandwidth_gbs.
+// peak_rss_exact, max_abs_error, profile_wall_ms, machine_isa, machine_peak_gflops,
+// machine_bandwidth_gbs, then profile_<row>_ms for the --profile rows (phase_profile.hpp:
+// packing, transforms, microkernel, epilogue, other, threading_overhead; per run).
 // A number that does not apply (a ratio on a peer row, timings of a skipped row) is JSON null
 // and an empty CSV field.
 #pragma once

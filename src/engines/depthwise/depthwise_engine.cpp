@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 #include "engines/bias.hpp"
 #include "engines/depthwise/depthwise_kernels.hpp"
 #include "engines/depthwise/depthwise_plane_forward.hpp"
@@ -194,7 +195,10 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
   const DepthwiseRowsKernels<T>& kernels = active_depthwise_rows_kernels<T>();
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t k = 0; k < g.out_channels; ++k) forward_channel(g, x, kernels, w_ranges, interior, n, k);
+    for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      const ProfileScope scope(Phase::microkernel);
+      forward_channel(g, x, kernels, w_ranges, interior, n, k);
+    }
 }
 
 // ---- backward_data (transposed convolution) -----------------------------------------------------
@@ -252,7 +256,10 @@ void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::vector<Range> w_ranges = width_ranges(g);
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t c = 0; c < g.in_channels; ++c) backward_data_channel(g, x, w_ranges, n, c);
+    for (std::int64_t c = 0; c < g.in_channels; ++c) {
+      const ProfileScope scope(Phase::microkernel);
+      backward_data_channel(g, x, w_ranges, n, c);
+    }
 }
 
 // ---- backward_weights ---------------------------------------------------------------------------
@@ -299,6 +306,7 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::int64_t kg = g.out_channels_per_group();
 #pragma omp parallel for schedule(static) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t k = 0; k < g.out_channels; ++k) {
+    const ProfileScope scope(Phase::microkernel);
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
       for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
         for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw)

@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 #include "engines/depthwise/depthwise_direct_kernels.hpp"
 #include "engines/depthwise/depthwise_plane_kernels.hpp"
 
@@ -186,6 +187,7 @@ void direct_forward(const ConvGeometry& g, const ConvOperands<T>& x, const Depth
       for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
         slices[std::size_t(kd)] = src + (at.od * g.stride[0] + kd * g.dilation[0]) * ss[2];
       for (std::int64_t k = at.c * multiplier; k < (at.c + 1) * multiplier; ++k) {
+        const ProfileScope scope(Phase::microkernel);
         kernel.run(x.dst.plane(at.n, k) + at.od * ds[2], slices.data(), int(g.kernel[0]),
                    gather_filter(g, x.weight, k, weights.data()), layout, epilogue, k);
       }
@@ -256,6 +258,7 @@ void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
       const T* src = x.src.plane(at.n, at.c);
       std::int64_t buffer_holds = kNothing;  // input slice in the buffer, or kZeros
       for (std::int64_t k = at.c * multiplier; k < (at.c + 1) * multiplier; ++k) {
+        const ProfileScope scope(Phase::microkernel);  // taps and the store with its epilogue
         const T* filter = gather_filter(g, x.weight, k, weights.data());
         bool started = false;
         for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
@@ -267,6 +270,7 @@ void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
             slice = kZeros;
           }
           if (slice != buffer_holds) {
+            const ProfileScope fill_scope(Phase::transforms);  // padded copy of the input slice
             kernels.fill(buffer.data(), layout, slice == kZeros ? nullptr : src + slice * ss[2], oh0);
             buffer_holds = slice;
           }

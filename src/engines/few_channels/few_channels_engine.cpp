@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 #include "isa/cpu_isa.hpp"
 #include "kernels/few_channels/few_channels_kernel.hpp"
 
@@ -204,6 +205,7 @@ struct RunContext {
 // Copies kernel row `source` (unit-stride pixels at source[i * step]) for output pixels
 // [o0, o0 + count) into its phase windows, zeros outside the image.
 void fill_windows(const RunContext& r, const float* source, std::int64_t o0, std::int64_t count, float* windows) {
+  const ProfileScope scope(Phase::transforms);
   const ConvGeometry& g = r.g;
   const Plan& p = r.p;
   const std::int64_t sw = g.stride[2], step = r.x.src.strides[4], width = g.in[2];
@@ -262,6 +264,7 @@ void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std:
   const auto& ds = r.x.dst.strides;
   const bool unit_dst = ds[4] == 1;
   for (std::int64_t block = 0; block < p.k_blocks; ++block) {
+    const ProfileScope scope(Phase::microkernel);  // with the tile's store
     const float* block_weights = r.weights + (group * p.k_blocks + block) * p.taps * p.kb;
     if (skipped) {  // the weights of the kernel rows inside the image, in tap order
       std::int64_t t = 0;
@@ -359,6 +362,7 @@ void forward_plane(const RunContext& r, std::byte* slot_base, std::int64_t n, st
   const std::int64_t top = g.pad_begin[1], left = g.pad_begin[2], width = g.in[2];
   std::int64_t tap = 0;
   for (std::int64_t c = 0; c < p.c_per_group; ++c) {
+    const ProfileScope scope(Phase::transforms);  // the padded input plane
     float* plane = planes + c * plane_size;
     const float* source = r.x.src.plane(n, group * p.c_per_group + c) + id * ss[2];
     std::fill(plane, plane + top * p.padded_w, 0.0f);
@@ -379,6 +383,7 @@ void forward_plane(const RunContext& r, std::byte* slot_base, std::int64_t n, st
         taps[tap++] = plane + kh * g.dilation[1] * p.padded_w + kw * g.dilation[2];
   }
   for (std::int64_t block = 0; block < p.k_blocks; ++block) {
+    const ProfileScope scope(Phase::microkernel);  // with the tile's store
     const std::int64_t k0 = group * p.k_per_group + block * p.kb;
     const int channels = int(std::min(p.kb, p.k_per_group - block * p.kb));
     FewChannelsTile<float> tile;
@@ -418,6 +423,7 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
     weights = prepacked->weights.data();
     finite = prepacked->finite.data();
   } else {
+    const ProfileScope scope(Phase::packing);
     pack_weights_into(g, p, x.weight, reinterpret_cast<float*>(shared), finite_flags);
     weights = reinterpret_cast<const float*>(shared);
     finite = finite_flags;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 #include "engines/implicit_gemm/implicit_gemm_setup.hpp"
 
 #if defined(_OPENMP)
@@ -347,7 +348,10 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
                          (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
     const BlockSource source = block_source(begin, end, chunk);
     const std::int64_t c0 = source.c0, count = source.count, origin = source.column;
-    fill_block(g, s, x.src, source, windows);
+    {
+      const ProfileScope scope(Phase::transforms);
+      fill_block(g, s, x.src, source, windows);
+    }
     const std::int64_t calls = (end - begin) * (share.block_end - share.block_begin);
     if (next != nullptr) window_prefetch.start(g, s, x.src, *next, calls);
     else window_prefetch.start(g, s, x.src, source, 0);
@@ -356,6 +360,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
       const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
       if (packed == nullptr &&
           (packed_group != group || packed_chunk != chunk || packed_first_block != first_block)) {
+        const ProfileScope scope(Phase::packing);
         for (std::int64_t b = first_block; b < last_block; ++b)
           pack_block(g, s, x.weight, group, b, c0, count,
                      pack_buffer + (b - first_block) * count * s.taps * s.ocb);
@@ -367,6 +372,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
                          (end - begin) * (last_block - first_block));
       }
       for (std::int64_t b = first_block; b < last_block; ++b) {
+        const ProfileScope scope(Phase::microkernel);
         const float* weights =
             packed != nullptr
                 ? packed->data.data() + ((group * s.oc_blocks + b) * s.in_per_group + c0) * s.taps * s.ocb
@@ -405,8 +411,11 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     const std::int64_t share_calls = (share.item_end - share.item_begin) * s.oc_blocks;
     for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
       const std::int64_t c0 = chunk * s.chunk_channels, count = std::min(s.chunk_channels, s.in_per_group - c0);
-      for (std::int64_t b = part.block_begin; b < part.block_end; ++b)
-        pack_block(g, s, x.weight, 0, b, c0, count, pack_buffer + b * count * s.taps * s.ocb);
+      {
+        const ProfileScope scope(Phase::packing);
+        for (std::int64_t b = part.block_begin; b < part.block_end; ++b)
+          pack_block(g, s, x.weight, 0, b, c0, count, pack_buffer + b * count * s.taps * s.ocb);
+      }
       prefetch.start(g, s, x.weight, 0, part.block_begin, part.block_end, c0 + s.chunk_channels, share_calls);
       packed_group = 0;
       packed_chunk = chunk;

@@ -6,6 +6,7 @@
 #include "engines/reference/reference_conv.hpp"
 
 #include "core/parallel.hpp"
+#include "core/profile.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -31,6 +32,7 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
 #pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      const ProfileScope scope(Phase::microkernel);
       const std::int64_t c0 = k / kg * cg;
       for (std::int64_t od = 0; od < g.out[0]; ++od)
       for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
@@ -58,6 +60,7 @@ void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
 #pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t c = 0; c < g.in_channels; ++c) {
+      const ProfileScope scope(Phase::microkernel);
       const std::int64_t group = c / cg, c_in_group = c % cg;
       for (std::int64_t id = 0; id < g.in[0]; ++id)
       for (std::int64_t ih = 0; ih < g.in[1]; ++ih)
@@ -84,6 +87,7 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
 #pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
   for (std::int64_t k = 0; k < g.out_channels; ++k) {
     for (std::int64_t c = 0; c < cg; ++c) {
+      const ProfileScope scope(Phase::microkernel);
       const std::int64_t c_src = k / kg * cg + c;
       for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
       for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
@@ -104,6 +108,7 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
     }
   }
   if (x.bias.data) {
+    const ProfileScope scope(Phase::epilogue);
     for (std::int64_t k = 0; k < g.out_channels; ++k) {
       double sum = 0.0;
       for (std::int64_t n = 0; n < g.batch; ++n)

@@ -1,11 +1,14 @@
-// peer.hpp — another library's forward convolution, timed beside fastconv (PyTorch, oneDNN).
+// peer.hpp — another library's convolution, timed beside fastconv (PyTorch, oneDNN).
 //
-// A Peer is a factory: prepare() sets one layer up on the caller's contiguous NC(D)(H)W float32
-// src and (K, C/groups, kernel...) weight buffers — the same memory fastconv reads — with the
-// peer's own thread count, and returns a PeerLayer. PeerLayer::run() is what is timed: one
-// complete call as a user with NCHW tensors makes it (allocations and layout reorders included).
-// dst() is the contiguous NC(D)(H)W result of the last run(), valid until the next run().
-// prepare() throws std::exception when the peer cannot run the layer.
+// A Peer is a factory: prepare() sets one layer and direction (direction.hpp) up on the
+// caller's contiguous float32 buffers of the forward layer's src (N, C, in...), weight
+// (K, C/groups, k...) and dst (N, K, out...) shapes — the same memory fastconv reads; the buffer
+// the direction writes is null — with the peer's own thread count, and returns a PeerLayer.
+// PeerLayer::run() is what is timed: one complete call as a user with NCHW tensors makes it
+// (allocations and layout reorders included). result() is the contiguous output of the last
+// run() (shape role_shape(layer, output_role(direction))), valid until the next run().
+// prepare() throws PeerUnsupported when the peer cannot express the problem (a skipped row) and
+// any other std::exception when it fails.
 //
 // Peers are compiled only when their library is found (see CMakeLists.txt); known_peers() lists
 // every peer the tool knows, with a factory when built in and the reason when not.
@@ -14,6 +17,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,7 +29,7 @@ class PeerLayer {
  public:
   virtual ~PeerLayer() = default;
   virtual void run() = 0;
-  virtual const float* dst() = 0;
+  virtual const float* result() = 0;
   // Bytes the peer allocates for the layer beyond its output (reorder buffers, scratchpad);
   // 0 when the peer does not say (PyTorch).
   virtual std::size_t workspace_bytes() const { return 0; }
@@ -33,9 +37,17 @@ class PeerLayer {
 
 struct PeerProblem {
   const Layer& layer;
-  const float* src;     // src_shape(layer), contiguous
-  const float* weight;  // weight_shape(layer), contiguous
-  int threads;
+  Direction direction = Direction::forward;
+  const float* src = nullptr;     // src_shape(layer), contiguous; null when it is the output
+  const float* weight = nullptr;  // weight_shape(layer), contiguous; null when it is the output
+  const float* dst = nullptr;     // dst_shape(layer), contiguous; null when it is the output
+  int threads = 1;
+};
+
+// The peer has no way to run this problem (e.g. a direction it lacks): the row is skipped.
+class PeerUnsupported : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class Peer {
