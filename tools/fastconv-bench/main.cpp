@@ -221,6 +221,17 @@ int run_benchmarks(const Options& options) {
                            .packed_weights = options.packed_weights,
                            .machine = &machine,
                            .profile = options.profile};
+  // One untimed pass over a tiny layer first, so that one-time initialisation (thread pools,
+  // kernel tables, a peer's first-call set-up) is not charged to the first row's memory.
+  {
+    const Layer warm_up = conv2d("warm-up", 1, 4, 8, 8, 3).pad(1);
+    BenchConfig quick = config;
+    quick.timing = {.min_seconds = 0.0, .min_runs = 1, .max_runs = 1};
+    quick.profile = false;
+    for (Direction direction : options.directions) {
+      LayerBench(warm_up, problem_string(warm_up), direction).run(options.engines, peer_pointers, quick);
+    }
+  }
   const ResultTable table(layer_width, problem_width, peer_names);
   table.print_header(std::cout);
 
