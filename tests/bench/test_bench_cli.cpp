@@ -83,6 +83,19 @@ TEST(BenchCli, BadDirectionsProfileAndPlotAreUsageErrors) {
   EXPECT_NE(usage_error({"--plot="}).find("--plot expects a directory name"), std::string::npos);
 }
 
+TEST(BenchCli, EnginesTakeAListOrAll) {
+  EXPECT_EQ(parse({"--engine", "auto,im2col,auto"}).engines,
+            (std::vector<fastconv::Engine>{fastconv::Engine::automatic, fastconv::Engine::im2col}));
+  EXPECT_EQ(parse({"--engine=implicit_gemm"}).engines,
+            (std::vector<fastconv::Engine>{fastconv::Engine::implicit_gemm}));
+  EXPECT_EQ(parse({"--engine", "all"}).engines.size(), std::size(fastconv::kAllEngines));
+  for (const char* bad : {"fast", "auto,", "auto,fast", ""}) {
+    const std::string message = usage_error({"--engine", bad});
+    EXPECT_NE(message.find("--engine expects auto|"), std::string::npos) << bad << ": " << message;
+  }
+  EXPECT_NE(usage_error({"--engine", "auto,fast"}).find("got 'fast'"), std::string::npos);
+}
+
 TEST(BenchCli, HelpExplainsDirectionsProfileAndPlot) {
   const std::string help = usage_text();
   for (const char* wanted : {"--dir LIST", "bwd_d", "bwd_w", "transposed", "FORWARD layer",

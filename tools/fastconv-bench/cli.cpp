@@ -53,13 +53,25 @@ std::string engine_choices() {
   return choices + "all";
 }
 
+// One engine name, a comma-separated list of them (in the given order), or "all".
 std::vector<fastconv::Engine> parse_engines(std::string_view text) {
   if (text == "all") return {std::begin(fastconv::kAllEngines), std::end(fastconv::kAllEngines)};
-  try {
-    return {fastconv::parse_engine(text)};
-  } catch (const fastconv::Error&) {
-    throw UsageError("--engine expects " + engine_choices() + ", got '" + std::string(text) + "'");
+  std::vector<fastconv::Engine> engines;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    fastconv::Engine engine = fastconv::Engine::automatic;
+    try {
+      engine = fastconv::parse_engine(name);
+    } catch (const fastconv::Error&) {
+      throw UsageError("--engine expects " + engine_choices() +
+                       " or a comma-separated list of engines, got '" + std::string(name) + "'");
+    }
+    if (std::find(engines.begin(), engines.end(), engine) == engines.end()) engines.push_back(engine);
+    if (comma == text.npos) break;
+    text.remove_prefix(comma + 1);
   }
+  return engines;
 }
 
 // "torch,onednn" (any subset, in the given order) or "none".
@@ -248,7 +260,7 @@ std::string usage_text() {
       "                             transposed takes the forward layer's output (N,K,out..) as\n"
       "                             its input and the same weight buffer, read as the transposed\n"
       "                             layout (K, C/g, k..), and produces the forward input size\n"
-      "  --engine NAME              " + engine_choices() + "\n"
+      "  --engine LIST              " + engine_choices() + ", or several comma-separated\n"
       "                             (default: im2col,reference)\n"
       "  --compare LIST             peers: comma-separated torch,onednn or none\n"
       "                             (default: every peer this build contains)\n"

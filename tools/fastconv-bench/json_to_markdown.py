@@ -3,7 +3,7 @@
 
     tools/fastconv-bench/json_to_markdown.py run.json > table.md
 
-One row per layer and fastconv engine: GFLOP, each peer's median ms, fastconv's median ms,
+One row per layer (and direction, when the run timed several: --dir) and fastconv engine: GFLOP, each peer's median ms, fastconv's median ms,
 ratio per peer (peer time / fastconv time), GFLOP/s, % of the FMA peak measured at the start
 of the run, workspace and measured peak-RSS increase; then the geometric mean and the minimum
 of the ratios against each peer. Only the standard library.
@@ -21,23 +21,27 @@ def main(path):
     for r in rows:
         if r["library"] != "fastconv" and r["library"] not in peers:
             peers.append(r["library"])
-    peer_ms = {(r["layer"], r["library"]): r for r in rows if r["library"] != "fastconv"}
+    peer_ms = {(r["layer"], r.get("direction", "fwd"), r["library"]): r
+               for r in rows if r["library"] != "fastconv"}
+    directions = len({r.get("direction", "fwd") for r in rows}) > 1
     first = fastconv[0]
     print(f"Machine at the start of the run: {first['machine_isa']}, FMA peak "
           f"{first['machine_peak_gflops']:.1f} GFLOP/s for {first['threads']} thread(s), "
           f"bandwidth {first['machine_bandwidth_gbs']:.1f} GB/s.\n")
-    header = ["layer", "engine", "GFLOP"] + [f"{p} ms" for p in peers] + ["fastconv ms"] + \
+    header = ["layer"] + (["dir"] if directions else []) + ["engine", "GFLOP"] + [f"{p} ms" for p in peers] + ["fastconv ms"] + \
         [f"vs {p}" for p in peers] + ["GFLOP/s", "% peak", "workspace KiB", "peak RSS + MiB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     ratios = {p: [] for p in peers}
     for r in fastconv:
+        direction = r.get("direction", "fwd")
+        lead = [r["layer"]] + ([direction] if directions else []) + [r["engine_label"]]
         if r["outcome"] != "measured":
-            print(f"| {r['layer']} | {r['engine_label']} | {r['outcome']}: {r['message']} |")
+            print("| " + " | ".join(lead) + f" | {r['outcome']}: {r['message']} |")
             continue
-        cells = [r["layer"], r["engine_label"], f"{r['gflop']:.4f}"]
+        cells = lead + [f"{r['gflop']:.4f}"]
         for p in peers:
-            other = peer_ms.get((r["layer"], p))
+            other = peer_ms.get((r["layer"], direction, p))
             cells.append(f"{other['ms_median']:.3f}" if other and other["outcome"] == "measured"
                          else (other or {}).get("outcome", "-"))
         cells.append(f"{r['ms_median']:.3f}")
