@@ -64,67 +64,65 @@ def measured(row):
 
 
 def speedup_chart(pyplot, rows, threads, path):
+    """Bars: one slot per layer and requested fastconv engine; colour by the engine that ran
+    (auto(pointwise), auto(implicit_gemm), ...)."""
     colors = color_map(rows)
     peers = []
     for row in rows:
         if row["library"] != "fastconv" and row["library"] not in peers:
             peers.append(row["library"])
     fast_rows = [r for r in rows if r["library"] == "fastconv" and measured(r)]
-    panels = []  # (title, baseline name, [(layer key, engine, ratio)])
+    directions = sorted({r["direction"] for r in fast_rows})
+    one_direction = len(directions) == 1
+
+    def key(row):  # the x-axis label: the layer, and its direction when several were timed
+        return row["layer"] if one_direction else row["layer"] + " " + row["direction"]
+
+    panels = []  # (baseline name, [(layer key, requested engine, engine label, ratio)])
     for peer in peers:
-        bars = [
-            (r["layer"] + " " + r["direction"], r["engine_label"], r.get("vs_" + peer))
-            for r in fast_rows
-        ]
-        bars = [b for b in bars if b[2] is not None]
+        bars = [(key(r), r["engine"], r["engine_label"], r.get("vs_" + peer))
+                for r in fast_rows]
+        bars = [b for b in bars if b[3] is not None and b[3] > 0]
         if bars:
             panels.append((contestant({"library": peer}), bars))
     if not panels:  # no peer measured: the reference engine is the baseline
-        reference = {
-            (r["layer"], r["direction"]): r["ms_median"]
-            for r in fast_rows
-            if r["engine"] == "reference"
-        }
-        bars = [
-            (r["layer"] + " " + r["direction"], r["engine_label"],
-             reference[(r["layer"], r["direction"])] / r["ms_median"])
-            for r in fast_rows
-            if r["engine"] != "reference" and (r["layer"], r["direction"]) in reference
-        ]
+        reference = {(r["layer"], r["direction"]): r["ms_median"]
+                     for r in fast_rows if r["engine"] == "reference"}
+        bars = [(key(r), r["engine"], r["engine_label"],
+                 reference[(r["layer"], r["direction"])] / r["ms_median"])
+                for r in fast_rows
+                if r["engine"] != "reference" and (r["layer"], r["direction"]) in reference]
         panels.append(("fastconv's reference engine (no peer measured)", bars))
 
-    figure, axes_list = pyplot.subplots(
-        len(panels), 1,
-        figsize=(max(9.0, 0.9 * max(len({b[0] for b in p[1]}) for p in panels) + 5), 4.6 * len(panels)),
-        squeeze=False,
-    )
+    most_layers = max(len({b[0] for b in bars}) for _, bars in panels)
+    figure, axes_list = pyplot.subplots(len(panels), 1, figsize=(max(8.0, 0.42 * most_layers + 4.5),
+                                                                 4.4 * len(panels)), squeeze=False)
     for (baseline, bars), axes in zip(panels, axes_list[:, 0]):
-        layers = []
-        engines = []
-        for layer, engine, _ in bars:
+        layers, engines = [], []
+        for layer, engine, _, _ in bars:
             if layer not in layers:
                 layers.append(layer)
             if engine not in engines:
                 engines.append(engine)
-        width = 0.8 / max(1, len(engines))
-        ratios = [b[2] for b in bars if b[2] and b[2] > 0]
-        for index, engine in enumerate(engines):
-            xs, ys = [], []
-            for layer_index, layer in enumerate(layers):
-                for bar_layer, bar_engine, ratio in bars:
-                    if bar_layer == layer and bar_engine == engine and ratio and ratio > 0:
-                        xs.append(layer_index - 0.4 + width * (index + 0.5))
-                        ys.append(ratio)
-            axes.bar(xs, ys, width=width, label="fastconv " + engine,
-                     color=colors.get("fastconv " + engine))
+        width = 0.8 / len(engines)
+        labelled = set()
+        for layer, engine, label, ratio in bars:
+            x = layers.index(layer) - 0.4 + width * (engines.index(engine) + 0.5)
+            name = "fastconv " + label
+            axes.bar([x], [ratio], width=width, color=colors.get(name),
+                     label=None if name in labelled else name)
+            labelled.add(name)
+        ratios = [b[3] for b in bars]
         axes.axhline(1.0, color="black", linewidth=1.0, linestyle="--", label="1.0 (same speed)")
         if ratios and max(ratios) / min(ratios) > 10:
             axes.set_yscale("log")
         axes.set_xticks(range(len(layers)))
-        axes.set_xticklabels(layers, rotation=35, ha="right", fontsize=8)
-        axes.set_ylabel("speedup (%s time / fastconv time)" % baseline.split(" (")[0])
-        axes.set_title("fastconv vs %s, %d thread%s (higher is better)"
-                       % (baseline, threads, "" if threads == 1 else "s"))
+        axes.set_xticklabels(layers, rotation=40, ha="right", fontsize=8)
+        axes.set_xlim(-0.6, len(layers) - 0.4)
+        axes.set_ylabel("speedup (%s time /\nfastconv time)" % baseline.split(" (")[0])
+        axes.set_title("fastconv vs %s%s, %d thread%s (higher is better)"
+                       % (baseline, " (%s)" % directions[0] if one_direction else "", threads,
+                          "" if threads == 1 else "s"))
         axes.grid(axis="y", alpha=0.3, which="both")
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
