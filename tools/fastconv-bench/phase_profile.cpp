@@ -60,8 +60,9 @@ PhaseProfile summarize_profile(const profile::Report& report) {
 
 void print_profile(std::ostream& out, const std::string& title, const PhaseProfile& profile) {
   char line[160];
-  std::snprintf(line, sizeof line, "profile: %s | %d runs, %d threads, %.3f ms/run\n",
-                title.c_str(), profile.runs, profile.threads, profile.wall_ms);
+  std::snprintf(line, sizeof line, "profile: %s | %d runs, %d thread%s, %.3f ms/run\n",
+                title.c_str(), profile.runs, profile.threads, profile.threads == 1 ? "" : "s",
+                profile.wall_ms);
   out << line;
   std::snprintf(line, sizeof line, "  %-20s %10s %8s %12s %16s\n", "phase", "ms/run", "% run",
                 "calls/run", "all threads ms");
