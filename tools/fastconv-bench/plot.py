@@ -115,7 +115,12 @@ def speedup_chart(pyplot, rows, threads, path):
         ratios = [b[3] for b in bars]
         axes.axhline(1.0, color="black", linewidth=1.0, linestyle="--", label="1.0 (same speed)")
         if ratios and max(ratios) / min(ratios) > 10:
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
             axes.set_yscale("log")
+            axes.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: "%g" % value))
+            axes.yaxis.set_minor_formatter(NullFormatter())
         axes.set_xticks(range(len(layers)))
         axes.set_xticklabels(layers, rotation=40, ha="right", fontsize=8)
         axes.set_xlim(-0.6, len(layers) - 0.4)
