@@ -187,9 +187,14 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sweep", action="store_true")
     args = parser.parse_args()
-    pyplot = load_matplotlib()
-    if args.check:
+    if args.check:  # cheap: the package only, not pyplot
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as error:
+            sys.stderr.write("plot.py: matplotlib is missing for %s (%s)\n" % (sys.executable, error))
+            return 3
         return 0
+    pyplot = load_matplotlib()
     if not args.input or not args.output:
         parser.error("--input and --output are required")
     with open(args.input) as file:
