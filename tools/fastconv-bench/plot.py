@@ -124,7 +124,8 @@ def speedup_chart(pyplot, rows, threads, path):
         axes.set_xticks(range(len(layers)))
         axes.set_xticklabels(layers, rotation=40, ha="right", fontsize=8)
         axes.set_xlim(-0.6, len(layers) - 0.4)
-        axes.set_ylabel("speedup (%s time /\nfastconv time)" % baseline.split(" (")[0])
+        short = "reference" if baseline.startswith("fastconv's reference") else baseline
+        axes.set_ylabel("speedup (%s time /\nfastconv time)" % short)
         axes.set_title("fastconv vs %s%s, %d thread%s (higher is better)"
                        % (baseline, " (%s)" % directions[0] if one_direction else "", threads,
                           "" if threads == 1 else "s"))
