@@ -17,7 +17,8 @@
 // then computes KB output channels at a time. Rows outside the image vertically are skipped
 // (with finite weights; otherwise they read a zero row, so 0 * Inf gives NaN as in the
 // reference). Output with a non-unit W stride goes through a per-thread tile buffer. A short
-// row with padded edges is one window tile (one kernel call) rather than three.
+// row with padded edges is one window tile (one kernel call) rather than three; in a long row
+// the in-place part is whole kernel tiles and its remainder joins the right edge's window.
 //
 // Small 2-D planes at stride 1 (padded planes of the group plus the output fit in 256 KiB) run in
 // plane mode instead: the group's C/g input planes are copied once, zero-padded, into rows of
