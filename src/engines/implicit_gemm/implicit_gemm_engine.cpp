@@ -1,5 +1,6 @@
 // implicit_gemm_engine.cpp — see implicit_gemm_engine.hpp; the decisions (kernel, tiles, window
-// layout, channel chunks, workspace) are in implicit_gemm_setup.hpp.
+// layout, channel chunks, workspace) are in implicit_gemm_setup.hpp, the window copy in
+// implicit_gemm_window.hpp, the weight packing in implicit_gemm_weights.hpp.
 //
 // Threading: one parallel region per run, at most one thread per workspace slot (one slot per
 // processor). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
@@ -23,6 +24,8 @@
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/implicit_gemm/implicit_gemm_setup.hpp"
+#include "engines/implicit_gemm/implicit_gemm_weights.hpp"
+#include "engines/implicit_gemm/implicit_gemm_window.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -36,44 +39,6 @@ struct IgemmPackedWeights final : PackedWeights {
   std::int64_t ocb = 0;
   std::vector<float> data;
 };
-
-// Whether every filter's values for consecutive input channels are one contiguous run of floats
-// ([channel][kd][kh][kw] dense; the strides of size-1 axes do not matter, e.g. the depth axis of a
-// 2-D problem, whose stride is 0).
-bool filters_contiguous(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight) {
-  const auto& ws = weight.strides;
-  return (g.kernel[2] == 1 || ws[4] == 1) && (g.kernel[1] == 1 || ws[3] == g.kernel[2]) &&
-         (g.kernel[0] == 1 || ws[2] == g.kernel[1] * g.kernel[2]) && (s.in_per_group == 1 || ws[1] == s.taps);
-}
-
-// Packs output-channel block `block` of group `group`, input channels [c0, c0 + count), as
-// [channel][tap][OCB], zero past K/g: with the ISA's in-register transpose when each filter's
-// chunk is one contiguous run of floats, element by element otherwise.
-void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
-                std::int64_t group, std::int64_t block, std::int64_t c0, std::int64_t count,
-                float* out) {
-  const std::int64_t ocb = s.ocb;
-  const std::int64_t first = block * ocb, valid = std::min(ocb, s.out_per_group - first);
-  const auto& ws = weight.strides;
-  const float* filters = weight.plane(group * s.out_per_group + first, c0);
-  if (filters_contiguous(g, s, weight)) {
-    const std::int64_t lanes = s.kernel->lanes;
-    s.kernel->pack(filters, ws[0], valid, count * s.taps, out, ocb);
-    // Whole vectors of channels past K/g.
-    for (std::int64_t i = 0; i < count * s.taps; ++i)
-      for (std::int64_t j = (valid + lanes - 1) / lanes * lanes; j < ocb; ++j) out[i * ocb + j] = 0.0f;
-    return;
-  }
-  for (std::int64_t c = 0; c < count; ++c)
-    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
-      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
-        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw, out += ocb) {
-          const float* tap = filters + c * ws[1] + kd * ws[2] + kh * ws[3] + kw * ws[4];
-          std::int64_t j = 0;
-          for (; j < valid; ++j) out[j] = tap[j * ws[0]];
-          for (; j < ocb; ++j) out[j] = 0.0f;
-        }
-}
 
 struct Item {
   std::int64_t n, od, oh, tile;
@@ -89,157 +54,6 @@ Item decode_item(const ConvGeometry& g, const IgemmSetup& s, std::int64_t index_
   item.n = row / g.out[0];
   return item;
 }
-
-// What one block's window holds (implicit_gemm_setup.hpp): output rows [oh, oh + runs) of plane
-// (n, od) of `group`, output columns [column, column + pixels), input channels [c0, c0 + count).
-struct BlockSource {
-  std::int64_t group, n, od, oh, runs, column, pixels, c0, count;
-  std::int64_t span(const ConvGeometry& g) const {
-    return (pixels - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
-  }
-  std::int64_t first(const ConvGeometry& g) const { return column * g.stride[2] - g.pad_begin[2]; }
-  std::int64_t ih0(const ConvGeometry& g) const { return oh * g.stride[1] - g.pad_begin[1]; }
-  std::int64_t id(const ConvGeometry& g, std::int64_t kd) const {
-    return od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-  }
-  // Input row of band row b (implicit_gemm_setup.hpp: consecutive rows, or KH rows per run).
-  std::int64_t ih(const ConvGeometry& g, const IgemmSetup& s, std::int64_t b) const {
-    return s.rows_overlap ? ih0(g) + b
-                          : ih0(g) + (b / g.kernel[1]) * g.stride[1] + (b % g.kernel[1]) * g.dilation[1];
-  }
-  const float* channel(const IgemmSetup& s, const View5<float>& src, std::int64_t c) const {
-    return src.plane(n, group * s.in_per_group + c0 + c);
-  }
-};
-
-// Copies the window of one block, zero where it falls in the padding.
-void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, const BlockSource& b,
-                float* window) {
-  const auto& ss = src.strides;
-  const std::int64_t span = b.span(g), first = b.first(g), ih0 = b.ih0(g);
-  const std::int64_t band_rows = s.band_rows(g, b.runs);
-  // Rows ih, ih + row_step, ... (`rows` of them), zero outside the image.
-  auto copy_rows = [&](float* out, const float* plane, std::int64_t ih, std::int64_t rows,
-                       std::int64_t row_step) {
-    const std::int64_t lo = ih >= 0 ? 0 : std::min(rows, (-ih + row_step - 1) / row_step);
-    const std::int64_t hi = ih >= g.in[1] ? 0 : std::clamp<std::int64_t>((g.in[1] - ih + row_step - 1) / row_step, lo, rows);
-    std::fill(out, out + lo * s.row_len, 0.0f);
-    if (hi > lo)
-      s.kernel->fill_rows(out + lo * s.row_len, s.row_len, plane + (ih + lo * row_step) * ss[3],
-                          row_step * ss[3], hi - lo, ss[4], first, span, g.in[2], g.stride[2], s.phase_len);
-    std::fill(out + hi * s.row_len, out + rows * s.row_len, 0.0f);
-  };
-  for (std::int64_t c = 0; c < b.count; ++c) {
-    const float* channel = b.channel(s, src, c);
-    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-      float* out = window + c * s.window_channel_stride + kd * s.kd_stride;
-      const std::int64_t id = b.id(g, kd);
-      if (id < 0 || id >= g.in[0]) {
-        std::fill(out, out + band_rows * s.row_len, 0.0f);
-        continue;
-      }
-      const float* plane = channel + id * ss[2];
-      if (s.rows_overlap) {
-        copy_rows(out, plane, ih0, band_rows, 1);
-      } else {
-        for (std::int64_t r = 0; r < b.runs; ++r)
-          copy_rows(out + r * g.kernel[1] * s.row_len, plane, ih0 + r * g.stride[1], g.kernel[1], g.dilation[1]);
-      }
-    }
-  }
-}
-
-// Prefetches into L2, spread over the kernel calls of one block, the input rows the next
-// block's window copies: they come from planes far apart, which hardware prefetchers miss, and
-// waiting on them made the copy a large share of 3-D layers.
-class NextWindowPrefetch {
- public:
-  void start(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, const BlockSource& b,
-             std::int64_t calls) {
-    g_ = &g;
-    s_ = &s;
-    src_ = &src;
-    b_ = b;
-    rows_ = s.band_rows(g, b.runs);
-    const auto& ss = src.strides;
-    const std::int64_t first = std::max<std::int64_t>(0, b.first(g));
-    column_bytes_ = first * ss[4] * std::int64_t(sizeof(float));
-    const std::int64_t columns = std::min(b.span(g), g.in[2] - first);
-    lines_ = columns <= 0 ? 0 : ((columns - 1) * ss[4] * std::int64_t(sizeof(float))) / 64 + 2;
-    c_ = kd_ = row_ = 0;
-    const std::int64_t total = b.count * g.kernel[0] * rows_;
-    rows_per_call_ = calls <= 0 || lines_ == 0 ? 0 : (total + calls - 1) / calls;
-  }
-  void step() {
-    for (std::int64_t n = 0; n < rows_per_call_ && c_ < b_.count; ++n) {
-      const std::int64_t id = b_.id(*g_, kd_), ih = b_.ih(*g_, *s_, row_);
-      if (id >= 0 && id < g_->in[0] && ih >= 0 && ih < g_->in[1]) {
-        const auto& ss = src_->strides;
-        const char* row = reinterpret_cast<const char*>(b_.channel(*s_, *src_, c_) + id * ss[2] + ih * ss[3]) +
-                          column_bytes_;
-        for (std::int64_t line = 0; line < lines_; ++line) __builtin_prefetch(row + line * 64, 0, 2);
-      }
-      if (++row_ == rows_) {
-        row_ = 0;
-        if (++kd_ == g_->kernel[0]) {
-          kd_ = 0;
-          ++c_;
-        }
-      }
-    }
-  }
-
- private:
-  const ConvGeometry* g_ = nullptr;
-  const IgemmSetup* s_ = nullptr;
-  const View5<float>* src_ = nullptr;
-  BlockSource b_{};
-  std::int64_t rows_ = 0, column_bytes_ = 0, lines_ = 0, rows_per_call_ = 0;
-  std::int64_t c_ = 0, kd_ = 0, row_ = 0;  // the next row: channel, kernel depth, band row
-};
-
-// Prefetches into L2, spread over the kernel calls of one channel chunk, the raw weights the
-// next chunk will pack (filters stored contiguously only), so that packing does not wait on
-// memory: on layers with big filters and few pixels (7x7, 14x14) reading the weights is a large
-// share of the run.
-class NextChunkPrefetch {
- public:
-  void start(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
-             std::int64_t group, std::int64_t first_block, std::int64_t block_end,
-             std::int64_t next_c0, std::int64_t calls) {
-    cursor_ = total_ = filter_ = line_ = 0;
-    const auto& ws = weight.strides;
-    if (!filters_contiguous(g, s, weight) || next_c0 >= s.in_per_group || calls <= 0) return;
-    const std::int64_t first = first_block * s.ocb;
-    const std::int64_t filters = std::min(block_end * s.ocb, s.out_per_group) - first;
-    const std::int64_t count = std::min(s.chunk_channels, s.in_per_group - next_c0);
-    base_ = reinterpret_cast<const char*>(weight.plane(group * s.out_per_group + first, next_c0));
-    filter_stride_ = ws[0] * std::int64_t(sizeof(float));
-    lines_per_filter_ = (count * s.taps * std::int64_t(sizeof(float)) + 63) / 64;
-    total_ = std::max<std::int64_t>(0, filters) * lines_per_filter_;
-    per_call_ = (total_ + calls - 1) / calls;
-  }
-  void step() {
-    // Local copies: the loop must not reload and store the members around every prefetch.
-    std::int64_t left = std::min(per_call_, total_ - cursor_), filter = filter_, line = line_;
-    if (left <= 0) return;
-    cursor_ += left;
-    for (; left > 0; --left) {
-      __builtin_prefetch(base_ + filter * filter_stride_ + line * 64, 0, 2);
-      if (++line == lines_per_filter_) {
-        line = 0;
-        ++filter;
-      }
-    }
-    filter_ = filter;
-    line_ = line;
-  }
-
- private:
-  const char* base_ = nullptr;
-  std::int64_t filter_stride_ = 0, lines_per_filter_ = 1, total_ = 0, per_call_ = 0, cursor_ = 0;
-  std::int64_t filter_ = 0, line_ = 0;  // the next line to prefetch: filter, line within it
-};
 
 // Per-thread workspace slots: one per processor, so that a plan made before set_num_threads()
 // raised the thread count still has room (run() never uses more threads than slots).
@@ -404,6 +218,19 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     }
   };
 
+  // Every block of the share for one chunk (chunks outermost), prefetching the next block's rows
+  // (the first block's of the next chunk after the last block).
+  auto run_chunk = [&](std::int64_t chunk) {
+    for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+      const std::int64_t end = block_end(begin);
+      const bool last = end == share.item_end;
+      const BlockSource next = last ? block_source(share.item_begin, block_end(share.item_begin), chunk + 1)
+                                    : block_source(end, block_end(end), chunk);
+      run_block(begin, end, chunk, last && chunk + 1 == s.chunks ? nullptr : &next);
+      begin = end;
+    }
+  };
+
   // Team packing: chunks outermost; per chunk, pack this thread's part of the blocks, wait for
   // the others, run every block of the share, wait before the buffer is repacked.
   if (team.buffer != nullptr) {
@@ -421,14 +248,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
       packed_chunk = chunk;
       packed_first_block = 0;
       team_barrier();
-      for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
-        const std::int64_t end = block_end(begin);
-        const bool last = end == share.item_end;
-        const BlockSource next = last ? block_source(share.item_begin, block_end(share.item_begin), chunk + 1)
-                                      : block_source(end, block_end(end), chunk);
-        run_block(begin, end, chunk, last && chunk + 1 == s.chunks ? nullptr : &next);
-        begin = end;
-      }
+      run_chunk(chunk);
       if (chunk + 1 < s.chunks) team_barrier();
     }
     return;
@@ -442,15 +262,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   const bool chunks_outer = s.chunks_outer >= 0 ? s.chunks_outer == 1
                                                : share_output_bytes <= double(kIgemmChunkOuterOutputBytes);
   if (s.chunks > 1 && chunks_outer) {
-    for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk)
-      for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
-        const std::int64_t end = block_end(begin);
-        const bool last = end == share.item_end;
-        const BlockSource next = last ? block_source(share.item_begin, block_end(share.item_begin), chunk + 1)
-                                      : block_source(end, block_end(end), chunk);
-        run_block(begin, end, chunk, last && chunk + 1 == s.chunks ? nullptr : &next);
-        begin = end;
-      }
+    for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) run_chunk(chunk);
   } else {
     for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
       const std::int64_t end = block_end(begin);
