@@ -32,11 +32,10 @@ namespace {
 
 // few_channels' pixel vectors fill poorly on rows narrower than this; see the heuristic above.
 constexpr std::int64_t kThinGroupMinRow = 16;
-constexpr std::int64_t kFewChannels = 4;
 
 // Why `auto` passes over an engine that takes the problem (empty: it does not).
 std::string auto_skip_reason(Engine candidate, const ConvGeometry& g) {
-  if (candidate == Engine::few_channels && g.in_channels_per_group() > kFewChannels &&
+  if (candidate == Engine::few_channels && g.in_channels_per_group() > kFewChannelsMaxPerGroup &&
       g.out[2] < kThinGroupMinRow)
     return "thin groups on output rows of " + std::to_string(g.out[2]) + " < " +
            std::to_string(kThinGroupMinRow) + ": implicit_gemm is faster";

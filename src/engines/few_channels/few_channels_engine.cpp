@@ -20,8 +20,6 @@ namespace {
 
 // Taken: C/groups <= 4 (any K/groups), or thin groups with C/groups <= 16 and K/groups <= 16
 // (ResNeXt-style), where output-channel vector lanes would idle and per-group GEMMs are tiny.
-constexpr std::int64_t kMaxChannelsPerGroup = 4;
-constexpr std::int64_t kMaxThinGroupChannels = 16;
 constexpr std::int64_t kTileWidth = 256;                  // output pixels per window tile (about)
 constexpr std::int64_t kWindowBudgetBytes = 512 * 1024;   // per thread, for the row windows
 constexpr std::int64_t kPlaneBudgetFloats = 64 * 1024;  // plane mode: padded planes + output
@@ -477,10 +475,10 @@ class FewChannelsEngine final : public TypedConvEngine<FewChannelsEngine> {
     if (direction != Direction::forward) return "forward only";
     if (dtype != DType::float32) return "float32 only";
     const std::int64_t c = g.in_channels_per_group(), k = g.out_channels_per_group();
-    if (c > kMaxThinGroupChannels || (c > kMaxChannelsPerGroup && k > kMaxThinGroupChannels))
-      return "C/groups = " + std::to_string(c) + " > " + std::to_string(kMaxChannelsPerGroup) +
+    if (c > kFewChannelsMaxThinGroup || (c > kFewChannelsMaxPerGroup && k > kFewChannelsMaxThinGroup))
+      return "C/groups = " + std::to_string(c) + " > " + std::to_string(kFewChannelsMaxPerGroup) +
              " and not a thin group (C/groups and K/groups <= " +
-             std::to_string(kMaxThinGroupChannels) + "; K/groups = " + std::to_string(k) + ")";
+             std::to_string(kFewChannelsMaxThinGroup) + "; K/groups = " + std::to_string(k) + ")";
     return {};
   }
 

@@ -31,9 +31,15 @@
 // plane-mode buffers: independent of the image size. Threads: one parallel region over the output rows of every image and group.
 #pragma once
 
+#include <cstdint>
+
 #include "engines/conv_engine.hpp"
 
 namespace fastconv::detail {
+
+// The engine's limits (also read by auto's heuristic in engine_registry.cpp).
+inline constexpr std::int64_t kFewChannelsMaxPerGroup = 4;     // C/groups, any K/groups
+inline constexpr std::int64_t kFewChannelsMaxThinGroup = 16;   // C/groups and K/groups of a thin group
 
 const ConvEngine& few_channels_engine();
 
