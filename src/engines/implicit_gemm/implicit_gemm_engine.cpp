@@ -136,11 +136,17 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     return end;
   };
 
+  // The runs (output rows) of the block [begin, end).
+  auto block_runs = [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t group_first = begin / s.items_per_group * s.items_per_group;
+    return BlockRuns{group_first, (begin - group_first) / tpr, (begin - group_first) % tpr,
+                     (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
+  };
+
   // What the block [begin, end) reads for `chunk`.
   auto block_source = [&](std::int64_t begin, std::int64_t end, std::int64_t chunk) {
-    const std::int64_t group = begin / s.items_per_group, group_first = group * s.items_per_group;
-    const BlockRuns runs{group_first, (begin - group_first) / tpr, (begin - group_first) % tpr,
-                         (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
+    const BlockRuns runs = block_runs(begin, end);
+    const std::int64_t group = begin / s.items_per_group;
     // Window columns start at the block's first column (0 when it spans several rows).
     const std::int64_t run_count = runs.end_row - runs.first_row + 1;
     const std::int64_t origin = run_count > 1 ? 0 : s.tile_begin(runs.first_tile);
@@ -157,9 +163,8 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   // previous block ran, `next` is prefetched during this one), then every output-channel block.
   auto run_block = [&](std::int64_t begin, std::int64_t end, std::int64_t chunk,
                        const BlockSource* next) {
-    const std::int64_t group = begin / s.items_per_group, group_first = group * s.items_per_group;
-    const BlockRuns runs{group_first, (begin - group_first) / tpr, (begin - group_first) % tpr,
-                         (end - 1 - group_first) / tpr, (end - 1 - group_first) % tpr};
+    const BlockRuns runs = block_runs(begin, end);
+    const std::int64_t group = begin / s.items_per_group, group_first = runs.group_first;
     const BlockSource source = block_source(begin, end, chunk);
     const std::int64_t c0 = source.c0, count = source.count, origin = source.column;
     {
@@ -168,7 +173,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     }
     const std::int64_t calls = (end - begin) * (share.block_end - share.block_begin);
     if (next != nullptr) window_prefetch.start(g, s, x.src, *next, calls);
-    else window_prefetch.start(g, s, x.src, source, 0);
+    else window_prefetch.stop();
     for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
          first_block += s.blocks_per_pack) {
       const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);

@@ -55,6 +55,7 @@ class NextWindowPrefetch {
     const std::int64_t total = b.count * g.kernel[0] * rows_;
     rows_per_call_ = calls <= 0 || lines_ == 0 ? 0 : (total + calls - 1) / calls;
   }
+  void stop() { rows_per_call_ = 0; }  // nothing to prefetch (the share's last block)
   void step() {
     for (std::int64_t n = 0; n < rows_per_call_ && c_ < b_.count; ++n) {
       const std::int64_t id = b_.id(*g_, kd_), ih = b_.ih(*g_, *s_, row_);
