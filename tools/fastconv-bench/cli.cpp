@@ -162,6 +162,12 @@ Options parse_command_line(std::span<const char* const> arguments) {
       }
       return arguments[++index];
     };
+    // A non-empty path (`what`: "file name" or "directory name").
+    auto path_value = [&](const char* what) {
+      std::string path(value());
+      if (path.empty()) throw UsageError(std::string(flag) + " expects a " + what);
+      return path;
+    };
     auto reject_value = [&] {
       if (inline_value) throw UsageError(std::string(flag) + " takes no value");
     };
@@ -183,18 +189,15 @@ Options parse_command_line(std::span<const char* const> arguments) {
     } else if (flag == "--threads") {
       options.threads = parse_threads(value());
     } else if (flag == "--json") {
-      options.json_path = value();
-      if (options.json_path.empty()) throw UsageError("--json expects a file name");
+      options.json_path = path_value("file name");
     } else if (flag == "--csv") {
-      options.csv_path = value();
-      if (options.csv_path.empty()) throw UsageError("--csv expects a file name");
+      options.csv_path = path_value("file name");
     } else if (flag == "--compare") {
       options.compare = parse_peers(value());
     } else if (flag == "--problem") {
       options.problems.emplace_back(value());
     } else if (flag == "--problem-file") {
-      options.problem_file = value();
-      if (options.problem_file.empty()) throw UsageError("--problem-file expects a file name");
+      options.problem_file = path_value("file name");
     } else if (flag == "--sweep") {
       options.sweep = parse_sweep(value());
     } else if (flag == "--packed-weights") {
@@ -206,8 +209,7 @@ Options parse_command_line(std::span<const char* const> arguments) {
       reject_value();
       options.profile = true;
     } else if (flag == "--plot") {
-      options.plot_dir = value();
-      if (options.plot_dir.empty()) throw UsageError("--plot expects a directory name");
+      options.plot_dir = path_value("directory name");
     } else if (flag == "--min-time") {
       options.min_time_seconds = parse_non_negative("--min-time", value());
     } else if (flag == "--reference-max-gflop") {
