@@ -291,4 +291,20 @@ TEST(FewChannelsEngine, OneAndTwoThreadsAgree) {
   EXPECT_EQ(fctest::check_engine_against_reference(large, kEngine, ValueMode::int_f32), "");
 }
 
+// Outputs above the engine's streaming threshold (4 MiB per thread) are stored non-temporally:
+// against the reference (exact), on one thread, with rows whose 64-byte alignment changes from
+// row to row (width 1000), a channel count that leaves a partial block, and a gapped dst. One
+// input channel keeps the reference's work small.
+TEST(FewChannelsEngine, StreamedLargeOutputsMatchTheReference) {
+  const int before = fc::get_num_threads();
+  fc::set_num_threads(1);
+  const auto padded = fc::ConvParams(2).padding({1});
+  Problem aligned = fctest::make_problem(Op::forward, 1, 1, 16, {66, 1000}, {3, 3}, padded, true);
+  Problem partial = fctest::make_problem(Op::forward, 1, 1, 20, {53, 1000}, {3, 3}, padded, false);
+  partial.operands[std::size_t(partial.find("dst"))].layout = Layout::gapped;
+  for (const Problem& p : {aligned, partial})
+    EXPECT_EQ(fctest::check_engine_against_reference(p, kEngine, ValueMode::int_f32), "") << p.describe();
+  fc::set_num_threads(before);
+}
+
 }  // namespace

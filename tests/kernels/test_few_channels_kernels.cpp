@@ -4,13 +4,16 @@
 // Edges: every pixel count 1 .. width + 1 (every row-end remainder, a full tile, a tile plus
 // one) and two tiles plus a few; every channel count 1 .. KB; C = 1..4 input channels with
 // square kernels 1, 3, 5, 7 (taps = C * k * k, each tap a unit-stride source row at its own
-// offset); bias on/off, accumulate on/off, activations none / relu / clamp. Inputs are small
-// integers, so results are exact. Guard values around every destination row must survive.
+// offset); bias on/off, accumulate on/off, activations none / relu / clamp; streaming
+// (non-temporal) stores allowed or not, on 64-byte aligned rows and on misaligned ones (where the
+// kernel must fall back to normal stores). Inputs are small integers, so results are exact.
+// Guard values around every destination row must survive.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,13 +31,16 @@ struct Case {
   std::int64_t count;
   bool bias, accumulate;
   Activation activation;
+  bool stream = false;        // tile.stream_dst
+  std::int64_t dst_misalign = 0;  // floats added to a 64-byte aligned dst (and its row stride)
 };
 
 std::string describe(const FewChannelsKernel& kernel, const Case& c) {
   return std::string(kernel.name) + " C=" + std::to_string(c.input_channels) + " k=" +
          std::to_string(c.kernel_size) + " channels=" + std::to_string(c.channels) + " count=" +
          std::to_string(c.count) + " bias=" + std::to_string(c.bias) + " accumulate=" +
-         std::to_string(c.accumulate) + " activation=" + std::to_string(int(c.activation));
+         std::to_string(c.accumulate) + " activation=" + std::to_string(int(c.activation)) +
+         " stream=" + std::to_string(c.stream) + " dst_misalign=" + std::to_string(c.dst_misalign);
 }
 
 void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng) {
@@ -54,12 +60,17 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
     for (std::int64_t b = 0; b < kb; ++b)
       weights[std::size_t(t * kb + b)] = b < c.channels ? float(small(rng)) : 0.0f;
   for (auto& v : bias) v = float(small(rng));
-  // Destination rows with guards; channel stride = count + 2 guards.
-  const std::int64_t dst_stride = c.count + 2 * kGuardWidth;
-  std::vector<float> dst(std::size_t(kb * dst_stride), kGuard);
+  // Destination rows with guards; the channel stride (count + 2 guards, rounded up to 64 bytes,
+  // plus the misalignment) keeps every row as aligned as the first.
+  const std::int64_t dst_stride = (c.count + 2 * kGuardWidth + 15) / 16 * 16 + c.dst_misalign;
+  std::vector<float> storage(std::size_t(kb * dst_stride + 16 + c.dst_misalign));
+  const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+  const std::span<float> dst(storage.data() + (64 - address % 64) % 64 / sizeof(float) + c.dst_misalign,
+                             std::size_t(kb * dst_stride));
+  std::fill(dst.begin(), dst.end(), kGuard);
   for (std::int64_t b = 0; b < c.channels; ++b)
     for (std::int64_t j = 0; j < c.count; ++j) dst[std::size_t(b * dst_stride + kGuardWidth + j)] = float(small(rng));
-  const std::vector<float> initial = dst;
+  const std::vector<float> initial(dst.begin(), dst.end());
 
   FewChannelsTile<float> tile;
   tile.taps = tap_pointers.data();
@@ -69,6 +80,7 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
   tile.dst_channel_stride = dst_stride;
   tile.count = c.count;
   tile.channels = c.channels;
+  tile.stream_dst = c.stream;
   EpilogueParams<float> epilogue;
   epilogue.bias = c.bias ? bias.data() : nullptr;
   epilogue.accumulate = c.accumulate;
@@ -76,6 +88,7 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
   epilogue.clamp_min = -20.0f;
   epilogue.clamp_max = 15.0f;
   kernel.run(tile, epilogue);
+  if (c.stream) few_channels_store_fence();
 
   for (std::int64_t b = 0; b < kb; ++b)
     for (std::int64_t j = -kGuardWidth; j < c.count + kGuardWidth; ++j) {
@@ -109,7 +122,7 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
         // Every pixel count and channel count with one varying configuration...
         const int variant = int(count + channels);
         const Case c{1 + variant % 4, 1 + 2 * (variant % 4), channels, count, variant % 2 == 0,
-                     variant % 3 == 0, Activation(variant % 3)};
+                     variant % 3 == 0, Activation(variant % 3), variant % 5 < 3, variant % 7 == 0 ? 1 : 0};
         run_case(kernel, c, rng);
         if (HasFatalFailure()) return;
       }
@@ -119,10 +132,12 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
         for (int kernel_size : {1, 3, 5, 7})
           for (bool bias : {false, true})
             for (bool accumulate : {false, true})
-              for (Activation activation : {Activation::none, Activation::relu, Activation::clamp}) {
-                run_case(kernel, Case{input_channels, kernel_size, kernel.kb, count, bias, accumulate, activation}, rng);
-                if (HasFatalFailure()) return;
-              }
+              for (Activation activation : {Activation::none, Activation::relu, Activation::clamp})
+                for (bool stream : {false, true}) {
+                  run_case(kernel, Case{input_channels, kernel_size, kernel.kb, count, bias, accumulate, activation, stream},
+                           rng);
+                  if (HasFatalFailure()) return;
+                }
   }
   EXPECT_GT(tested, 0) << "no kernel runs on this CPU";
 }

@@ -23,6 +23,9 @@ namespace {
 constexpr std::int64_t kTileWidth = 256;                  // output pixels per window tile (about)
 constexpr std::int64_t kWindowBudgetBytes = 512 * 1024;   // per thread, for the row windows
 constexpr std::int64_t kPlaneBudgetFloats = 64 * 1024;  // plane mode: padded planes + output
+// Outputs above this many bytes per thread (about twice a core's L2) are written with
+// non-temporal stores: no read for ownership, and the writes drain while the kernel computes.
+constexpr double kStreamingMinBytesPerThread = 4.0 * 1024 * 1024;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
@@ -198,6 +201,7 @@ struct RunContext {
   const float* weights;          // packed
   const unsigned char* finite;   // per group
   const float* bias;             // contiguous copy, or null
+  bool stream_dst;               // the kernels may store dst non-temporally
 };
 
 // Copies kernel row `source` (unit-stride pixels at source[i * step]) for output pixels
@@ -285,6 +289,7 @@ void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std:
     tile.dst_channel_stride = unit_dst ? ds[1] : p.tile_width;
     tile.count = count;
     tile.channels = channels;
+    tile.stream_dst = r.stream_dst && unit_dst;
     EpilogueParams<float> epilogue;
     epilogue.bias = r.bias ? r.bias + k0 : nullptr;
     p.kernel->run(tile, epilogue);
@@ -437,8 +442,11 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
     for (std::int64_t k = 0; k < g.out_channels; ++k) bias_copy[k] = x.bias[k];
     bias = bias_copy;
   }
-  const RunContext context{g, p, x, weights, finite, bias};
   const int threads = std::min(threads_for_work(g.multiply_adds()), p.thread_slots);
+  const double dst_bytes = double(g.batch) * double(g.out_channels) * double(g.out[0]) * double(g.out[1]) *
+                           double(g.out[2]) * sizeof(float);
+  const bool stream_dst = dst_bytes / threads >= kStreamingMinBytesPerThread;
+  const RunContext context{g, p, x, weights, finite, bias, stream_dst};
   std::byte* slots = shared + p.shared_bytes;
   if (p.plane_mode) {
     const std::int64_t planes = g.batch * g.groups * g.out[0];
@@ -453,7 +461,7 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
 #pragma omp parallel num_threads(threads)
   {
     const ThreadSlot slot = thread_slot(p, slots + std::size_t(omp_get_thread_num()) * p.thread_bytes);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (std::int64_t item = 0; item < rows; ++item) {
       std::int64_t rest = item;
       const std::int64_t oh = rest % g.out[1];
@@ -464,6 +472,7 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
       const std::int64_t n = rest / g.groups;
       forward_row(context, slot, n, group, od, oh);
     }
+    if (stream_dst) few_channels_store_fence();  // before the region's closing barrier
   }
 }
 

@@ -10,6 +10,13 @@
 // the activation. The sum starts at bias[b] (the accumulators' initial value) and adds the
 // products in tap order, so integer-valued inputs give exact results.
 //
+// Streaming stores: with tile.stream_dst, a kernel may store whole vectors with non-temporal
+// (cache-bypassing) stores when it does not accumulate and every channel row is vector-aligned;
+// masked row ends use normal stores. For outputs much larger than the cache: no read for
+// ownership, and the writes drain while the kernel computes. Non-temporal stores are weakly
+// ordered: the caller runs few_channels_store_fence() on the storing thread before anyone else
+// reads dst.
+//
 // Register tile: KB channels x V vectors of consecutive pixels (width = V * lanes). Per tap the
 // kernel loads V input vectors and broadcasts KB weights into KB * V accumulators. Row ends use a
 // tile of fewer vectors whose last vector is loaded and stored with a mask (never touching memory
@@ -18,8 +25,13 @@
 // keeps the instantiations distinct symbols.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "isa/cpu_isa.hpp"
 #include "kernels/epilogue.hpp"
@@ -35,7 +47,17 @@ struct FewChannelsTile {
   std::int64_t dst_channel_stride = 0;
   std::int64_t count = 0;          // output pixels
   int channels = 0;                // 1..KB channels stored
+  bool stream_dst = false;         // non-temporal stores allowed (see above)
 };
+
+// Orders this thread's non-temporal stores before its later stores (an sfence on x86).
+inline void few_channels_store_fence() {
+#if defined(__SSE__) || defined(__x86_64__)
+  _mm_sfence();
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
 
 template <typename T>
 using FewChannelsKernelFn = void (*)(const FewChannelsTile<T>& tile, const EpilogueParams<T>& epilogue);
