@@ -202,6 +202,9 @@ TEST(BenchPeers, RowsCarryTensorBytesWorkspaceAndRoofline) {
   EXPECT_EQ(rows[0].tensor_bytes, (3 * 81 + 4 * 3 * 9 + 4 * 81) * sizeof(float));
   EXPECT_GT(rows[0].workspace_bytes, 0u);  // im2col's unfolded image
   EXPECT_GT(rows[0].roofline.percent_of_peak, 0.0);
+  // The FMA burst was timed in every round: a finite, positive share of each round's peak.
+  EXPECT_GT(rows[0].roofline.percent_of_round_peak, 0.0);
+  EXPECT_TRUE(std::isfinite(rows[0].roofline.percent_of_round_peak));
   // 2 * 4 * 27 * 81 FLOP over 2364 bytes is below the ridge point of 10 FLOP/byte.
   EXPECT_TRUE(rows[0].roofline.memory_bound);
   EXPECT_GT(rows[0].roofline.percent_of_bandwidth_roofline, 0.0);

@@ -187,12 +187,12 @@ std::vector<BenchResult> sample_rows() {
   measured.engine_label = "auto(im2col)";
   measured.threads = 1;
   measured.gflop = 0.231;
-  measured.timing = {.median_ms = 2.5, .min_ms = 2.25, .max_ms = 3.0, .runs = 7};
+  measured.timing = {.median_ms = 2.5, .min_ms = 2.25, .max_ms = 3.0, .runs = 7, .samples_ms = {}};
   measured.outcome = Outcome::measured;
   measured.workspace_bytes = 1 << 20;
   measured.tensor_bytes = 1'753'088;
   measured.memory = {.peak_bytes = 200 << 20, .increase_bytes = 1 << 20, .exact = true};
-  measured.roofline = {.percent_of_peak = 66.5, .memory_bound = false};
+  measured.roofline = {.percent_of_peak = 66.5, .percent_of_round_peak = 70.0, .memory_bound = false};
   measured.ratios = {{"torch", 1.5}, {"onednn", std::nan("")}};
   measured.direction = "bwd_d";
   measured.profile.present = true;
@@ -239,7 +239,7 @@ TEST(BenchWriters, ColumnsIncludeEverythingIssue5Asks) {
   const std::vector<std::string> names = column_names();
   for (const char* wanted :
        {"layer", "problem", "library", "engine", "threads", "outcome", "gflop", "ms_median",
-        "ms_min", "ms_max", "gflops", "percent_of_peak", "percent_of_bandwidth_roofline",
+        "ms_min", "ms_max", "gflops", "percent_of_peak", "percent_of_round_peak", "percent_of_bandwidth_roofline",
         "vs_torch", "vs_onednn", "workspace_bytes", "tensor_bytes", "peak_rss_bytes",
         "peak_rss_increase_bytes", "machine_peak_gflops", "machine_bandwidth_gbs", "direction",
         "input_size", "profile_wall_ms", "profile_packing_ms", "profile_transforms_ms",

@@ -174,6 +174,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   }
 
   std::vector<std::function<void()>> runs;
+  std::vector<double> round_peak_percents;  // per contestant, with the FMA burst
   for (Contestant& contestant : contestants) {
     if (contestant.plan) {
       runs.emplace_back([&contestant, this] {
@@ -183,9 +184,25 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
       runs.emplace_back([&contestant] { contestant.peer_layer->run(); });
     }
   }
+  // The FMA burst runs last in every round: the peak the machine gave in that round.
+  double burst_flops = 0.0;
+  const bool with_burst = config.machine != nullptr && !runs.empty();
+  if (with_burst) runs.emplace_back([&burst_flops, &config] { burst_flops = run_fma_burst(config.threads); });
   BenchResult timing_error;
   std::vector<Timing> timings;
   guarded(timing_error, [&] { timings = time_interleaved(runs, config.timing); });
+  if (with_burst && timings.size() == runs.size()) {
+    const Timing burst = std::move(timings.back());
+    timings.pop_back();
+    for (std::size_t index = 0; index < timings.size(); ++index) {
+      const std::vector<double>& samples = timings[index].samples_ms;
+      std::vector<double> percents;
+      for (std::size_t round = 0; round < samples.size() && round < burst.samples_ms.size(); ++round)
+        percents.push_back(results[contestants[index].row].gflop * 1e3 / samples[round] /  // GFLOP/s
+                           (burst_flops * 1e-6 / burst.samples_ms[round]) * 100.0);
+      round_peak_percents.push_back(percents.empty() ? kNotApplicable : summarize(percents).median_ms);
+    }
+  }
   for (std::size_t index = 0; index < contestants.size(); ++index) {
     BenchResult& result = results[contestants[index].row];
     if (timings.size() != contestants.size()) {
@@ -198,6 +215,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     if (config.machine) {
       result.roofline = roofline(*config.machine, result.gflop * 1e9, double(result.tensor_bytes),
                                  result.timing.median_ms * 1e-3);
+      if (index < round_peak_percents.size()) result.roofline.percent_of_round_peak = round_peak_percents[index];
     }
   }
 

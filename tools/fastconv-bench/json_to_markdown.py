@@ -29,7 +29,7 @@ def main(path):
           f"{first['machine_peak_gflops']:.1f} GFLOP/s for {first['threads']} thread(s), "
           f"bandwidth {first['machine_bandwidth_gbs']:.1f} GB/s.\n")
     header = ["layer"] + (["dir"] if directions else []) + ["engine", "GFLOP"] + [f"{p} ms" for p in peers] + ["fastconv ms"] + \
-        [f"vs {p}" for p in peers] + ["GFLOP/s", "% peak", "workspace KiB", "peak RSS + MiB"]
+        [f"vs {p}" for p in peers] + ["GFLOP/s", "% peak", "% round peak", "workspace KiB", "peak RSS + MiB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     ratios = {p: [] for p in peers}
@@ -51,7 +51,9 @@ def main(path):
                 ratios[p].append(ratio)
             cells.append(f"**{ratio:.2f}x**" if ratio and ratio < 1 else
                          (f"{ratio:.2f}x" if ratio else "-"))
+        round_peak = r.get("percent_of_round_peak")
         cells += [f"{r['gflops']:.1f}", f"{r['percent_of_peak']:.0f}%",
+                  f"{round_peak:.0f}%" if round_peak is not None else "-",
                   f"{r['workspace_bytes'] / 1024:.0f}",
                   f"{r['peak_rss_increase_bytes'] / 2**20:.1f}"]
         print("| " + " | ".join(cells) + " |")

@@ -52,6 +52,15 @@ double measure_fma_peak_gflops_per_core() {
   return best;
 }
 
+double run_fma_burst(int threads) {
+  constexpr std::int64_t kIterations = 200'000;
+  const Isa isa = fastconv::detail::active_isa();
+  double flops = 0.0;
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+  flops += fma_loop(isa, kIterations);
+  return flops;
+}
+
 double measure_triad_bandwidth_gbs(int threads) {
   constexpr std::size_t kElements = std::size_t(80) << 20 >> 2;  // 80 MiB of floats per array
   const AlignedBuffer a_buffer(kElements * sizeof(float));

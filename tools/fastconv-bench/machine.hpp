@@ -12,6 +12,7 @@
 // the ridge point (peak / bandwidth) is memory-bound; its attainable time is bytes / bandwidth.
 #pragma once
 
+#include <limits>
 #include <string>
 
 namespace fastconv_bench {
@@ -29,10 +30,19 @@ struct MachineFigures {
 MachineFigures measure_machine(int threads);
 
 double measure_fma_peak_gflops_per_core();  // at fastconv::detail::active_isa()
+
+// One short burst of the FMA loop (about 0.5 ms at peak) on `threads` OpenMP threads at once;
+// returns the floating-point operations executed. Timed among a layer's contestants, it gives
+// the peak available in each round (percent_of_round_peak).
+double run_fma_burst(int threads);
 double measure_triad_bandwidth_gbs(int threads);
 
 struct Roofline {
   double percent_of_peak = 0.0;  // achieved GFLOP/s / peak GFLOP/s * 100
+  // Median over the timing rounds of (this round's GFLOP/s / the FMA burst's GFLOP/s in the same
+  // round) * 100: efficiency against the peak the shared machine gave in those moments; NaN when
+  // the burst was not timed.
+  double percent_of_round_peak = std::numeric_limits<double>::quiet_NaN();
   bool memory_bound = false;     // arithmetic intensity below the ridge point
   double percent_of_bandwidth_roofline = 0.0;  // memory-bound only: bytes/s / bandwidth * 100
 };

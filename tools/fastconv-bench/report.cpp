@@ -46,7 +46,7 @@ void ResultTable::print_header(std::ostream& out) const {
       << "thr" << std::setw(kGflopWidth) << "GFLOP" << std::setw(kMillisecondsWidth) << "median ms"
       << std::setw(kMillisecondsWidth) << "min ms" << std::setw(kMillisecondsWidth) << "max ms"
       << std::setw(kGflopsWidth) << "GFLOP/s" << std::setw(kPercentWidth) << "%peak"
-      << std::setw(kPercentWidth) << "%bw";
+      << std::setw(kPercentWidth) << "%rpk" << std::setw(kPercentWidth) << "%bw";
   for (const std::string& peer : peer_names_) out << std::setw(kRatioWidth) << "vs " + peer;
   out << std::setw(kMegabytesWidth) << "ws MiB" << std::setw(kMegabytesWidth) << "+RSS MiB"
       << std::setw(kMegabytesWidth) << "RSS MiB" << std::setw(kMegabytesWidth + 3)
@@ -73,7 +73,8 @@ void ResultTable::print_row(std::ostream& out, const BenchResult& result) const 
       << std::setw(kMillisecondsWidth) << fixed(result.timing.max_ms, 3)
       << std::setw(kGflopsWidth) << fixed(result.gflops(), 2) << std::setw(kPercentWidth)
       << fixed(roof.percent_of_peak, 1) << std::setw(kPercentWidth)
-      << (roof.memory_bound ? fixed(roof.percent_of_bandwidth_roofline, 1) : "-");
+      << fixed(roof.percent_of_round_peak, 1)
+      << std::setw(kPercentWidth) << (roof.memory_bound ? fixed(roof.percent_of_bandwidth_roofline, 1) : "-");
   for (const std::string& peer : peer_names_) {
     double ratio = std::nan("");
     for (const PeerRatio& entry : result.ratios) {

@@ -4,8 +4,11 @@
 // the layers to be run; it has one "vs <peer>" column (peer median / fastconv median) per peer
 // asked for. Memory columns are in MiB (2^20 bytes): "ws" workspace, "+RSS" the measured peak
 // resident memory the row's preparation and first run added, "RSS" the process's absolute peak
-// then, "tensors" src + weight + dst. "%bw" (share of the bandwidth roofline) is shown for
-// memory-bound layers only.
+// then, "tensors" src + weight + dst. "%peak" is the median GFLOP/s against the FMA peak measured
+// at start-up (the best of many short bursts); "%rpk" the median over the timing rounds of the
+// row's GFLOP/s against an FMA burst timed in the same round (Roofline::percent_of_round_peak),
+// which follows the share of the core a shared machine gives. "%bw" (share of the bandwidth
+// roofline) is shown for memory-bound layers only.
 #pragma once
 
 #include <cstddef>

@@ -52,6 +52,7 @@ std::vector<Timing> time_interleaved(std::span<const std::function<void()>> runs
 Timing summarize(std::vector<double> samples_ms) {
   Timing timing;
   timing.runs = int(samples_ms.size());
+  timing.samples_ms = samples_ms;
   if (samples_ms.empty()) return timing;
   std::sort(samples_ms.begin(), samples_ms.end());
   const std::size_t middle = samples_ms.size() / 2;

@@ -29,6 +29,7 @@ struct Timing {
   double min_ms = 0.0;
   double max_ms = 0.0;
   int runs = 0;
+  std::vector<double> samples_ms;  // every timed call, in order (time_interleaved: by round)
 };
 
 Timing time_repeated(const std::function<void()>& run, const TimingPolicy& policy);

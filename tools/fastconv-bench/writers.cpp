@@ -95,6 +95,7 @@ std::vector<Column> result_columns(const BenchResult& result,
       {"runs", (long long)result.timing.runs},
       {"gflops", when_measured(result.gflops())},
       {"percent_of_peak", when_measured(result.roofline.percent_of_peak)},
+      {"percent_of_round_peak", when_measured(result.roofline.percent_of_round_peak)},
       {"memory_bound", result.roofline.memory_bound},
       {"percent_of_bandwidth_roofline",
        measured && result.roofline.memory_bound ? result.roofline.percent_of_bandwidth_roofline
