@@ -11,8 +11,7 @@
 //   FASTCONV_TEST_SEED=17 ./test_depthwise_engine --gtest_filter='...'
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <limits>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -21,35 +20,19 @@
 
 #include "fastconv/fastconv.hpp"
 #include "support/check.hpp"
+#include "support/engine_checks.hpp"
 #include "support/problem.hpp"
 #include "support/tensor.hpp"
 
 namespace {
 
 namespace fc = fastconv;
-using fctest::Layout;
 using fctest::Op;
 using fctest::Problem;
 using fctest::ValueMode;
 
 constexpr int kProblemsPerTest = 200;
-constexpr int kMaxReportedFailures = 5;
 constexpr Op kConvOps[] = {Op::forward, Op::transposed, Op::backward_data, Op::backward_weights};
-
-Layout pick_layout(fctest::Rng& rng, bool is_output, std::size_t rank) {
-  const double r = rng.uniform_real(0.0, 1.0);
-  if (rank == 1) return r < 0.5 ? Layout::contiguous : (r < 0.8 || is_output ? Layout::gapped : Layout::reversed);
-  if (is_output) {
-    if (r < 0.3) return Layout::contiguous;
-    if (r < 0.6) return Layout::channels_last;
-    return r < 0.8 ? Layout::gapped : Layout::permuted;
-  }
-  if (r < 0.3) return Layout::contiguous;
-  if (r < 0.55) return Layout::channels_last;
-  if (r < 0.7) return Layout::gapped;
-  if (r < 0.82) return Layout::permuted;
-  return r < 0.94 ? Layout::reversed : Layout::broadcast;
-}
 
 // A reproducible random problem with one input channel per group (of the forward convolution
 // the operation belongs to: for `transposed`, the weight is (C, 1, k...) with C = groups).
@@ -68,50 +51,26 @@ Problem depthwise_problem(Op op, std::uint64_t seed) {
     const bool has_bias = op != Op::backward_data && rng.chance(0.5);
     fc::ConvParams params(d);
     params.group_count = groups;
-    std::vector<std::int64_t> in(static_cast<std::size_t>(d)), kernel(static_cast<std::size_t>(d));
-    bool fits = true;
-    for (int i = 0; i < d; ++i) {
-      const bool last = i == d - 1;
-      kernel[std::size_t(i)] = rng.uniform_int(1, d == 3 ? 3 : 5);
-      params.strides[i] = rng.chance(0.4) ? 1 : rng.uniform_int(2, 4);
-      params.dilations[i] = rng.chance(0.6) ? 1 : rng.uniform_int(2, 3);
-      params.pad_begin[i] = rng.chance(0.35) ? 0 : rng.uniform_int(0, 3);
-      params.pad_end[i] = rng.chance(0.35) ? params.pad_begin[i] : rng.uniform_int(0, 3);
-      in[std::size_t(i)] = wide && last ? rng.uniform_int(250, 700)
-                                        : rng.uniform_int(1, d == 3 ? 6 : (d == 2 ? 12 : 16));
-      const std::int64_t extent = params.dilations[i] * (kernel[std::size_t(i)] - 1) + 1;
-      if (op == Op::transposed) {
-        if (rng.chance(0.5))
-          params.output_paddings[i] =
-              rng.uniform_int(0, std::max(params.strides[i], params.dilations[i]) - 1);
-        const std::int64_t out = (in[std::size_t(i)] - 1) * params.strides[i] - params.pad_begin[i] -
-                                 params.pad_end[i] + extent + params.output_paddings[i];
-        fits = fits && out >= 1;
-      } else {
-        fits = fits && in[std::size_t(i)] + params.pad_begin[i] + params.pad_end[i] >= extent;
-      }
-    }
+    std::vector<std::int64_t> in, kernel;
+    const bool fits = fctest::draw_axes(
+        rng, op, {.stride_one = 0.4, .dilation_one = 0.6, .pad_end_same = 0.35},
+        [&](bool last) {
+          return wide && last ? rng.uniform_int(250, 700)
+                              : rng.uniform_int(1, d == 3 ? 6 : (d == 2 ? 12 : 16));
+        },
+        params, in, kernel);
     if (!fits && attempt < 10000) continue;
     Problem p = fctest::make_problem(op, batch, in_channels, out_channels, in, kernel, params, has_bias);
-    p.seed = seed;
     if (p.mac_count() > (wide ? 60000 : 15000) && attempt < 10000) continue;
-    p.api = static_cast<fctest::ApiPath>(seed % 3);
-    for (auto& operand : p.operands)
-      operand.layout = pick_layout(rng, operand.is_output, operand.shape.size());
+    fctest::finish_random_problem(
+        p, seed, rng, {.output = {0.3, 0.6, 0.8}, .input = {0.3, 0.55, 0.7, 0.82, 0.94}});
     return p;
   }
 }
 
-template <typename Check>
-void run_seeds(Op op, Check&& check) {
-  int failures = 0;
-  const auto seeds = fctest::test_seeds(kProblemsPerTest);
-  for (const auto seed : seeds) {
-    const std::string report = check(depthwise_problem(op, seed));
-    if (report.empty()) continue;
-    if (++failures <= kMaxReportedFailures) ADD_FAILURE() << report;
-  }
-  EXPECT_EQ(failures, 0) << failures << " of " << seeds.size() << " problems failed";
+void run_seeds(Op op, const std::function<std::string(const Problem&)>& check) {
+  fctest::expect_no_failed_problems(
+      kProblemsPerTest, [op](std::uint64_t seed) { return depthwise_problem(op, seed); }, check);
 }
 
 using Case = std::tuple<Op, fc::Engine, ValueMode>;
@@ -138,43 +97,10 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::ValuesIn(fctest::kAllValueModes)),
     case_name);
 
-// One NaN or Inf in a random input element (weights included, so padded taps meet it): the
-// engine's outputs are NaN exactly where the reference's are, and equal elsewhere (integer-valued
-// inputs, so finite sums are exact and infinite ones agree in sign).
+// One NaN or Inf in a random input element (fctest::non_finite_report): the engine's outputs
+// are NaN exactly where the reference's are, and equal elsewhere.
 std::string non_finite_report(const Problem& p) {
-  fctest::Rng rng(fctest::mix_seed(p.seed, 0x1AF));
-  auto tensors = fctest::allocate(p, fc::DType::float32, true);
-  fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-  std::vector<std::size_t> inputs;
-  for (std::size_t i = 0; i < p.operands.size(); ++i)
-    if (!p.operands[i].is_output) inputs.push_back(i);
-  const auto target = inputs[std::size_t(rng.uniform_int(0, std::int64_t(inputs.size()) - 1))];
-  const std::int64_t element = rng.uniform_int(0, tensors[target].numel() - 1);
-  const double bad = rng.chance(0.5) ? std::numeric_limits<double>::quiet_NaN()
-                                     : -std::numeric_limits<double>::infinity();
-  tensors[target].set_linear(element, bad);
-  auto reference = fctest::allocate(p, fc::DType::float32, false);
-  fctest::copy_inputs(p, tensors, reference, false);
-  fctest::fill_outputs_with_sentinel(p, tensors);
-  fctest::fill_outputs_with_sentinel(p, reference);
-  fctest::run(p, tensors, fc::Engine::depthwise, p.api);
-  fctest::run(p, reference, fc::Engine::reference);
-  std::string report;
-  for (std::size_t i = 0; i < p.operands.size(); ++i) {
-    if (!p.operands[i].is_output) continue;
-    const auto got = tensors[i].to_dense(), expected = reference[i].to_dense();
-    std::int64_t differ = 0;
-    for (std::size_t e = 0; e < got.size(); ++e)
-      differ += (std::isnan(got[e]) != std::isnan(expected[e]) ||
-                 (!std::isnan(got[e]) && got[e] != expected[e]))
-                    ? 1
-                    : 0;
-    if (differ)
-      report += "  " + p.operands[i].name + ": " + std::to_string(differ) +
-                " elements differ from the reference (" + p.operands[target].name +
-                " element " + std::to_string(element) + " = " + std::to_string(bad) + ")\n";
-  }
-  return report.empty() ? "" : p.describe() + "\n" + report + fctest::reproduce_hint(p.seed);
+  return fctest::non_finite_report(p, fc::Engine::depthwise);
 }
 
 class DepthwiseNonFinite : public ::testing::TestWithParam<Op> {};
@@ -198,18 +124,8 @@ TEST(DepthwiseProblemGenerator, CoversEveryFeature) {
       EXPECT_EQ(per_group, 1) << p.describe();
       const std::int64_t multiplier =
           (op == Op::transposed ? p.in_channels : p.out_channels) / p.groups;
-      seen["dims=" + std::to_string(p.spatial_dims)]++;
       seen["multiplier=" + std::to_string(multiplier)]++;
-      seen[p.batch == 1 ? "batch=1" : "batch>1"]++;
-      if (p.has_bias) seen["bias"]++;
-      for (int i = 0; i < p.spatial_dims; ++i) {
-        if (p.params.strides[i] > p.kernel[std::size_t(i)]) seen["stride>kernel"]++;
-        if (p.params.dilations[i] > 1) seen["dilation"]++;
-        if (p.params.pad_begin[i] != p.params.pad_end[i]) seen["asymmetric padding"]++;
-        if (p.input_spatial[std::size_t(i)] > 256) seen["wide row"]++;
-      }
-      for (const auto& operand : p.operands)
-        if (operand.shape.size() > 1) seen[std::string("layout=") + fctest::layout_name(operand.layout)]++;
+      fctest::count_problem_features(p, seen);
     }
     std::set<std::string> wanted = {"dims=1",  "dims=2",  "dims=3",        "multiplier=1",
                                     "multiplier=2", "multiplier=3", "batch=1", "batch>1",
@@ -220,16 +136,6 @@ TEST(DepthwiseProblemGenerator, CoversEveryFeature) {
     for (const auto& feature : wanted)
       EXPECT_GT(seen[feature], 0) << fctest::op_name(op) << ": no problem has " << feature;
   }
-}
-
-fc::ConvArgs shape_args(const Problem& p) {
-  std::vector<fctest::Tensor> tensors;
-  for (const auto& operand : p.operands) tensors.emplace_back(fc::DType::float32, operand.shape);
-  fc::ConvArgs args = fctest::conv_args(p, tensors);
-  for (fc::TensorView* view : {&args.src, &args.weight, &args.bias, &args.dst, &args.diff_dst,
-                               &args.diff_src, &args.diff_weight, &args.diff_bias})
-    view->data = nullptr;  // a plan is created from shapes only
-  return args;
 }
 
 TEST(DepthwiseEngine, DeclinesProblemsWithSeveralChannelsPerGroup) {
@@ -245,15 +151,10 @@ TEST(DepthwiseEngine, DeclinesProblemsWithSeveralChannelsPerGroup) {
                             ? fctest::make_problem(op, 1, c.groups, c.channels, {5, 5}, {3, 3}, params, false)
                             : fctest::make_problem(op, 1, c.channels, c.groups, {5, 5}, {3, 3}, params, false);
       const std::string expected = "not depthwise: C/groups = " + std::to_string(c.per_group);
-      try {
-        fc::ConvPlan plan(fctest::conv_kind(op), shape_args(p), p.params, fc::Engine::depthwise);
-        ADD_FAILURE() << "accepted " << p.describe();
-      } catch (const fc::Error& e) {
-        EXPECT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
-        EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
-            << e.what() << " (expected '" << expected << "')";
-      }
-      const fc::ConvPlan automatic(fctest::conv_kind(op), shape_args(p), p.params);
+      const std::string message = fctest::decline_message(p, fc::Engine::depthwise);
+      EXPECT_NE(message.find(expected), std::string::npos)
+          << message << " (expected '" << expected << "') " << p.describe();
+      const fc::ConvPlan automatic(fctest::conv_kind(op), fctest::shape_args(p), p.params);
       EXPECT_NE(automatic.engine(), fc::Engine::depthwise) << p.describe();
     }
 }
@@ -262,7 +163,7 @@ TEST(DepthwiseEngine, AutoPicksItForDepthwiseProblems) {
   for (const Op op : kConvOps)
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
       const Problem p = depthwise_problem(op, seed);
-      const fc::ConvPlan plan(fctest::conv_kind(op), shape_args(p), p.params);
+      const fc::ConvPlan plan(fctest::conv_kind(op), fctest::shape_args(p), p.params);
       EXPECT_EQ(plan.engine(), fc::Engine::depthwise) << p.describe();
       EXPECT_EQ(plan.workspace_bytes(), 0u) << p.describe();
     }
@@ -272,14 +173,13 @@ TEST(DepthwiseEngine, AutoPicksItForDepthwiseProblems) {
     auto params = fc::ConvParams(2).padding({1});
     params.group_count = groups;
     const Problem p = fctest::make_problem(Op::forward, 1, channels, filters, {56, 56}, {3, 3}, params, true);
-    EXPECT_EQ(fc::ConvPlan(fc::ConvKind::forward, shape_args(p), p.params).engine(),
+    EXPECT_EQ(fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params).engine(),
               fc::Engine::depthwise);
   }
 }
 
 // Integer-valued results are identical with 1 and 2 threads (a fixed summation order).
 TEST(DepthwiseEngine, OneAndTwoThreadsAgree) {
-  const int before = fc::get_num_threads();
   auto params = fc::ConvParams(2).stride({2, 1}).padding({1, 2}, {0, 1}).dilation({1, 2});
   params.group_count = 48;
   for (const Op op : kConvOps) {
@@ -287,23 +187,11 @@ TEST(DepthwiseEngine, OneAndTwoThreadsAgree) {
                           ? fctest::make_problem(op, 2, 96, 48, {40, 300}, {3, 3}, params, true)
                           : fctest::make_problem(op, 2, 48, 96, {40, 300}, {3, 3}, params,
                                                  op != Op::backward_data);
-    std::vector<double> outputs[2];
-    for (int threads = 1; threads <= 2; ++threads) {
-      fc::set_num_threads(threads);
-      fctest::Rng rng(7);
-      auto tensors = fctest::allocate(p, fc::DType::float32, false);
-      fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-      fctest::run(p, tensors, fc::Engine::depthwise);
-      for (std::size_t i = 0; i < p.operands.size(); ++i)
-        if (p.operands[i].is_output) {
-          const auto values = tensors[i].to_dense();
-          outputs[threads - 1].insert(outputs[threads - 1].end(), values.begin(), values.end());
-        }
-    }
-    EXPECT_EQ(outputs[0], outputs[1]) << p.describe();
+    EXPECT_EQ(fctest::outputs_with_threads(p, fc::Engine::depthwise, 1, 7),
+              fctest::outputs_with_threads(p, fc::Engine::depthwise, 2, 7))
+        << p.describe();
     EXPECT_EQ(fctest::check_engine_against_reference(p, fc::Engine::depthwise, ValueMode::int_f32), "");
   }
-  fc::set_num_threads(before);
 }
 
 // Forward planes of the copy-free kernel (AVX-512: stride 1, output rows as wide as the input

@@ -11,8 +11,7 @@
 //   FASTCONV_TEST_SEED=17 ./test_few_channels_engine --gtest_filter='...'
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <limits>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -20,6 +19,7 @@
 
 #include "fastconv/fastconv.hpp"
 #include "support/check.hpp"
+#include "support/engine_checks.hpp"
 #include "support/problem.hpp"
 #include "support/tensor.hpp"
 
@@ -32,18 +32,7 @@ using fctest::Problem;
 using fctest::ValueMode;
 
 constexpr int kProblemsPerTest = 200;
-constexpr int kMaxReportedFailures = 5;
 constexpr fc::Engine kEngine = fc::Engine::few_channels;
-
-Layout pick_layout(fctest::Rng& rng, bool is_output, std::size_t rank) {
-  const double r = rng.uniform_real(0.0, 1.0);
-  if (rank == 1) return r < 0.5 ? Layout::contiguous : (r < 0.8 || is_output ? Layout::gapped : Layout::reversed);
-  if (r < 0.35) return Layout::contiguous;
-  if (r < 0.6) return Layout::channels_last;
-  if (r < 0.75 || is_output) return r < 0.85 ? Layout::gapped : Layout::permuted;
-  if (r < 0.85) return Layout::permuted;
-  return r < 0.95 ? Layout::reversed : Layout::broadcast;
-}
 
 // A reproducible forward problem with C/groups <= 4 or a thin group; a quarter have a wide last axis (up to 700)
 // to cross the engine's width tiles, and some have many output channels per group.
@@ -63,41 +52,25 @@ Problem few_channels_problem(std::uint64_t seed) {
     const bool has_bias = rng.chance(0.5);
     fc::ConvParams params(d);
     params.group_count = groups;
-    std::vector<std::int64_t> in(static_cast<std::size_t>(d)), kernel(static_cast<std::size_t>(d));
-    bool fits = true;
-    for (int i = 0; i < d; ++i) {
-      const bool last = i == d - 1;
-      kernel[std::size_t(i)] = rng.uniform_int(1, d == 3 ? 3 : 5);
-      params.strides[i] = rng.chance(0.5) ? 1 : rng.uniform_int(2, 4);
-      params.dilations[i] = rng.chance(0.6) ? 1 : rng.uniform_int(2, 3);
-      params.pad_begin[i] = rng.chance(0.35) ? 0 : rng.uniform_int(0, 3);
-      params.pad_end[i] = rng.chance(0.35) ? params.pad_begin[i] : rng.uniform_int(0, 3);
-      in[std::size_t(i)] = wide && last ? rng.uniform_int(250, 700)
-                                        : rng.uniform_int(1, d == 3 ? 6 : (d == 2 ? 12 : 40));
-      const std::int64_t extent = params.dilations[i] * (kernel[std::size_t(i)] - 1) + 1;
-      fits = fits && in[std::size_t(i)] + params.pad_begin[i] + params.pad_end[i] >= extent;
-    }
+    std::vector<std::int64_t> in, kernel;
+    const bool fits = fctest::draw_axes(
+        rng, Op::forward, {.stride_one = 0.5, .dilation_one = 0.6, .pad_end_same = 0.35},
+        [&](bool last) {
+          return wide && last ? rng.uniform_int(250, 700) : rng.uniform_int(1, d == 3 ? 6 : (d == 2 ? 12 : 40));
+        },
+        params, in, kernel);
     if (!fits && attempt < 10000) continue;
     Problem p = fctest::make_problem(Op::forward, batch, groups * c_per_group, groups * k_per_group,
                                      in, kernel, params, has_bias);
-    p.seed = seed;
     if (p.mac_count() > (wide ? 150000 : 30000) && attempt < 10000) continue;
-    p.api = static_cast<fctest::ApiPath>(seed % 3);
-    for (auto& operand : p.operands) operand.layout = pick_layout(rng, operand.is_output, operand.shape.size());
+    fctest::finish_random_problem(
+        p, seed, rng, {.output = {0.35, 0.6, 0.85}, .input = {0.35, 0.6, 0.75, 0.85, 0.95}});
     return p;
   }
 }
 
-template <typename Check>
-void run_seeds(Check&& check) {
-  int failures = 0;
-  const auto seeds = fctest::test_seeds(kProblemsPerTest);
-  for (const auto seed : seeds) {
-    const std::string report = check(few_channels_problem(seed));
-    if (report.empty()) continue;
-    if (++failures <= kMaxReportedFailures) ADD_FAILURE() << report;
-  }
-  EXPECT_EQ(failures, 0) << failures << " of " << seeds.size() << " problems failed";
+void run_seeds(const std::function<std::string(const Problem&)>& check) {
+  fctest::expect_no_failed_problems(kProblemsPerTest, few_channels_problem, check);
 }
 
 class FewChannelsVsReference : public ::testing::TestWithParam<ValueMode> {};
@@ -116,33 +89,7 @@ INSTANTIATE_TEST_SUITE_P(Forward, FewChannelsVsReference,
 // One NaN or Inf in a random input element (weights included, so padded taps meet it): NaN
 // exactly where the reference has NaN, equal elsewhere.
 TEST(FewChannelsEngine, NonFiniteValuesGiveTheReferencePattern) {
-  run_seeds([&](const Problem& p) -> std::string {
-    fctest::Rng rng(fctest::mix_seed(p.seed, 0x1AF));
-    auto tensors = fctest::allocate(p, fc::DType::float32, true);
-    fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-    std::vector<std::size_t> inputs;
-    for (std::size_t i = 0; i < p.operands.size(); ++i)
-      if (!p.operands[i].is_output) inputs.push_back(i);
-    const auto target = inputs[std::size_t(rng.uniform_int(0, std::int64_t(inputs.size()) - 1))];
-    const std::int64_t element = rng.uniform_int(0, tensors[target].numel() - 1);
-    const double bad = rng.chance(0.5) ? std::numeric_limits<double>::quiet_NaN()
-                                       : -std::numeric_limits<double>::infinity();
-    tensors[target].set_linear(element, bad);
-    auto reference = fctest::allocate(p, fc::DType::float32, false);
-    fctest::copy_inputs(p, tensors, reference, false);
-    fctest::fill_outputs_with_sentinel(p, tensors);
-    fctest::fill_outputs_with_sentinel(p, reference);
-    fctest::run(p, tensors, kEngine, p.api);
-    fctest::run(p, reference, fc::Engine::reference);
-    const int dst = p.find("dst");
-    const auto got = tensors[std::size_t(dst)].to_dense(), expected = reference[std::size_t(dst)].to_dense();
-    std::int64_t differ = 0;
-    for (std::size_t e = 0; e < got.size(); ++e)
-      differ += (std::isnan(got[e]) != std::isnan(expected[e]) || (!std::isnan(got[e]) && got[e] != expected[e])) ? 1 : 0;
-    if (differ == 0) return "";
-    return p.describe() + "\n  dst: " + std::to_string(differ) + " elements differ (" + p.operands[target].name +
-           " element " + std::to_string(element) + " = " + std::to_string(bad) + ")\n" + fctest::reproduce_hint(p.seed);
-  });
+  run_seeds([](const Problem& p) { return fctest::non_finite_report(p, kEngine); });
 }
 
 // The generator must produce every feature the engine is tested on.
@@ -155,19 +102,9 @@ TEST(FewChannelsProblemGenerator, CoversEveryFeature) {
     const bool thin = per_group > 4;
     EXPECT_TRUE(per_group <= 4 || (per_group <= 16 && k_per_group <= 16)) << p.describe();
     seen[thin ? "thin group" : "C/g=" + std::to_string(per_group)]++;
-    seen["dims=" + std::to_string(p.spatial_dims)]++;
     if (p.groups > 1) seen["groups"]++;
     if (p.out_channels / p.groups > 8) seen["K/g>8"]++;
-    seen[p.batch == 1 ? "batch=1" : "batch>1"]++;
-    if (p.has_bias) seen["bias"]++;
-    for (int i = 0; i < p.spatial_dims; ++i) {
-      if (p.params.strides[i] > p.kernel[std::size_t(i)]) seen["stride>kernel"]++;
-      if (p.params.dilations[i] > 1) seen["dilation"]++;
-      if (p.params.pad_begin[i] != p.params.pad_end[i]) seen["asymmetric padding"]++;
-      if (p.input_spatial[std::size_t(i)] > 256) seen["wide row"]++;
-    }
-    for (const auto& operand : p.operands)
-      if (operand.shape.size() > 1) seen[std::string("layout=") + fctest::layout_name(operand.layout)]++;
+    fctest::count_problem_features(p, seen);
   }
   for (const std::string feature :
        {"C/g=1", "C/g=2", "C/g=3", "C/g=4", "thin group", "dims=1", "dims=2", "dims=3", "groups", "K/g>8", "batch=1",
@@ -176,28 +113,8 @@ TEST(FewChannelsProblemGenerator, CoversEveryFeature) {
     EXPECT_GT(seen[feature], 0) << "no problem has " << feature;
 }
 
-fc::ConvArgs shape_args(const Problem& p) {
-  std::vector<fctest::Tensor> tensors;
-  for (const auto& operand : p.operands) tensors.emplace_back(fc::DType::float32, operand.shape);
-  fc::ConvArgs args = fctest::conv_args(p, tensors);
-  for (fc::TensorView* view : {&args.src, &args.weight, &args.bias, &args.dst, &args.diff_dst, &args.diff_src,
-                               &args.diff_weight, &args.diff_bias})
-    view->data = nullptr;  // a plan is created from shapes only
-  return args;
-}
-
 std::string decline_message(const Problem& p, fc::DType dtype = fc::DType::float32) {
-  fc::ConvArgs args = shape_args(p);
-  for (fc::TensorView* view : {&args.src, &args.weight, &args.bias, &args.dst, &args.diff_dst, &args.diff_src,
-                               &args.diff_weight, &args.diff_bias})
-    view->dtype = dtype;
-  try {
-    fc::ConvPlan plan(fctest::conv_kind(p.op), args, p.params, kEngine);
-  } catch (const fc::Error& e) {
-    EXPECT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
-    return e.what();
-  }
-  return "accepted";
+  return fctest::decline_message(p, kEngine, dtype);
 }
 
 TEST(FewChannelsEngine, DeclinesWithReasons) {
@@ -210,43 +127,18 @@ TEST(FewChannelsEngine, DeclinesWithReasons) {
   const Problem thin = fctest::make_problem(Op::forward, 1, 16, 16, {9, 9}, {3, 3}, params, false);
   EXPECT_EQ(decline_message(thin), "accepted");
   const Problem four = fctest::make_problem(Op::forward, 1, 4, 8, {9, 9}, {3, 3}, params, false);
-  EXPECT_EQ(decline_message(four), "accepted");
-  EXPECT_NE(decline_message(four, fc::DType::float64).find("float32 only"), std::string::npos);
-  for (const Op op : {Op::transposed, Op::backward_data, Op::backward_weights}) {
-    const Problem p = fctest::make_problem(op, 1, 3, 3, {9, 9}, {3, 3}, params, false);
-    EXPECT_NE(decline_message(p).find("forward only"), std::string::npos) << fctest::op_name(op);
-  }
+  fctest::expect_forward_float32_only(kEngine, four);
 }
 
 // ConvPlan::pack_weights: runs without the weight give the same result.
 TEST(FewChannelsEngine, PackedWeightsGiveTheSameResult) {
-  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
-    const Problem p = few_channels_problem(seed);
-    fctest::Rng rng(seed);
-    auto tensors = fctest::allocate(p, fc::DType::float32, false);
-    fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-    fc::ConvArgs args = fctest::conv_args(p, tensors);
-    fc::ConvPlan plan(fc::ConvKind::forward, args, p.params, kEngine);
-    plan.run(args);
-    const int dst = p.find("dst");
-    const auto expected = tensors[std::size_t(dst)].to_dense();
-    plan.pack_weights(args.weight);
-    ASSERT_TRUE(plan.has_packed_weights());
-    fc::ConvArgs without = args;
-    without.weight = {};
-    tensors[std::size_t(dst)].fill(-5);
-    plan.run(without);
-    EXPECT_EQ(tensors[std::size_t(dst)].to_dense(), expected) << p.describe();
-  }
+  for (std::uint64_t seed = 1; seed <= 30; ++seed)
+    EXPECT_EQ(fctest::packed_weights_report(few_channels_problem(seed), kEngine, ValueMode::int_f32, false), "");
 }
 
 // The plan's workspace for a forward problem, from shapes only (nothing allocated).
 std::size_t forward_workspace(const Problem& p) {
-  fc::ConvArgs args;
-  args.src = fc::TensorView::contiguous(nullptr, fc::DType::float32, p.operands[std::size_t(p.find("src"))].shape);
-  args.weight = fc::TensorView::contiguous(nullptr, fc::DType::float32, p.operands[std::size_t(p.find("weight"))].shape);
-  args.dst = fc::TensorView::contiguous(nullptr, fc::DType::float32, p.operands[std::size_t(p.find("dst"))].shape);
-  return fc::ConvPlan(fc::ConvKind::forward, args, p.params, kEngine).workspace_bytes();
+  return fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params, kEngine).workspace_bytes();
 }
 
 // The workspace depends on the kernel and channels, not on the image size.
@@ -267,25 +159,15 @@ TEST(FewChannelsEngine, WorkspaceDoesNotGrowWithTheImage) {
 
 // Integer-valued results are identical with 1 and 2 threads, also on the seed layers' shapes.
 TEST(FewChannelsEngine, OneAndTwoThreadsAgree) {
-  const int before = fc::get_num_threads();
   auto params = fc::ConvParams(2).padding({1});
   params.group_count = 4;
   for (const Problem& p : {fctest::make_problem(Op::forward, 2, 12, 16, {40, 300}, {3, 3}, params, true),
                            fctest::make_problem(Op::forward, 1, 3, 16, {1024, 1024}, {3, 3},
                                                 fc::ConvParams(2).padding({1}), true),
                            fctest::make_problem(Op::forward, 3, 3, 3, {200, 1000}, {3, 3}, fc::ConvParams(2), false)}) {
-    std::vector<double> outputs[2];
-    for (int threads = 1; threads <= 2; ++threads) {
-      fc::set_num_threads(threads);
-      fctest::Rng rng(7);
-      auto tensors = fctest::allocate(p, fc::DType::float32, false);
-      fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-      fctest::run(p, tensors, kEngine);
-      outputs[threads - 1] = tensors[std::size_t(p.find("dst"))].to_dense();
-    }
-    EXPECT_EQ(outputs[0], outputs[1]) << p.describe();
+    EXPECT_EQ(fctest::outputs_with_threads(p, kEngine, 1, 7), fctest::outputs_with_threads(p, kEngine, 2, 7))
+        << p.describe();
   }
-  fc::set_num_threads(before);
   // One large problem against the reference (exact).
   const Problem large = fctest::make_problem(Op::forward, 1, 3, 16, {64, 700}, {3, 3}, fc::ConvParams(2).padding({1}), true);
   EXPECT_EQ(fctest::check_engine_against_reference(large, kEngine, ValueMode::int_f32), "");

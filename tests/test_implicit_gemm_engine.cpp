@@ -18,12 +18,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "fastconv/fastconv.hpp"
 #include "support/check.hpp"
+#include "support/engine_checks.hpp"
 #include "support/engines.hpp"
 #include "support/problem.hpp"
 #include "support/tensor.hpp"
@@ -40,23 +42,7 @@ using Shape = std::vector<std::int64_t>;
 constexpr fc::Engine kEngine = fc::Engine::implicit_gemm;
 constexpr int kProblemsPerTest = 200;
 constexpr int kLargeProblemsPerTest = 40;
-constexpr int kMaxReportedFailures = 5;
 constexpr ValueMode kFloat32Modes[] = {ValueMode::int_f32, ValueMode::real_f32};
-
-Layout pick_layout(fctest::Rng& rng, bool is_output, std::size_t rank) {
-  const double r = rng.uniform_real(0.0, 1.0);
-  if (rank == 1) return r < 0.5 ? Layout::contiguous : (r < 0.8 || is_output ? Layout::gapped : Layout::reversed);
-  if (is_output) {
-    if (r < 0.4) return Layout::contiguous;
-    if (r < 0.7) return Layout::channels_last;
-    return r < 0.9 ? Layout::gapped : Layout::permuted;
-  }
-  if (r < 0.35) return Layout::contiguous;
-  if (r < 0.6) return Layout::channels_last;
-  if (r < 0.75) return Layout::gapped;
-  if (r < 0.85) return Layout::permuted;
-  return r < 0.95 ? Layout::reversed : Layout::broadcast;
-}
 
 // A reproducible forward problem sized for this engine: up to 80 output channels per group
 // (one to three blocks of 16..64 channels, with remainders), rows up to 70 pixels wide (several
@@ -72,42 +58,27 @@ Problem igemm_problem(std::uint64_t seed) {
     const std::int64_t batch = rng.chance(0.6) ? 1 : rng.uniform_int(2, 3);
     fc::ConvParams params(d);
     params.group_count = groups;
-    Shape in(static_cast<std::size_t>(d)), kernel(static_cast<std::size_t>(d));
-    bool fits = true;
-    for (int i = 0; i < d; ++i) {
-      const bool last = i == d - 1;
-      kernel[std::size_t(i)] = rng.uniform_int(1, d == 3 ? 3 : 5);
-      params.strides[i] = rng.chance(0.6) ? 1 : rng.uniform_int(2, 4);
-      params.dilations[i] = rng.chance(0.7) ? 1 : rng.uniform_int(2, 3);
-      params.pad_begin[i] = rng.chance(0.35) ? 0 : rng.uniform_int(0, 3);
-      params.pad_end[i] = rng.chance(0.5) ? params.pad_begin[i] : rng.uniform_int(0, 3);
-      in[std::size_t(i)] = last ? rng.uniform_int(1, 70) : rng.uniform_int(1, d == 3 ? 5 : 9);
-      const std::int64_t extent = params.dilations[i] * (kernel[std::size_t(i)] - 1) + 1;
-      fits = fits && in[std::size_t(i)] + params.pad_begin[i] + params.pad_end[i] >= extent;
-    }
+    Shape in, kernel;
+    const bool fits = fctest::draw_axes(
+        rng, Op::forward, {.stride_one = 0.6, .dilation_one = 0.7, .pad_end_same = 0.5},
+        [&](bool last) { return last ? rng.uniform_int(1, 70) : rng.uniform_int(1, d == 3 ? 5 : 9); },
+        params, in, kernel);
     if (!fits && attempt < 10000) continue;
     Problem p = fctest::make_problem(Op::forward, batch, groups * in_per_group,
                                      groups * out_per_group, in, kernel, params, rng.chance(0.5));
     if (p.mac_count() > 3000000 && attempt < 10000) continue;
-    p.seed = seed;
-    p.api = static_cast<fctest::ApiPath>(seed % 3);
-    for (auto& operand : p.operands)
-      operand.layout = pick_layout(rng, operand.is_output, operand.shape.size());
+    fctest::finish_random_problem(
+        p, seed, rng, {.output = {0.4, 0.7, 0.9}, .input = {0.35, 0.6, 0.75, 0.85, 0.95}});
     return p;
   }
 }
 
-template <typename Make>
-void run_seeds(fc::Engine engine, int count, Make&& make, ValueMode mode) {
-  int failures = 0;
-  const auto seeds = fctest::test_seeds(count);
-  for (const auto seed : seeds) {
-    const std::string report = fctest::check_engine_against_reference(make(seed), engine, mode);
-    if (report.empty()) continue;
-    if (++failures <= kMaxReportedFailures) ADD_FAILURE() << report;
-  }
-  EXPECT_EQ(failures, 0) << fc::engine_name(engine) << ": " << failures << " of " << seeds.size()
-                         << " problems failed";
+void run_seeds(fc::Engine engine, int count, const std::function<Problem(std::uint64_t)>& make,
+               ValueMode mode) {
+  fctest::expect_no_failed_problems(
+      count, make,
+      [&](const Problem& p) { return fctest::check_engine_against_reference(p, engine, mode); },
+      fc::engine_name(engine));
 }
 
 class ImplicitGemmVsReference : public ::testing::TestWithParam<ValueMode> {};
@@ -209,68 +180,21 @@ TEST(ImplicitGemmEdges, ChunksBlocksAndTinyShapes) {
   }
 }
 
-fc::ConvArgs shape_args(const Problem& p, fc::DType dtype = fc::DType::float32) {
-  fc::ConvArgs args;
-  for (const auto& operand : p.operands) {
-    const fc::TensorView view = fc::TensorView::contiguous(nullptr, dtype, operand.shape);
-    if (operand.name == "src" || operand.name == "diff_src") (operand.name == "src" ? args.src : args.diff_src) = view;
-    if (operand.name == "weight") args.weight = view;
-    if (operand.name == "bias") args.bias = view;
-    if (operand.name == "dst") args.dst = view;
-    if (operand.name == "diff_dst") args.diff_dst = view;
-    if (operand.name == "diff_weight") args.diff_weight = view;
-    if (operand.name == "diff_bias") args.diff_bias = view;
-  }
-  return args;
-}
-
-std::string decline_message(const Problem& p, fc::DType dtype = fc::DType::float32) {
-  try {
-    fc::ConvPlan plan(fctest::conv_kind(p.op), shape_args(p, dtype), p.params, kEngine);
-  } catch (const fc::Error& e) {
-    EXPECT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
-    return e.what();
-  }
-  return "accepted";
-}
-
 TEST(ImplicitGemmEngine, DeclinesWithReasons) {
   const auto params = fc::ConvParams(2).padding({1});
   const Problem forward = fctest::make_problem(Op::forward, 1, 4, 8, {9, 9}, {3, 3}, params, true);
-  EXPECT_EQ(decline_message(forward), "accepted");
-  EXPECT_NE(decline_message(forward, fc::DType::float64).find("float32 only"), std::string::npos);
-  for (const Op op : {Op::transposed, Op::backward_data, Op::backward_weights}) {
-    const Problem p = fctest::make_problem(op, 1, 3, 3, {9, 9}, {3, 3}, params, false);
-    EXPECT_NE(decline_message(p).find("forward only"), std::string::npos) << fctest::op_name(op);
-  }
+  fctest::expect_forward_float32_only(kEngine, forward);
 }
 
 // ConvPlan::pack_weights: runs without the weight give exactly the run-time-packing result.
 TEST(ImplicitGemmEngine, PackedWeightsGiveTheSameResult) {
-  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
-    const Problem p = igemm_problem(seed);
-    fctest::Rng rng(seed);
-    auto tensors = fctest::allocate(p, fc::DType::float32, true);
-    fctest::fill_real_inputs(p, tensors, rng);
-    fc::ConvArgs args = fctest::conv_args(p, tensors);
-    fc::ConvPlan plan(fc::ConvKind::forward, args, p.params, kEngine);
-    plan.run(args);
-    const int dst = p.find("dst");
-    const auto expected = tensors[std::size_t(dst)].to_dense();
-    plan.pack_weights(args.weight);
-    ASSERT_TRUE(plan.has_packed_weights());
-    fc::ConvArgs without = args;
-    without.weight = {};
-    tensors[std::size_t(dst)].fill(-5);
-    plan.run(without);
-    EXPECT_EQ(tensors[std::size_t(dst)].to_dense(), expected) << p.describe();
-  }
+  for (std::uint64_t seed = 1; seed <= 40; ++seed)
+    EXPECT_EQ(fctest::packed_weights_report(igemm_problem(seed), kEngine, ValueMode::real_f32, true), "");
 }
 
 // Integer-valued results are identical with 1 and 2 threads (items split and, for few pixels
 // and many output channels, output-channel blocks split).
 TEST(ImplicitGemmEngine, OneAndTwoThreadsAgree) {
-  const int before = fc::get_num_threads();
   std::vector<Problem> problems;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) problems.push_back(igemm_problem(seed));
   const auto params = fc::ConvParams(2).padding({1});
@@ -280,25 +204,16 @@ TEST(ImplicitGemmEngine, OneAndTwoThreadsAgree) {
   problems.push_back(fctest::make_problem(Op::forward, 1, 700, 70, {9, 9}, {3, 3}, params, true));
   for (Problem& p : problems) {
     p.seed = 5;
-    std::vector<double> results[2];
-    for (int threads = 1; threads <= 2; ++threads) {
-      fc::set_num_threads(threads);
-      fctest::Rng rng(11);
-      auto tensors = fctest::allocate(p, fc::DType::float32, false);
-      fctest::fill_int_inputs(p, tensors, rng, -3, 3);
-      fctest::run(p, tensors, kEngine);
-      results[threads - 1] = tensors[std::size_t(p.find("dst"))].to_dense();
-    }
-    EXPECT_EQ(results[0], results[1]) << p.describe();
+    EXPECT_EQ(fctest::outputs_with_threads(p, kEngine, 1, 11), fctest::outputs_with_threads(p, kEngine, 2, 11))
+        << p.describe();
   }
-  fc::set_num_threads(before);
 }
 
 std::size_t forward_workspace(std::int64_t batch, std::int64_t in_channels, std::int64_t out_channels,
                               const Shape& input, const Shape& kernel, const fc::ConvParams& params) {
   const Problem p = fctest::make_problem(Op::forward, batch, in_channels, out_channels, input, kernel,
                                          params, true);
-  return fc::ConvPlan(fc::ConvKind::forward, shape_args(p), p.params, kEngine).workspace_bytes();
+  return fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params, kEngine).workspace_bytes();
 }
 
 // The workspace depends on the channels and the kernel, not on the image height, the batch or

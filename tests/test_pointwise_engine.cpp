@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "fastconv/fastconv.hpp"
 #include "support/check.hpp"
+#include "support/engine_checks.hpp"
 #include "support/expect_error.hpp"
 #include "support/problem.hpp"
 #include "support/tensor.hpp"
@@ -36,28 +38,6 @@ using Shape = std::vector<std::int64_t>;
 constexpr Op kConvOps[] = {Op::forward, Op::transposed, Op::backward_data, Op::backward_weights};
 constexpr int kProblemsPerTest = 200;
 constexpr int kLargeProblemsPerTest = 40;
-constexpr int kMaxReportedFailures = 5;
-
-Layout pick_layout(fctest::Rng& rng, bool is_output, std::size_t rank) {
-  const double r = rng.uniform_real(0.0, 1.0);
-  if (rank == 1) {  // bias
-    if (r < 0.5) return Layout::contiguous;
-    if (r < 0.8 || is_output) return Layout::gapped;
-    return Layout::reversed;
-  }
-  if (is_output) {
-    if (r < 0.35) return Layout::contiguous;
-    if (r < 0.7) return Layout::channels_last;
-    if (r < 0.9) return Layout::gapped;
-    return Layout::permuted;
-  }
-  if (r < 0.3) return Layout::contiguous;
-  if (r < 0.6) return Layout::channels_last;
-  if (r < 0.75) return Layout::gapped;
-  if (r < 0.85) return Layout::permuted;
-  if (r < 0.95) return Layout::reversed;
-  return Layout::broadcast;
-}
 
 // A reproducible random 1x1 problem without padding. `large` ones have up to 96 channels per
 // group and a few thousand pixels, to reach the GEMM's blocking and tile remainders.
@@ -97,26 +77,17 @@ fctest::Problem random_pointwise_problem(Op op, std::uint64_t seed, bool large) 
     auto p = fctest::make_problem(op, batch, in_channels, out_channels, input, kernel, params,
                                   has_bias);
     if (p.mac_count() > budget && attempt < 10000) continue;
-    p.seed = seed;
     p.large = large;
-    p.api = static_cast<fctest::ApiPath>(seed % 3);
-    for (auto& operand : p.operands)
-      operand.layout = pick_layout(rng, operand.is_output, operand.shape.size());
+    fctest::finish_random_problem(
+        p, seed, rng, {.output = {0.35, 0.7, 0.9}, .input = {0.3, 0.6, 0.75, 0.85, 0.95}});
     return p;
   }
 }
 
-template <typename Check>
-void run_seeds(Op op, bool large, Check&& check) {
-  int failures = 0;
-  const auto seeds = fctest::test_seeds(large ? kLargeProblemsPerTest : kProblemsPerTest);
-  for (const auto seed : seeds) {
-    const std::string report = check(random_pointwise_problem(op, seed, large));
-    if (report.empty()) continue;
-    ++failures;
-    if (failures <= kMaxReportedFailures) ADD_FAILURE() << report;
-  }
-  EXPECT_EQ(failures, 0) << failures << " of " << seeds.size() << " problems failed";
+void run_seeds(Op op, bool large, const std::function<std::string(const fctest::Problem&)>& check) {
+  fctest::expect_no_failed_problems(
+      large ? kLargeProblemsPerTest : kProblemsPerTest,
+      [op, large](std::uint64_t seed) { return random_pointwise_problem(op, seed, large); }, check);
 }
 
 using Case = std::tuple<Op, ValueMode>;

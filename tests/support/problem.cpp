@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 
@@ -188,25 +189,60 @@ Problem make_problem(Op op, std::int64_t batch, std::int64_t in_channels, std::i
   return p;
 }
 
-static Layout pick_layout(Rng& rng, bool is_output, int rank) {
+Layout pick_layout(Rng& rng, bool is_output, std::size_t rank, const LayoutOdds& odds) {
   const double r = rng.uniform_real(0.0, 1.0);
   if (rank == 1) {  // bias-like vectors
     if (r < 0.5) return Layout::contiguous;
     if (r < 0.8 || is_output) return Layout::gapped;
     return Layout::reversed;
   }
-  if (is_output) {
-    if (r < 0.35) return Layout::contiguous;
-    if (r < 0.6) return Layout::channels_last;
-    if (r < 0.8) return Layout::gapped;
-    return Layout::permuted;
+  static constexpr Layout kOutputLayouts[] = {Layout::contiguous, Layout::channels_last,
+                                              Layout::gapped, Layout::permuted};
+  static constexpr Layout kInputLayouts[] = {Layout::contiguous, Layout::channels_last,
+                                             Layout::gapped,     Layout::permuted,
+                                             Layout::reversed,   Layout::broadcast};
+  const std::span<const double> bounds = is_output ? std::span<const double>(odds.output)
+                                                   : std::span<const double>(odds.input);
+  std::size_t i = 0;
+  while (i < bounds.size() && r >= bounds[i]) ++i;
+  return is_output ? kOutputLayouts[i] : kInputLayouts[i];
+}
+
+void finish_random_problem(Problem& problem, std::uint64_t seed, Rng& rng, const LayoutOdds& odds) {
+  problem.seed = seed;
+  problem.api = static_cast<ApiPath>(seed % 3);
+  for (auto& operand : problem.operands)
+    operand.layout = pick_layout(rng, operand.is_output, operand.shape.size(), odds);
+}
+
+bool draw_axes(Rng& rng, Op op, const AxisOdds& odds,
+               const std::function<std::int64_t(bool last)>& input_extent, fc::ConvParams& params,
+               std::vector<std::int64_t>& input, std::vector<std::int64_t>& kernel) {
+  const int d = params.spatial_dims;
+  input.assign(std::size_t(d), 0);
+  kernel.assign(std::size_t(d), 0);
+  bool fits = true;
+  for (int i = 0; i < d; ++i) {
+    const auto a = std::size_t(i);
+    kernel[a] = rng.uniform_int(1, d == 3 ? 3 : 5);
+    params.strides[i] = rng.chance(odds.stride_one) ? 1 : rng.uniform_int(2, 4);
+    params.dilations[i] = rng.chance(odds.dilation_one) ? 1 : rng.uniform_int(2, 3);
+    params.pad_begin[i] = rng.chance(0.35) ? 0 : rng.uniform_int(0, 3);
+    params.pad_end[i] = rng.chance(odds.pad_end_same) ? params.pad_begin[i] : rng.uniform_int(0, 3);
+    input[a] = input_extent(i == d - 1);
+    const std::int64_t extent = params.dilations[i] * (kernel[a] - 1) + 1;
+    if (op == Op::transposed) {
+      if (rng.chance(0.5))
+        params.output_paddings[i] =
+            rng.uniform_int(0, std::max(params.strides[i], params.dilations[i]) - 1);
+      const std::int64_t out = (input[a] - 1) * params.strides[i] - params.pad_begin[i] -
+                               params.pad_end[i] + extent + params.output_paddings[i];
+      fits = fits && out >= 1;
+    } else {
+      fits = fits && input[a] + params.pad_begin[i] + params.pad_end[i] >= extent;
+    }
   }
-  if (r < 0.3) return Layout::contiguous;
-  if (r < 0.5) return Layout::channels_last;
-  if (r < 0.65) return Layout::gapped;
-  if (r < 0.8) return Layout::permuted;
-  if (r < 0.93) return Layout::reversed;
-  return Layout::broadcast;
+  return fits;
 }
 
 namespace {
@@ -288,7 +324,8 @@ Problem random_problem(Op op, std::uint64_t seed, bool large) {
     if (p.mac_count() > limits.mac_budget && attempt < 10000) continue;
     if (op != Op::unfold && op != Op::fold) p.api = static_cast<ApiPath>(seed % 3);
     for (auto& operand : p.operands)
-      operand.layout = pick_layout(rng, operand.is_output, int(operand.shape.size()));
+      operand.layout =
+          pick_layout(rng, operand.is_output, operand.shape.size(), kRandomProblemLayoutOdds);
     return p;
   }
 }
@@ -360,6 +397,13 @@ fc::ConvArgs conv_args(const Problem& problem, const std::vector<Tensor>& tensor
   fc::ConvArgs args;
   for (std::size_t i = 0; i < tensors.size(); ++i)
     *field(args, problem.operands[i].name) = tensors[i].view();
+  return args;
+}
+
+fc::ConvArgs shape_args(const Problem& problem, fc::DType dtype) {
+  fc::ConvArgs args;
+  for (const auto& operand : problem.operands)
+    *field(args, operand.name) = raw_view(nullptr, dtype, operand.shape);
   return args;
 }
 

@@ -1,5 +1,6 @@
 // tests/support/problem.hpp — convolution problems for every operation, a seeded random
-// generator, a runner that calls the library, and a printable one-line description.
+// generator (and the pieces the engine tests' own generators share: per-axis draws, layout
+// odds), a runner that calls the library, and a printable one-line description.
 //
 // A Problem is the operation, the sizes and parameters, and the list of operands (name as in
 // ConvArgs, shape, memory layout, input or output). The same Problem is run on every engine;
@@ -7,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +70,44 @@ Problem make_problem(Op op, std::int64_t batch, std::int64_t in_channels, std::i
                      std::vector<std::int64_t> input_spatial, std::vector<std::int64_t> kernel,
                      const fastconv::ConvParams& params, bool has_bias);
 
+// Thresholds for drawing a random operand's layout from one uniform r in [0, 1). Rank > 1: an
+// output is contiguous if r < output[0], else channels_last if r < output[1], else gapped if
+// r < output[2], else permuted; an input likewise walks contiguous, channels_last, gapped,
+// permuted, reversed with the bounds input[0..4], else broadcast. Rank 1 (bias-like vectors),
+// the same for every generator: contiguous if r < 0.5, else gapped if r < 0.8 or an output,
+// else reversed.
+struct LayoutOdds {
+  double output[3];
+  double input[5];
+};
+// The odds random_problem draws with.
+inline constexpr LayoutOdds kRandomProblemLayoutOdds = {.output = {0.35, 0.6, 0.8},
+                                                        .input = {0.3, 0.5, 0.65, 0.8, 0.93}};
+
+// Draws one operand's layout: exactly one rng.uniform_real, mapped through `odds`.
+Layout pick_layout(Rng& rng, bool is_output, std::size_t rank, const LayoutOdds& odds);
+
+// The last step of an engine test's own generator: sets problem.seed = seed, the API path
+// seed % 3, and each operand's layout (pick_layout in operand order, from `rng`).
+void finish_random_problem(Problem& problem, std::uint64_t seed, Rng& rng, const LayoutOdds& odds);
+
+// Odds of one spatial axis in an engine test's own random generator (see draw_axes).
+struct AxisOdds {
+  double stride_one;    // chance of stride 1, else 2..4
+  double dilation_one;  // chance of dilation 1, else 2..3
+  double pad_end_same;  // chance of pad_end = pad_begin, else 0..3
+};
+
+// Draws the geometry of `params.spatial_dims` axes for `op`, axis by axis, each from `rng` in
+// this order: kernel 1..(3 for 3-D, else 5), stride, dilation, pad_begin (0 with chance 0.35,
+// else 0..3), pad_end, the input extent input_extent(axis is the last), and for `transposed` an
+// output_padding (0..max(stride, dilation) - 1 with chance 0.5). Fills params' per-axis fields,
+// `input` and `kernel`; returns whether every axis has at least one output element.
+bool draw_axes(Rng& rng, Op op, const AxisOdds& odds,
+               const std::function<std::int64_t(bool last)>& input_extent,
+               fastconv::ConvParams& params, std::vector<std::int64_t>& input,
+               std::vector<std::int64_t>& kernel);
+
 // A reproducible random problem: 1-3 spatial dims, odd sizes, stride > kernel, dilation,
 // groups and depthwise with multipliers, asymmetric padding, output_padding, batch 1 and > 1,
 // bias or not, and random operand layouts (non-contiguous, channels-last, reversed, broadcast).
@@ -92,6 +132,10 @@ void run(const Problem& problem, std::vector<Tensor>& tensors, fastconv::Engine 
 fastconv::ConvKind conv_kind(Op op);  // throws for unfold / fold
 // The ConvArgs of the tensors (absent operands stay rank 0).
 fastconv::ConvArgs conv_args(const Problem& problem, const std::vector<Tensor>& tensors);
+// The problem's ConvArgs from shapes only, to create a plan: null data, contiguous strides,
+// every operand of `dtype` (absent operands stay rank 0).
+fastconv::ConvArgs shape_args(const Problem& problem,
+                              fastconv::DType dtype = fastconv::DType::float32);
 
 // Environment overrides for reproduction: FASTCONV_TEST_SEED runs one seed only,
 // FASTCONV_TEST_PROBLEMS changes the number of random problems per test.
