@@ -2,7 +2,7 @@
 # bench.sh — the README's benchmark command: installs what is missing, builds (Release) and runs
 # fastconv-bench. Arguments go to fastconv-bench. Without arguments: every suite with the `auto`
 # engine side by side with the peers built in (PyTorch, oneDNN), one table at 1 thread, then one
-# at 2 threads.
+# at 2 threads with --scaling (each fastconv row also timed at 1 thread in the same rounds).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
@@ -11,7 +11,9 @@ bench="$FASTCONV_BUILD_DIR/tools/fastconv-bench/fastconv-bench"
 if [ $# -eq 0 ]; then
   status=0
   for threads in 1 2; do
-    "$bench" --suite all --engine auto --threads "$threads" || status=1
+    scaling=()
+    [ "$threads" -gt 1 ] && scaling=(--scaling)
+    "$bench" --suite all --engine auto --threads "$threads" "${scaling[@]}" || status=1
     echo
   done
   exit $status

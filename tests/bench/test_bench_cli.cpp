@@ -24,7 +24,7 @@ std::string usage_error(std::vector<const char*> arguments) {
 TEST(BenchCli, ProblemsAccumulateAndSweepParses) {
   const Options options = parse({"--problem", "mb1ic3ih64oc16oh64kh3ph1", "--problem=mb1ic8iw100oc8ow100kw3",
                                  "--problem-file", "layers.txt", "--sweep", "16:2048:4",
-                                 "--packed-weights"});
+                                 "--packed-weights", "--scaling"});
   EXPECT_EQ(options.problems, (std::vector<std::string>{"mb1ic3ih64oc16oh64kh3ph1",
                                                         "mb1ic8iw100oc8ow100kw3"}));
   EXPECT_EQ(options.problem_file, "layers.txt");
@@ -33,9 +33,12 @@ TEST(BenchCli, ProblemsAccumulateAndSweepParses) {
   EXPECT_EQ(options.sweep->to, 2048);
   EXPECT_DOUBLE_EQ(options.sweep->factor, 4.0);
   EXPECT_TRUE(options.packed_weights);
+  EXPECT_TRUE(options.scaling);
   const Options defaults = parse({"--problem", "x", "--sweep=8:64"});
   EXPECT_DOUBLE_EQ(defaults.sweep->factor, 2.0);
   EXPECT_FALSE(defaults.packed_weights);
+  EXPECT_FALSE(defaults.scaling);
+  EXPECT_NE(usage_error({"--scaling=yes"}).find("--scaling takes no value"), std::string::npos);
 }
 
 TEST(BenchCli, BadSweepsAndMissingProblemsAreUsageErrors) {

@@ -12,6 +12,7 @@
 #include "fastconv/plan.hpp"
 #include "fastconv/profile.hpp"
 #include "fastconv/tensor.hpp"
+#include "fastconv/threading.hpp"
 
 namespace fastconv_bench {
 namespace {
@@ -208,6 +209,28 @@ TEST(BenchPeers, RowsCarryTensorBytesWorkspaceAndRoofline) {
   // 2 * 4 * 27 * 81 FLOP over 2364 bytes is below the ridge point of 10 FLOP/byte.
   EXPECT_TRUE(rows[0].roofline.memory_bound);
   EXPECT_GT(rows[0].roofline.percent_of_bandwidth_roofline, 0.0);
+}
+
+// --scaling at 2 threads: each fastconv row also gets its 1-thread median from the same rounds;
+// without it (or at 1 thread) the speedup stays NaN.
+TEST(BenchPeers, ScalingTimesTheSamePlanAtOneThread) {
+  const int before = fastconv::get_num_threads();
+  fastconv::set_num_threads(2);
+  BenchConfig config = fast_config();
+  config.threads = 2;
+  config.scaling = true;
+  const fastconv::Engine engines[] = {fastconv::Engine::im2col};
+  LayerBench bench(kTinyLayer, problem_string(kTinyLayer));
+  const std::vector<BenchResult> rows = bench.run(engines, {}, config);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].outcome, Outcome::measured) << rows[0].message;
+  EXPECT_GT(rows[0].speedup_over_one_thread, 0.0);
+  EXPECT_TRUE(std::isfinite(rows[0].speedup_over_one_thread));
+  EXPECT_EQ(fastconv::get_num_threads(), 2);  // restored after the 1-thread runs
+  config.scaling = false;
+  LayerBench plain(kTinyLayer, problem_string(kTinyLayer));
+  EXPECT_TRUE(std::isnan(plain.run(engines, {}, config)[0].speedup_over_one_thread));
+  fastconv::set_num_threads(before);
 }
 
 }  // namespace

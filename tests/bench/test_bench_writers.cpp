@@ -239,7 +239,8 @@ TEST(BenchWriters, ColumnsIncludeEverythingIssue5Asks) {
   const std::vector<std::string> names = column_names();
   for (const char* wanted :
        {"layer", "problem", "library", "engine", "threads", "outcome", "gflop", "ms_median",
-        "ms_min", "ms_max", "gflops", "percent_of_peak", "percent_of_round_peak", "percent_of_bandwidth_roofline",
+        "ms_min", "ms_max", "gflops", "percent_of_peak", "percent_of_round_peak", "speedup_over_1_thread",
+        "percent_of_bandwidth_roofline",
         "vs_torch", "vs_onednn", "workspace_bytes", "tensor_bytes", "peak_rss_bytes",
         "peak_rss_increase_bytes", "machine_peak_gflops", "machine_bandwidth_gbs", "direction",
         "input_size", "profile_wall_ms", "profile_packing_ms", "profile_transforms_ms",

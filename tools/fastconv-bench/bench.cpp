@@ -146,6 +146,18 @@ BenchResult LayerBench::new_result() const {
   return result;
 }
 
+// Median over the timing rounds of the row's GFLOP/s against the FMA burst's in the same round,
+// in percent (the burst executed burst_flops each time).
+static double median_round_peak_percent(double gflop, const Timing& row, const Timing& burst, double burst_flops) {
+  std::vector<double> percents;
+  for (std::size_t round = 0; round < row.samples_ms.size() && round < burst.samples_ms.size(); ++round) {
+    const double row_gflops = gflop * 1e3 / row.samples_ms[round];
+    const double burst_gflops = burst_flops * 1e-6 / burst.samples_ms[round];
+    percents.push_back(row_gflops / burst_gflops * 100.0);
+  }
+  return percents.empty() ? kNotApplicable : summarize(std::move(percents)).median_ms;
+}
+
 std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engines,
                                          std::span<const Peer* const> peers,
                                          const BenchConfig& config) {
@@ -184,6 +196,21 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
       runs.emplace_back([&contestant] { contestant.peer_layer->run(); });
     }
   }
+  // With --scaling, every fastconv plan once more at 1 thread (the plan's workspace has a slot
+  // per processor, so any thread count up to that runs it).
+  std::vector<std::size_t> one_thread_of;  // contestant index of each such extra run
+  if (config.scaling && config.threads > 1) {
+    for (std::size_t index = 0; index < contestants.size(); ++index) {
+      Contestant& contestant = contestants[index];
+      if (!contestant.plan) continue;
+      one_thread_of.push_back(index);
+      runs.emplace_back([&contestant, &config] {
+        fastconv::set_num_threads(1);
+        contestant.plan->run(contestant.args, contestant.workspace.data());
+        fastconv::set_num_threads(config.threads);
+      });
+    }
+  }
   // The FMA burst runs last in every round: the peak the machine gave in that round.
   double burst_flops = 0.0;
   const bool with_burst = config.machine != nullptr && !runs.empty();
@@ -191,17 +218,23 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   BenchResult timing_error;
   std::vector<Timing> timings;
   guarded(timing_error, [&] { timings = time_interleaved(runs, config.timing); });
-  if (with_burst && timings.size() == runs.size()) {
-    const Timing burst = std::move(timings.back());
-    timings.pop_back();
-    for (std::size_t index = 0; index < timings.size(); ++index) {
-      const std::vector<double>& samples = timings[index].samples_ms;
-      std::vector<double> percents;
-      for (std::size_t round = 0; round < samples.size() && round < burst.samples_ms.size(); ++round)
-        percents.push_back(results[contestants[index].row].gflop * 1e3 / samples[round] /  // GFLOP/s
-                           (burst_flops * 1e-6 / burst.samples_ms[round]) * 100.0);
-      round_peak_percents.push_back(percents.empty() ? kNotApplicable : summarize(percents).median_ms);
-    }
+  const bool timed = timings.size() == runs.size();
+  std::vector<Timing> extra;  // the burst last, before it the 1-thread runs
+  if (timed) {
+    const std::size_t extras = one_thread_of.size() + (with_burst ? 1 : 0);
+    extra.assign(std::make_move_iterator(timings.end() - std::ptrdiff_t(extras)),
+                 std::make_move_iterator(timings.end()));
+    timings.resize(contestants.size());
+  }
+  for (std::size_t i = 0; timed && i < one_thread_of.size(); ++i) {
+    BenchResult& result = results[contestants[one_thread_of[i]].row];
+    const double median = timings[one_thread_of[i]].median_ms;
+    if (median > 0.0) result.speedup_over_one_thread = extra[i].median_ms / median;
+  }
+  if (with_burst && timed) {
+    for (std::size_t index = 0; index < timings.size(); ++index)
+      round_peak_percents.push_back(median_round_peak_percent(results[contestants[index].row].gflop, timings[index],
+                                                              extra.back(), burst_flops));
   }
   for (std::size_t index = 0; index < contestants.size(); ++index) {
     BenchResult& result = results[contestants[index].row];

@@ -9,8 +9,10 @@
 //      resident beyond the shared operands (for a peer this includes its own output tensor);
 //   2. a peer's result is compared with fastconv's (output_check.hpp) — a mismatch is reported
 //      as Outcome::mismatch and the peer is not timed.
-// Then all prepared contestants are timed interleaved (timing.hpp), and each fastconv row gets
-// the ratio peer median / fastconv median for every measured peer. With BenchConfig::profile,
+// Then all prepared contestants are timed interleaved (timing.hpp) — with BenchConfig::scaling
+// also every fastconv plan at 1 thread, and with machine figures an FMA burst last in each round
+// (Roofline::percent_of_round_peak) — and each fastconv row gets the ratio peer median /
+// fastconv median for every measured peer. With BenchConfig::profile,
 // each measured fastconv row is then run again with the library's phase profiler on
 // (fastconv/profile.hpp; never during the timed rounds) and gets a PhaseProfile. The reference
 // engine is skipped above the GFLOP limit. run() does not throw: an exception from a library comes back
@@ -44,6 +46,7 @@ struct BenchConfig {
   bool packed_weights = false;       // fastconv plans get the weights once (ConvPlan::pack_weights)
   const MachineFigures* machine = nullptr;  // for the roofline columns; may be null
   bool profile = false;              // fastconv rows get a PhaseProfile (--profile)
+  bool scaling = false;              // fastconv rows also timed at 1 thread (--scaling)
 };
 
 enum class Outcome { measured, skipped, failed, mismatch };
@@ -76,6 +79,9 @@ struct BenchResult {
   double max_abs_error = kNotApplicable;  // peers: against fastconv's result
 
   Roofline roofline;               // when measured and the machine figures are known
+  // fastconv rows with BenchConfig::scaling and threads > 1: the same plan's median at 1 thread,
+  // timed in the same rounds, over this row's median; NaN otherwise.
+  double speedup_over_one_thread = kNotApplicable;
   std::vector<PeerRatio> ratios;  // fastconv rows: one per peer asked for
   PhaseProfile profile;           // fastconv rows with BenchConfig::profile
 

@@ -205,6 +205,9 @@ Options parse_command_line(std::span<const char* const> arguments) {
       options.packed_weights = true;
     } else if (flag == "--dir") {
       options.directions = parse_directions(value());
+    } else if (flag == "--scaling") {
+      reject_value();
+      options.scaling = true;
     } else if (flag == "--profile") {
       reject_value();
       options.profile = true;
@@ -276,6 +279,9 @@ std::string usage_text() {
       "  --min-time SECONDS         minimum timed work per measurement (default: 0.3)\n"
       "  --packed-weights           fastconv plans pack the weights once (inference); the peers\n"
       "                             still reorder theirs on every call, as F.conv2d does\n"
+      "  --scaling                  with --threads N > 1: also time each fastconv engine at 1\n"
+      "                             thread, interleaved in the same rounds, and print its\n"
+      "                             speedup at N threads over 1 thread (column 'vs 1 thr')\n"
       "  --profile                  after timing, run each fastconv engine again with the\n"
       "                             library's phase profiler on and print where the time goes\n"
       "                             (packing, transforms, microkernel, epilogue, other,\n"

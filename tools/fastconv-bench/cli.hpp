@@ -49,6 +49,7 @@ struct Options {
   std::optional<std::vector<std::string>> compare;  // unset: every peer built in; {}: none
   double min_time_seconds = 0.3;
   bool packed_weights = false;
+  bool scaling = false;  // --scaling: fastconv also at 1 thread, in the same rounds
   double reference_max_gflop = kDefaultReferenceMaxGflop;
 };
 

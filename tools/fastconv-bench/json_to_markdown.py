@@ -4,9 +4,10 @@
     tools/fastconv-bench/json_to_markdown.py run.json > table.md
 
 One row per layer (and direction, when the run timed several: --dir) and fastconv engine: GFLOP, each peer's median ms, fastconv's median ms,
-ratio per peer (peer time / fastconv time), GFLOP/s, % of the FMA peak measured at the start
-of the run, workspace and measured peak-RSS increase; then the geometric mean and the minimum
-of the ratios against each peer. Only the standard library.
+ratio per peer (peer time / fastconv time), with --scaling the speedup over 1 thread, GFLOP/s,
+% of the FMA peak measured at the start of the run and of the FMA burst timed in the same rounds,
+workspace and measured peak-RSS increase; then the geometric mean and the minimum of the ratios
+against each peer. Only the standard library.
 """
 
 import json
@@ -28,8 +29,10 @@ def main(path):
     print(f"Machine at the start of the run: {first['machine_isa']}, FMA peak "
           f"{first['machine_peak_gflops']:.1f} GFLOP/s for {first['threads']} thread(s), "
           f"bandwidth {first['machine_bandwidth_gbs']:.1f} GB/s.\n")
+    scaling = any(r.get("speedup_over_1_thread") is not None for r in fastconv)  # --scaling
     header = ["layer"] + (["dir"] if directions else []) + ["engine", "GFLOP"] + [f"{p} ms" for p in peers] + ["fastconv ms"] + \
-        [f"vs {p}" for p in peers] + ["GFLOP/s", "% peak", "% round peak", "workspace KiB", "peak RSS + MiB"]
+        [f"vs {p}" for p in peers] + (["vs 1 thread"] if scaling else []) + \
+        ["GFLOP/s", "% peak", "% round peak", "workspace KiB", "peak RSS + MiB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     ratios = {p: [] for p in peers}
@@ -51,6 +54,9 @@ def main(path):
                 ratios[p].append(ratio)
             cells.append(f"**{ratio:.2f}x**" if ratio and ratio < 1 else
                          (f"{ratio:.2f}x" if ratio else "-"))
+        if scaling:
+            speedup = r.get("speedup_over_1_thread")
+            cells.append(f"{speedup:.2f}x" if speedup is not None else "-")
         round_peak = r.get("percent_of_round_peak")
         cells += [f"{r['gflops']:.1f}", f"{r['percent_of_peak']:.0f}%",
                   f"{round_peak:.0f}%" if round_peak is not None else "-",

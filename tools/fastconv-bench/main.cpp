@@ -220,7 +220,8 @@ int run_benchmarks(const Options& options) {
                            .threads = threads,
                            .packed_weights = options.packed_weights,
                            .machine = &machine,
-                           .profile = options.profile};
+                           .profile = options.profile,
+                           .scaling = options.scaling};
   // One untimed pass over a tiny layer first, so that one-time initialisation (thread pools,
   // kernel tables, a peer's first-call set-up) is not charged to the first row's memory.
   {
@@ -228,11 +229,12 @@ int run_benchmarks(const Options& options) {
     BenchConfig quick = config;
     quick.timing = {.min_seconds = 0.0, .min_runs = 1, .max_runs = 1};
     quick.profile = false;
+    quick.scaling = false;
     for (Direction direction : options.directions) {
       LayerBench(warm_up, problem_string(warm_up), direction).run(options.engines, peer_pointers, quick);
     }
   }
-  const ResultTable table(layer_width, problem_width, peer_names);
+  const ResultTable table(layer_width, problem_width, peer_names, options.scaling && threads > 1);
   table.print_header(std::cout);
 
   const auto start = std::chrono::steady_clock::now();

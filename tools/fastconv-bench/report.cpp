@@ -33,10 +33,11 @@ std::string mebibytes(std::size_t bytes) { return fixed(double(bytes) / double(1
 }  // namespace
 
 ResultTable::ResultTable(std::size_t layer_width, std::size_t problem_width,
-                         std::vector<std::string> peer_names)
+                         std::vector<std::string> peer_names, bool scaling)
     : layer_width_(std::max<std::size_t>(layer_width, 5)),
       problem_width_(std::max<std::size_t>(problem_width, 7)),
-      peer_names_(std::move(peer_names)) {}
+      peer_names_(std::move(peer_names)),
+      scaling_(scaling) {}
 
 void ResultTable::print_header(std::ostream& out) const {
   out << std::left << std::setw(int(layer_width_)) << "layer"
@@ -48,6 +49,7 @@ void ResultTable::print_header(std::ostream& out) const {
       << std::setw(kGflopsWidth) << "GFLOP/s" << std::setw(kPercentWidth) << "%peak"
       << std::setw(kPercentWidth) << "%rpk" << std::setw(kPercentWidth) << "%bw";
   for (const std::string& peer : peer_names_) out << std::setw(kRatioWidth) << "vs " + peer;
+  if (scaling_) out << std::setw(kRatioWidth) << "vs 1 thr";
   out << std::setw(kMegabytesWidth) << "ws MiB" << std::setw(kMegabytesWidth) << "+RSS MiB"
       << std::setw(kMegabytesWidth) << "RSS MiB" << std::setw(kMegabytesWidth + 3)
       << "tensors MiB" << '\n';
@@ -81,6 +83,10 @@ void ResultTable::print_row(std::ostream& out, const BenchResult& result) const 
       if (entry.peer == peer) ratio = entry.ratio;
     }
     out << std::setw(kRatioWidth) << (std::isnan(ratio) ? "-" : fixed(ratio, 2) + "x");
+  }
+  if (scaling_) {
+    const double speedup = result.speedup_over_one_thread;
+    out << std::setw(kRatioWidth) << (std::isnan(speedup) ? "-" : fixed(speedup, 2) + "x");
   }
   out << std::setw(kMegabytesWidth) << mebibytes(result.workspace_bytes)
       << std::setw(kMegabytesWidth) << mebibytes(result.memory.increase_bytes)

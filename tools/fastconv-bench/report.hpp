@@ -22,8 +22,9 @@ namespace fastconv_bench {
 
 class ResultTable {
  public:
+  // `scaling`: a "vs 1 thr" column (BenchResult::speedup_over_one_thread) after the peers'.
   ResultTable(std::size_t layer_width, std::size_t problem_width,
-              std::vector<std::string> peer_names);
+              std::vector<std::string> peer_names, bool scaling = false);
 
   void print_header(std::ostream& out) const;
   // Measured results fill every column; a skipped one prints its reason after GFLOP, a failed
@@ -34,6 +35,7 @@ class ResultTable {
   std::size_t layer_width_;
   std::size_t problem_width_;
   std::vector<std::string> peer_names_;
+  bool scaling_;
 };
 
 }  // namespace fastconv_bench

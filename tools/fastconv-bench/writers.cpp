@@ -96,6 +96,7 @@ std::vector<Column> result_columns(const BenchResult& result,
       {"gflops", when_measured(result.gflops())},
       {"percent_of_peak", when_measured(result.roofline.percent_of_peak)},
       {"percent_of_round_peak", when_measured(result.roofline.percent_of_round_peak)},
+      {"speedup_over_1_thread", when_measured(result.speedup_over_one_thread)},
       {"memory_bound", result.roofline.memory_bound},
       {"percent_of_bandwidth_roofline",
        measured && result.roofline.memory_bound ? result.roofline.percent_of_bandwidth_roofline

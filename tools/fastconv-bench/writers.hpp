@@ -3,7 +3,7 @@
 // result_columns() is THE column list: name and value of every column for one row, so JSON and
 // CSV cannot drift apart. Columns: layer, problem, direction, input_size, input_elements, library, engine, engine_label, threads,
 // outcome, message, gflop, ms_median, ms_min, ms_max, runs, gflops, percent_of_peak,
-// percent_of_round_peak, memory_bound, percent_of_bandwidth_roofline, vs_<peer> (one per peer; peer median / this
+// percent_of_round_peak, speedup_over_1_thread, memory_bound, percent_of_bandwidth_roofline, vs_<peer> (one per peer; peer median / this
 // median), workspace_bytes, tensor_bytes, peak_rss_bytes, peak_rss_increase_bytes,
 // peak_rss_exact, max_abs_error, profile_wall_ms, machine_isa, machine_peak_gflops,
 // machine_bandwidth_gbs, then profile_<row>_ms for the --profile rows (phase_profile.hpp:
