@@ -70,6 +70,16 @@ struct Share {
   std::int64_t item_begin, item_end, block_begin, block_end;
 };
 
+// Loop order with several channel chunks, for a share of `items` items x `blocks` output-channel
+// blocks: chunks outermost (each chunk's weights packed once, the share's output re-read from
+// cache per chunk) when that output fits kIgemmChunkOuterOutputBytes; blocks outermost (each
+// block's output stays in cache across chunks) otherwise. FASTCONV_IGEMM_CHUNKS_OUTER overrides.
+bool chunks_outermost(const IgemmSetup& s, std::int64_t items, std::int64_t blocks) {
+  if (s.chunks_outer >= 0) return s.chunks_outer == 1;
+  const double output_bytes = double(items) * double(s.tile_max) * double(blocks * s.ocb) * sizeof(float);
+  return output_bytes <= double(kIgemmChunkOuterOutputBytes);
+}
+
 Share thread_share(std::int64_t items, std::int64_t blocks, bool split_blocks, int thread,
                    int threads) {
   auto part = [&](std::int64_t total) {
@@ -259,14 +269,8 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     return;
   }
 
-  // Loop order: with several channel chunks and a share whose output fits in cache, chunks
-  // outermost, so each chunk's weights are packed once (the output is re-read per chunk from
-  // cache); otherwise blocks outermost, so each block's output stays in cache across chunks.
-  const double share_output_bytes = double(share.item_end - share.item_begin) * double(s.tile_max) *
-                                    double((share.block_end - share.block_begin) * s.ocb) * sizeof(float);
-  const bool chunks_outer = s.chunks_outer >= 0 ? s.chunks_outer == 1
-                                               : share_output_bytes <= double(kIgemmChunkOuterOutputBytes);
-  if (s.chunks > 1 && chunks_outer) {
+  if (s.chunks > 1 &&
+      chunks_outermost(s, share.item_end - share.item_begin, share.block_end - share.block_begin)) {
     for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) run_chunk(chunk);
   } else {
     for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
@@ -335,11 +339,10 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   // and the chunks run outermost anyway (one chunk, or a share's output that fits in cache):
   // the packing is divided instead of repeated by every thread. The buffer is thread 0's.
   std::byte* slots = bytes + s.shared_bytes;
-  const double share_output_bytes = double(g.out_pixels() * g.batch * g.out_channels) * sizeof(float) / threads;
+  const Share largest = thread_share(items, s.oc_blocks, split_blocks, 0, threads);  // thread 0's
   const bool team_packing = threads > 1 && !split_blocks && packed == nullptr && g.groups == 1 &&
                             s.blocks_per_pack == s.oc_blocks && s.chunks_outer != 0 &&
-                            (s.chunks == 1 || s.chunks_outer == 1 ||
-                             share_output_bytes <= double(kIgemmChunkOuterOutputBytes));
+                            (s.chunks == 1 || chunks_outermost(s, largest.item_end - largest.item_begin, s.oc_blocks));
 #pragma omp parallel num_threads(threads)
   {
 #if defined(_OPENMP)
