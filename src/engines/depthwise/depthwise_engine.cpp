@@ -336,6 +336,17 @@ class DepthwiseEngine final : public TypedConvEngine<DepthwiseEngine> {
     return {};
   }
   std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
+  // The forward kernel families (named by ISA; depthwise_engine.hpp): plane kernels when a row
+  // fits their buffers (the direct masked-load kernel on small contiguous "same"-width planes),
+  // row kernels otherwise. The backward directions are plain loops.
+  std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    if (direction != Direction::forward || !decline_reason(direction, g, dtype).empty()) return {};
+    const std::string isa = isa_name(active_isa());
+    const std::int64_t element_bytes = dtype == DType::float32 ? 4 : 8;
+    return depthwise_plane_forward_fits(g, element_bytes)
+               ? "depthwise plane kernels__" + isa + " (direct kernel on small contiguous planes)"
+               : "depthwise row kernels__" + isa;
+  }
   template <typename T>
   void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
                  void*) const {

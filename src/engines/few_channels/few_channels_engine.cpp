@@ -491,6 +491,12 @@ class FewChannelsEngine final : public TypedConvEngine<FewChannelsEngine> {
     return {};
   }
 
+  std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    if (!decline_reason(direction, g, dtype).empty()) return {};
+    const Plan p = make_plan(g);
+    return std::string(p.kernel->name) + (p.plane_mode ? " (plane mode)" : "");
+  }
+
   std::size_t workspace_bytes(Direction direction, const ConvGeometry& g, DType dtype) const override {
     if (!decline_reason(direction, g, dtype).empty()) return 0;
     const Plan p = make_plan(g);
