@@ -186,7 +186,6 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   }
 
   std::vector<std::function<void()>> runs;
-  std::vector<double> round_peak_percents;  // per contestant, with the FMA burst
   for (Contestant& contestant : contestants) {
     if (contestant.plan) {
       runs.emplace_back([&contestant, this] {
@@ -231,14 +230,9 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     const double median = timings[one_thread_of[i]].median_ms;
     if (median > 0.0) result.speedup_over_one_thread = extra[i].median_ms / median;
   }
-  if (with_burst && timed) {
-    for (std::size_t index = 0; index < timings.size(); ++index)
-      round_peak_percents.push_back(median_round_peak_percent(results[contestants[index].row].gflop, timings[index],
-                                                              extra.back(), burst_flops));
-  }
   for (std::size_t index = 0; index < contestants.size(); ++index) {
     BenchResult& result = results[contestants[index].row];
-    if (timings.size() != contestants.size()) {
+    if (!timed) {
       result.outcome = Outcome::failed;
       result.message = "while timing: " + timing_error.message;
       continue;
@@ -248,7 +242,9 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     if (config.machine) {
       result.roofline = roofline(*config.machine, result.gflop * 1e9, double(result.tensor_bytes),
                                  result.timing.median_ms * 1e-3);
-      if (index < round_peak_percents.size()) result.roofline.percent_of_round_peak = round_peak_percents[index];
+      if (with_burst)
+        result.roofline.percent_of_round_peak =
+            median_round_peak_percent(result.gflop, result.timing, extra.back(), burst_flops);
     }
   }
 

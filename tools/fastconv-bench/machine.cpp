@@ -18,6 +18,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using fastconv::detail::Isa;
 
+// FMA loop iterations of one short run (~0.5 ms at AVX-512 peak), for the start-up peak and the
+// bursts timed among a layer's contestants alike.
+constexpr std::int64_t kBurstIterations = 200'000;
+
 double fma_loop(Isa isa, std::int64_t iterations) {
   switch (isa) {
     case Isa::avx512:
@@ -38,26 +42,23 @@ double seconds_since(Clock::time_point start) {
 
 double measure_fma_peak_gflops_per_core() {
   const Isa isa = fastconv::detail::active_isa();
-  // Short runs (~0.5 ms at AVX-512 peak), best of many: on a shared machine some of them run
-  // without being preempted.
-  constexpr std::int64_t kIterations = 200'000;
-  fma_loop(isa, kIterations * 20);  // warm-up: let the core reach its vector clock
+  // Short runs, best of many: on a shared machine some of them run without being preempted.
+  fma_loop(isa, kBurstIterations * 20);  // warm-up: let the core reach its vector clock
   double best = 0.0;
   const Clock::time_point start = Clock::now();
   while (seconds_since(start) < 0.2) {
     const Clock::time_point run_start = Clock::now();
-    const double flops = fma_loop(isa, kIterations);
+    const double flops = fma_loop(isa, kBurstIterations);
     best = std::max(best, flops / seconds_since(run_start) * 1e-9);
   }
   return best;
 }
 
 double run_fma_burst(int threads) {
-  constexpr std::int64_t kIterations = 200'000;
   const Isa isa = fastconv::detail::active_isa();
   double flops = 0.0;
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
-  flops += fma_loop(isa, kIterations);
+  flops += fma_loop(isa, kBurstIterations);
   return flops;
 }
 

@@ -342,8 +342,7 @@ class DepthwiseEngine final : public TypedConvEngine<DepthwiseEngine> {
   std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
     if (direction != Direction::forward || !decline_reason(direction, g, dtype).empty()) return {};
     const std::string isa = isa_name(active_isa());
-    const std::int64_t element_bytes = dtype == DType::float32 ? 4 : 8;
-    return depthwise_plane_forward_fits(g, element_bytes)
+    return depthwise_plane_forward_fits(g, std::int64_t(dtype_size(dtype)))
                ? "depthwise plane kernels__" + isa + " (direct kernel on small contiguous planes)"
                : "depthwise row kernels__" + isa;
   }
