@@ -2,7 +2,8 @@
 //
 // BLIS-style loops: columns of B in blocks of nc (L3), depth in blocks of kc, rows of A in
 // blocks of mc (L2); B's kc x nc block and A's mc x kc block are packed into micro-panels
-// (zero-padded to whole tiles) and the microkernel runs over mr x nr tiles. Threads split the
+// (zero-padded to whole tiles; A through the kernel's per-ISA packing, which transposes in
+// registers) and the microkernel runs over mr x nr tiles. Threads split the
 // tile grid of each block; packing is split the same way.
 #include "gemm/gemm.hpp"
 
@@ -23,7 +24,9 @@ using f64 = double;
 // Declarations of every kernel in the list (defined in the per-ISA translation units).
 #define FASTCONV_GEMM_KERNEL(isa, dtype, mr, nr, kc, mc, nc)                                    \
   void dtype##_gemm_##mr##x##nr##__##isa(std::int64_t, const dtype*, const dtype*, dtype*,      \
-                                         std::int64_t, std::int64_t, bool, const dtype*);
+                                         std::int64_t, std::int64_t, bool, const dtype*);      \
+  void dtype##_gemm_##mr##x##nr##__##isa##_pack_a(const dtype*, std::int64_t, std::int64_t,     \
+                                                  std::int64_t, std::int64_t, dtype*);
 #include "gemm/gemm_kernels.inc"
 #undef FASTCONV_GEMM_KERNEL
 
@@ -35,7 +38,8 @@ std::vector<GemmKernel<T>> make_kernel_table() {
 #define FASTCONV_GEMM_KERNEL(isa, dtype, mr, nr, kc, mc, nc)                                    \
   if constexpr (std::is_same_v<T, dtype>) {                                                     \
     table.push_back({#dtype "_gemm_" #mr "x" #nr "__" #isa, int(Isa::isa),                      \
-                     &dtype##_gemm_##mr##x##nr##__##isa, mr, nr, kc, mc, nc});                  \
+                     &dtype##_gemm_##mr##x##nr##__##isa, mr, nr, kc, mc, nc,                    \
+                     &dtype##_gemm_##mr##x##nr##__##isa##_pack_a});                             \
   }
 #include "gemm/gemm_kernels.inc"
 #undef FASTCONV_GEMM_KERNEL
@@ -50,23 +54,6 @@ const std::vector<GemmKernel<T>>& kernel_table() {
 
 std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
-}
-
-// Packs rows [0, m) x depth [0, k) of A into mr-row micro-panels: panel i holds k columns of
-// mr values; rows past m are zero.
-template <typename T>
-void pack_a_panel(const MatrixView<const T>& a, std::int64_t rows, std::int64_t k, int mr, T* out) {
-  for (std::int64_t i = 0; i < rows; ++i) {  // one source row at a time: sequential reads
-    const T* row = a.data + i * a.row_stride;
-    if (a.col_stride == 1) {
-      for (std::int64_t p = 0; p < k; ++p) out[p * mr + i] = row[p];
-    } else {
-      for (std::int64_t p = 0; p < k; ++p) out[p * mr + i] = row[p * a.col_stride];
-    }
-  }
-  for (std::int64_t i = rows; i < mr; ++i) {
-    for (std::int64_t p = 0; p < k; ++p) out[p * mr + i] = T(0);
-  }
 }
 
 // Packs depth [0, k) x columns [0, cols) of B into one nr-column micro-panel; columns past
@@ -188,8 +175,8 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
             const MatrixView<const T> block{a.data + (ic + ir * mr) * a.row_stride + pc * a.col_stride,
                                             a.row_stride, a.col_stride};
             const ProfileScope scope(Phase::packing);
-            pack_a_panel(block, std::min<std::int64_t>(mr, mc - ir * mr), kc, mr,
-                         packed_a + ir * mr * kc);
+            kernel.pack_a(block.data, block.row_stride, block.col_stride,
+                          std::min<std::int64_t>(mr, mc - ir * mr), kc, packed_a + ir * mr * kc);
           }
 #pragma omp for collapse(2) schedule(static)
           for (std::int64_t jr = 0; jr < b_panels; ++jr) {

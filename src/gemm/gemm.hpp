@@ -24,6 +24,12 @@ using GemmMicrokernelFn = void (*)(std::int64_t kc, const T* packed_a, const T* 
                                    std::int64_t rs_c, std::int64_t cs_c, bool accumulate,
                                    const T* bias);
 
+// Packs rows [0, rows) x depth [0, k) of A (element (i, p) at a[i * row_stride + p * col_stride])
+// into one mr-row micro-panel: out[p * mr + i], rows past `rows` zero. One per ISA and mr.
+template <typename T>
+using GemmPackAFn = void (*)(const T* a, std::int64_t row_stride, std::int64_t col_stride,
+                             std::int64_t rows, std::int64_t k, T* out);
+
 template <typename T>
 struct GemmKernel {
   const char* name;
@@ -31,6 +37,7 @@ struct GemmKernel {
   GemmMicrokernelFn<T> run;
   int mr, nr;
   std::int64_t kc, mc, nc;
+  GemmPackAFn<T> pack_a;  // the ISA's A packing for this mr
 };
 
 // Every kernel compiled into the library (in list order), usable or not on this CPU.

@@ -11,10 +11,12 @@
 // distinct symbols (no one-definition-rule clash between ISAs).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "simd/simd_traits.hpp"
+#include "simd/simd_transpose.hpp"
 
 namespace fastconv::detail {
 
@@ -89,12 +91,61 @@ void gemm_microkernel(std::int64_t kc, const T* __restrict packed_a, const T* __
   }
 }
 
+// A-panel packing (GemmPackAFn in gemm.hpp): out[p * MR + i] = A[i][p] for i < rows, p < k;
+// rows past `rows` are zero. With unit col_stride, blocks of L depth values (L = lanes) of up to
+// L rows (one group of rows per L of MR) are loaded as vectors, transposed in registers, and each
+// depth value's row segment is stored at once; otherwise element by element.
+template <Isa isa, typename T, int MR>
+void gemm_pack_a(const T* __restrict a, std::int64_t row_stride, std::int64_t col_stride,
+                 std::int64_t rows, std::int64_t k, T* __restrict out) {
+  using vec = typename SimdTraits<isa, T>::vec;
+  constexpr int L = SimdTraits<isa, T>::lanes;
+  if (col_stride != 1) {
+    for (std::int64_t p = 0; p < k; ++p)
+      for (std::int64_t i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * row_stride + p * col_stride] : T(0);
+    return;
+  }
+  constexpr int groups = (MR + L - 1) / L;
+  for (std::int64_t p0 = 0; p0 < k; p0 += L) {
+    const std::int64_t depth = std::min<std::int64_t>(L, k - p0);
+    simd_static_for<groups>([&](auto g_c) FASTCONV_SIMD_INLINE {
+      constexpr int i0 = decltype(g_c)::value * L;
+      constexpr int width = std::min(L, MR - i0);  // rows of this group
+      vec m[L];
+      simd_static_for<L>([&](auto r_c) FASTCONV_SIMD_INLINE {
+        constexpr int r = decltype(r_c)::value;
+        m[r] = vec{};
+        if (r >= width || i0 + r >= rows) return;
+        const T* row = a + (i0 + r) * row_stride + p0;
+        if (depth == L) {
+          std::memcpy(&m[r], row, sizeof(vec));
+        } else {
+          T part[L] = {};
+          for (std::int64_t q = 0; q < depth; ++q) part[q] = row[q];
+          std::memcpy(&m[r], part, sizeof(vec));
+        }
+      });
+      simd_transpose<vec, L>(m);
+      simd_static_for<L>([&](auto q_c) FASTCONV_SIMD_INLINE {
+        constexpr int q = decltype(q_c)::value;
+        if (q < depth) std::memcpy(out + (p0 + q) * MR + i0, &m[q], std::size_t(width) * sizeof(T));
+      });
+    });
+  }
+}
+
 }  // namespace fastconv::detail
 
-// Defines the named, non-template entry point of one list entry, for the ISA's own TU.
+// Defines the named, non-template entry points of one list entry (microkernel, A packing), for
+// the ISA's own TU.
 #define FASTCONV_DEFINE_GEMM_KERNEL(isa, dtype, mr, nr)                                         \
   void dtype##_gemm_##mr##x##nr##__##isa(std::int64_t kc, const dtype* a, const dtype* b,       \
                                          dtype* c, std::int64_t rs_c, std::int64_t cs_c,        \
                                          bool accumulate, const dtype* bias) {                 \
     gemm_microkernel<Isa::isa, dtype, mr, nr>(kc, a, b, c, rs_c, cs_c, accumulate, bias);       \
+  }                                                                                             \
+  void dtype##_gemm_##mr##x##nr##__##isa##_pack_a(const dtype* a, std::int64_t row_stride,      \
+                                                  std::int64_t col_stride, std::int64_t rows,   \
+                                                  std::int64_t k, dtype* out) {                 \
+    gemm_pack_a<Isa::isa, dtype, mr>(a, row_stride, col_stride, rows, k, out);                  \
   }

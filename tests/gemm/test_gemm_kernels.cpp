@@ -77,7 +77,7 @@ void test_all_kernels() {
     const std::int64_t mr = kernel.mr, nr = kernel.nr;
     const std::set<std::int64_t> ms{1, mr - 1, mr, mr + 1, 3 * mr + 2, kernel.mc + 5};
     const std::set<std::int64_t> ns{1, 3, nr - 1, nr, nr + 1, 2 * nr + 5};
-    const std::set<std::int64_t> ks{1, 2, 7, kernel.kc, kernel.kc + 1, 2 * kernel.kc + 3};
+    const std::set<std::int64_t> ks{1, 2, 7, 19, kernel.kc, kernel.kc + 1, 2 * kernel.kc + 3};
     for (std::int64_t m : ms) {
       for (std::int64_t n : ns) {
         for (std::int64_t k : ks) {

@@ -22,45 +22,9 @@
 #include "kernels/epilogue.hpp"
 #include "kernels/implicit_gemm/implicit_gemm_kernels.hpp"
 #include "simd/simd_traits.hpp"
+#include "simd/simd_transpose.hpp"
 
 namespace fastconv::detail {
-
-#define FASTCONV_IGEMM_INLINE __attribute__((always_inline))
-
-// Calls f(std::integral_constant<int, i>) for i = 0..N-1, unrolled at compile time (every
-// helper and lambda is force-inlined, so register arrays indexed by i stay in registers).
-template <int N, typename F>
-FASTCONV_IGEMM_INLINE inline void igemm_static_for(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) FASTCONV_IGEMM_INLINE {
-    (f(std::integral_constant<int, I>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
-}
-
-// One stage of the in-register transpose: for every row pair (i, i | B), swaps lane c of row i
-// (c & B set) with lane c ^ B of row i | B. After the stages B = L/2, ..., 1 the L x L block is
-// transposed.
-template <typename vec, int L, int B, int... C>
-FASTCONV_IGEMM_INLINE inline void igemm_transpose_stage(vec (&m)[L], std::integer_sequence<int, C...>) {
-  igemm_static_for<L>([&](auto i_c) FASTCONV_IGEMM_INLINE {
-    constexpr int i = decltype(i_c)::value;
-    if constexpr ((i & B) == 0) {
-      constexpr int j = i | B;
-      const vec first = __builtin_shufflevector(m[i], m[j], ((C & B) ? L + (C ^ B) : C)...);
-      const vec second = __builtin_shufflevector(m[i], m[j], ((C & B) ? L + C : (C | B))...);
-      m[i] = first;
-      m[j] = second;
-    }
-  });
-}
-
-template <typename vec, int L>
-FASTCONV_IGEMM_INLINE inline void igemm_transpose(vec (&m)[L]) {
-  constexpr int stages = std::countr_zero(unsigned(L));
-  igemm_static_for<stages>([&](auto s_c) FASTCONV_IGEMM_INLINE {
-    constexpr int B = L >> (decltype(s_c)::value + 1);
-    igemm_transpose_stage<vec, L, B>(m, std::make_integer_sequence<int, L>{});
-  });
-}
 
 // The first `rows` lanes of a vector from / to memory. Masked loads and stores where the ISA has
 // them (the AVX-512 and AVX2 translation units define __AVX512F__ / __AVX2__); elsewhere memcpy.
@@ -147,12 +111,12 @@ void igemm_store_tile(const typename SimdTraits<isa, float>::vec* acc, int pixel
       for (int first_pixel = 0; first_pixel < pixels; first_pixel += L) {
         const int rows = std::min(L, pixels - first_pixel);
         vec m[L];
-        igemm_static_for<L>([&](auto r_c) FASTCONV_IGEMM_INLINE {
+        simd_static_for<L>([&](auto r_c) FASTCONV_SIMD_INLINE {
           constexpr int r = decltype(r_c)::value;
           m[r] = r < rows ? acc[(first_pixel + r) * OCV + v] : vec{};
         });
-        igemm_transpose<vec, L>(m);
-        igemm_static_for<L>([&](auto j_c) FASTCONV_IGEMM_INLINE {
+        simd_transpose<vec, L>(m);
+        simd_static_for<L>([&](auto j_c) FASTCONV_SIMD_INLINE {
           constexpr int j = decltype(j_c)::value;
           if (j >= channels) return;
           const std::int64_t channel = std::int64_t(v) * L + j;
@@ -227,7 +191,7 @@ void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_strid
     for (std::int64_t i0 = 0; i0 < length; i0 += L) {
       const std::int64_t columns = std::min<std::int64_t>(L, length - i0);
       vec m[L];
-      igemm_static_for<L>([&](auto r_c) FASTCONV_IGEMM_INLINE {
+      simd_static_for<L>([&](auto r_c) FASTCONV_SIMD_INLINE {
         constexpr int r = decltype(r_c)::value;
         m[r] = vec{};
         if (r >= rows) return;
@@ -240,8 +204,8 @@ void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_strid
           std::memcpy(&m[r], part, sizeof(vec));
         }
       });
-      igemm_transpose<vec, L>(m);
-      igemm_static_for<L>([&](auto c_c) FASTCONV_IGEMM_INLINE {
+      simd_transpose<vec, L>(m);
+      simd_static_for<L>([&](auto c_c) FASTCONV_SIMD_INLINE {
         constexpr int c = decltype(c_c)::value;
         if (c < columns) std::memcpy(out + (i0 + c) * out_stride + j0, &m[c], sizeof(vec));
       });
@@ -251,7 +215,7 @@ void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_strid
 
 // One row of IgemmFillRowsFn (implicit_gemm_kernels.hpp), portable: per phase, zeros, the in-row values
 // (a plain copy at unit stride and step, which the compiler vectorises), zeros.
-FASTCONV_IGEMM_INLINE inline void igemm_fill_row_portable(float* __restrict out, const float* __restrict row, std::int64_t step,
+FASTCONV_SIMD_INLINE inline void igemm_fill_row_portable(float* __restrict out, const float* __restrict row, std::int64_t step,
                                     std::int64_t first, std::int64_t span, std::int64_t width,
                                     std::int64_t stride, std::int64_t phase_len) {
   for (std::int64_t phase = 0; phase < stride; ++phase) {
@@ -274,7 +238,7 @@ FASTCONV_IGEMM_INLINE inline void igemm_fill_row_portable(float* __restrict out,
 }
 
 template <Isa isa>
-FASTCONV_IGEMM_INLINE inline void igemm_fill_row(float* __restrict out, const float* __restrict row, std::int64_t step, std::int64_t first,
+FASTCONV_SIMD_INLINE inline void igemm_fill_row(float* __restrict out, const float* __restrict row, std::int64_t step, std::int64_t first,
                     std::int64_t span, std::int64_t width, std::int64_t stride, std::int64_t phase_len) {
 #if defined(__AVX512F__)
   if constexpr (isa == Isa::avx512) {
