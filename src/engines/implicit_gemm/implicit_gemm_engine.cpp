@@ -5,8 +5,8 @@
 // Threading: one parallel region per run, at most one thread per workspace slot (one slot per
 // processor). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
 // even contiguous range of them with every output-channel block, or, when that balances worse
-// (few pixels, e.g. 7x7 layers, or weights costly to pack), every item with an even range of
-// output-channel blocks. Per thread, for each block of up to tiles_per_block items of one group
+// (few pixels, e.g. 7x7 layers, or weights costly to pack) or equally with few tiles per thread,
+// every item with an even range of output-channel blocks. Per thread, for each block of up to tiles_per_block items of one group
 // and each input-channel chunk (chunks outermost when the share's output fits in cache, so each
 // chunk's weights are packed once; blocks outermost otherwise):
 //   copy the block's window for the chunk (the ISA's fill_rows)
@@ -333,7 +333,15 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const std::int64_t blocks_each = (s.oc_blocks + threads - 1) / threads;
     const double by_blocks = double(items * blocks_each) * tile_work +
                              double(g.groups * blocks_each) * pack_work;
-    split_blocks = by_blocks < by_items;
+    // A tie (both split the tile work evenly, the usual case) goes to splitting the items, the
+    // team sharing the packing, unless a thread gets fewer than kIgemmTeamMinItems tiles: then
+    // the weights packed by the other threads are read too few times to amortise fetching them
+    // from another core, and the team's barriers weigh more (2 threads, interleaved A/B: by
+    // blocks res4_3x3 2.01x over 1 thread against 1.58x by items, res4_3x3_s2 1.93x / 1.56x,
+    // res4_downsample 1.63x / 1.48x; by items the res2/res3 layers 2-10% faster).
+    const std::int64_t items_each = (items + threads - 1) / threads;
+    split_blocks = by_blocks < by_items ||
+                   (by_blocks <= by_items * (1.0 + 1e-9) && items_each < kIgemmTeamMinItems);
   }
   // Team packing when one pack holds every block of a chunk, the items are split (one group)
   // and the chunks run outermost anyway (one chunk, or a share's output that fits in cache):

@@ -34,6 +34,9 @@ inline constexpr std::int64_t kIgemmWindowBudget = 224 * 1024;
 inline constexpr std::int64_t kIgemmSlotBudget = 960 * 1024;
 // Output bytes of a thread's share up to which channel chunks are the outermost loop.
 inline constexpr std::int64_t kIgemmChunkOuterOutputBytes = 1024 * 1024;
+// Fewest pixel tiles per thread for which, when splitting the items and splitting the
+// output-channel blocks balance equally, the items are split (the team sharing the packing).
+inline constexpr std::int64_t kIgemmTeamMinItems = 16;
 
 struct IgemmSetup {
   const IgemmKernel* kernel = nullptr;
