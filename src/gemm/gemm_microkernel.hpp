@@ -98,7 +98,6 @@ void gemm_microkernel(std::int64_t kc, const T* __restrict packed_a, const T* __
 template <Isa isa, typename T, int MR>
 void gemm_pack_a(const T* __restrict a, std::int64_t row_stride, std::int64_t col_stride,
                  std::int64_t rows, std::int64_t k, T* __restrict out) {
-  using vec = typename SimdTraits<isa, T>::vec;
   constexpr int L = SimdTraits<isa, T>::lanes;
   if (col_stride != 1) {
     for (std::int64_t p = 0; p < k; ++p)
@@ -111,25 +110,9 @@ void gemm_pack_a(const T* __restrict a, std::int64_t row_stride, std::int64_t co
     simd_static_for<groups>([&](auto g_c) FASTCONV_SIMD_INLINE {
       constexpr int i0 = decltype(g_c)::value * L;
       constexpr int width = std::min(L, MR - i0);  // rows of this group
-      vec m[L];
-      simd_static_for<L>([&](auto r_c) FASTCONV_SIMD_INLINE {
-        constexpr int r = decltype(r_c)::value;
-        m[r] = vec{};
-        if (r >= width || i0 + r >= rows) return;
-        const T* row = a + (i0 + r) * row_stride + p0;
-        if (depth == L) {
-          std::memcpy(&m[r], row, sizeof(vec));
-        } else {
-          T part[L] = {};
-          for (std::int64_t q = 0; q < depth; ++q) part[q] = row[q];
-          std::memcpy(&m[r], part, sizeof(vec));
-        }
-      });
-      simd_transpose<vec, L>(m);
-      simd_static_for<L>([&](auto q_c) FASTCONV_SIMD_INLINE {
-        constexpr int q = decltype(q_c)::value;
-        if (q < depth) std::memcpy(out + (p0 + q) * MR + i0, &m[q], std::size_t(width) * sizeof(T));
-      });
+      const T* group = i0 < rows ? a + i0 * row_stride + p0 : a;  // not read when past the rows
+      simd_transpose_block<isa, T, width>(group, row_stride, std::min<std::int64_t>(width, rows - i0), depth,
+                                          out + p0 * MR + i0, MR);
     });
   }
 }

@@ -184,33 +184,12 @@ void igemm_microkernel(const IgemmArgs& args) {
 template <Isa isa>
 void igemm_pack_transpose(const float* __restrict src, std::int64_t filter_stride, std::int64_t filters,
                           std::int64_t length, float* __restrict out, std::int64_t out_stride) {
-  using vec = typename SimdTraits<isa, float>::vec;
   constexpr int L = SimdTraits<isa, float>::lanes;
-  for (std::int64_t j0 = 0; j0 < filters; j0 += L) {
-    const std::int64_t rows = std::min<std::int64_t>(L, filters - j0);
-    for (std::int64_t i0 = 0; i0 < length; i0 += L) {
-      const std::int64_t columns = std::min<std::int64_t>(L, length - i0);
-      vec m[L];
-      simd_static_for<L>([&](auto r_c) FASTCONV_SIMD_INLINE {
-        constexpr int r = decltype(r_c)::value;
-        m[r] = vec{};
-        if (r >= rows) return;
-        const float* row = src + (j0 + r) * filter_stride + i0;
-        if (columns == L) {
-          std::memcpy(&m[r], row, sizeof(vec));
-        } else {
-          alignas(64) float part[L] = {};
-          for (std::int64_t i = 0; i < columns; ++i) part[i] = row[i];
-          std::memcpy(&m[r], part, sizeof(vec));
-        }
-      });
-      simd_transpose<vec, L>(m);
-      simd_static_for<L>([&](auto c_c) FASTCONV_SIMD_INLINE {
-        constexpr int c = decltype(c_c)::value;
-        if (c < columns) std::memcpy(out + (i0 + c) * out_stride + j0, &m[c], sizeof(vec));
-      });
-    }
-  }
+  for (std::int64_t j0 = 0; j0 < filters; j0 += L)
+    for (std::int64_t i0 = 0; i0 < length; i0 += L)
+      simd_transpose_block<isa, float, L>(src + j0 * filter_stride + i0, filter_stride, filters - j0,
+                                          std::min<std::int64_t>(L, length - i0), out + i0 * out_stride + j0,
+                                          out_stride);
 }
 
 // One row of IgemmFillRowsFn (implicit_gemm_kernels.hpp), portable: per phase, zeros, the in-row values
