@@ -6,9 +6,11 @@
 // processor). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
 // even contiguous range of them with every output-channel block, or, when that balances worse
 // (few pixels, e.g. 7x7 layers, or weights costly to pack) or equally with few tiles per thread,
-// every item with an even range of output-channel blocks. Per thread, for each block of up to tiles_per_block items of one group
-// and each input-channel chunk (chunks outermost when the share's output fits in cache, so each
-// chunk's weights are packed once; blocks outermost otherwise):
+// every item with an even range of output-channel blocks. Per thread, for each block of up to
+// tiles_per_block items of one group (growing from one row at the share's start, so that the
+// first window copy, which nothing prefetched, is short) and each input-channel chunk (chunks
+// outermost when the share's output fits in cache, so each chunk's weights are packed once;
+// blocks outermost otherwise):
 //   copy the block's window for the chunk (the ISA's fill_rows)
 //   for each pack of output-channel blocks: (re)pack its weights if needed, then
 //     for each output-channel block, each tile: microkernel (accumulate after chunk 0).
@@ -128,14 +130,20 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   const auto& ds = x.dst.strides;
   const std::int64_t tpr = s.tiles_per_row;
 
-  // The block starting at item `begin`: up to tiles_per_block items of one (n, od) plane of one
-  // group; shorter than a row: inside one row; longer: ending on a row boundary (setup's
-  // runs_per_block bound).
+  // The block starting at item `begin`: up to tiles_per_block items (fewer near the share's
+  // start, below) of one (n, od) plane of one group; shorter than a row: inside one row; longer:
+  // ending on a row boundary (setup's runs_per_block bound).
   auto block_end = [&](std::int64_t begin) {
     const std::int64_t group_first = begin / s.items_per_group * s.items_per_group;
     const std::int64_t plane_items = s.out_h * tpr;  // one (n, od) plane of the group
     const std::int64_t plane_end = group_first + ((begin - group_first) / plane_items + 1) * plane_items;
-    std::int64_t end = std::min({share.item_end, plane_end, begin + s.tiles_per_block});
+    // Blocks ramp up from the share's start: at most twice the tiles done so far plus one row's
+    // (or one block's, if smaller). The first window copy, which nothing prefetched, is then
+    // small, and each block computes long enough to prefetch the next, larger block's rows
+    // (2 threads, interleaved A/B: 5-13% faster medians on the ResNet-50 3x3, downsample,
+    // dilated and video layers; 1 thread unchanged within 1%).
+    const std::int64_t ramp = 2 * (begin - share.item_begin) + std::min(tpr, s.tiles_per_block);
+    std::int64_t end = std::min({share.item_end, plane_end, begin + std::min(s.tiles_per_block, ramp)});
     const std::int64_t row_end = group_first + ((begin - group_first) / tpr + 1) * tpr;
     if (s.tiles_per_block < tpr) {
       end = std::min(end, row_end);
