@@ -192,16 +192,19 @@ TEST(ImplicitGemmEngine, PackedWeightsGiveTheSameResult) {
     EXPECT_EQ(fctest::packed_weights_report(igemm_problem(seed), kEngine, ValueMode::real_f32, true), "");
 }
 
-// Integer-valued results are identical with 1 and 2 threads (items split and, for few pixels
-// and many output channels, output-channel blocks split).
+// Integer-valued results are identical with 1 and 2 threads (items split, statically or as
+// dynamic parts, and, for few pixels and many output channels, output-channel blocks split).
 TEST(ImplicitGemmEngine, OneAndTwoThreadsAgree) {
   std::vector<Problem> problems;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) problems.push_back(igemm_problem(seed));
   const auto params = fc::ConvParams(2).padding({1});
   problems.push_back(fctest::make_problem(Op::forward, 1, 64, 512, {7, 7}, {3, 3}, params, true));
   problems.push_back(fctest::make_problem(Op::forward, 1, 32, 64, {30, 30}, {3, 3}, params, true));
-  // Several channel chunks packed by the team of threads together.
+  // Several channel chunks packed by the team of threads together; with enough tiles, run as
+  // dynamically handed-out parts (one chunk and four chunks).
   problems.push_back(fctest::make_problem(Op::forward, 1, 700, 70, {9, 9}, {3, 3}, params, true));
+  problems.push_back(fctest::make_problem(Op::forward, 1, 32, 64, {40, 60}, {3, 3}, params, true));
+  problems.push_back(fctest::make_problem(Op::forward, 1, 300, 70, {44, 72}, {3, 3}, params, true));
   for (Problem& p : problems) {
     p.seed = 5;
     EXPECT_EQ(fctest::outputs_with_threads(p, kEngine, 1, 11), fctest::outputs_with_threads(p, kEngine, 2, 11))

@@ -10,7 +10,8 @@
 // tiles_per_block items of one group (growing from one row at the share's start, so that the
 // first window copy, which nothing prefetched, is short) and each input-channel chunk (chunks
 // outermost when the share's output fits in cache, so each chunk's weights are packed once;
-// blocks outermost otherwise):
+// blocks outermost otherwise; with team packing and many tiles, the items run instead as parts
+// handed out dynamically, see run_forward):
 //   copy the block's window for the chunk (the ISA's fill_rows)
 //   for each pack of output-channel blocks: (re)pack its weights if needed, then
 //     for each output-channel block, each tile: microkernel (accumulate after chunk 0).
@@ -112,6 +113,8 @@ struct BlockRuns {
 struct TeamPacking {
   float* buffer = nullptr;  // null: each thread packs its own weights
   int thread = 0, team = 1;
+  std::int64_t items = 0;   // every item (one group)
+  std::int64_t parts = 1;   // > 1: the items run as this many parts handed out dynamically
 };
 
 void team_barrier() {
@@ -129,6 +132,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   NextChunkPrefetch prefetch;
   const auto& ds = x.dst.strides;
   const std::int64_t tpr = s.tiles_per_row;
+  Share current = share;  // the items running now: the share, or with dynamic parts one part
 
   // The block starting at item `begin`: up to tiles_per_block items (fewer near the share's
   // start, below) of one (n, od) plane of one group; shorter than a row: inside one row; longer:
@@ -142,8 +146,8 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     // small, and each block computes long enough to prefetch the next, larger block's rows
     // (2 threads, interleaved A/B: 5-13% faster medians on the ResNet-50 3x3, downsample,
     // dilated and video layers; 1 thread unchanged within 1%).
-    const std::int64_t ramp = 2 * (begin - share.item_begin) + std::min(tpr, s.tiles_per_block);
-    std::int64_t end = std::min({share.item_end, plane_end, begin + std::min(s.tiles_per_block, ramp)});
+    const std::int64_t ramp = 2 * (begin - current.item_begin) + std::min(tpr, s.tiles_per_block);
+    std::int64_t end = std::min({current.item_end, plane_end, begin + std::min(s.tiles_per_block, ramp)});
     const std::int64_t row_end = group_first + ((begin - group_first) / tpr + 1) * tpr;
     if (s.tiles_per_block < tpr) {
       end = std::min(end, row_end);
@@ -189,12 +193,12 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
       const ProfileScope scope(Phase::transforms);
       fill_block(g, s, x.src, source, windows);
     }
-    const std::int64_t calls = (end - begin) * (share.block_end - share.block_begin);
+    const std::int64_t calls = (end - begin) * (current.block_end - current.block_begin);
     if (next != nullptr) window_prefetch.start(g, s, x.src, *next, calls);
     else window_prefetch.stop();
-    for (std::int64_t first_block = share.block_begin; first_block < share.block_end;
+    for (std::int64_t first_block = current.block_begin; first_block < current.block_end;
          first_block += s.blocks_per_pack) {
-      const std::int64_t last_block = std::min(share.block_end, first_block + s.blocks_per_pack);
+      const std::int64_t last_block = std::min(current.block_end, first_block + s.blocks_per_pack);
       if (packed == nullptr &&
           (packed_group != group || packed_chunk != chunk || packed_first_block != first_block)) {
         const ProfileScope scope(Phase::packing);
@@ -204,7 +208,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
         packed_group = group;
         packed_chunk = chunk;
         packed_first_block = first_block;
-        if (last_block == share.block_end && first_block == share.block_begin)
+        if (last_block == current.block_end && first_block == current.block_begin)
           prefetch.start(g, s, x.weight, group, first_block, last_block, c0 + s.chunk_channels,
                          (end - begin) * (last_block - first_block));
       }
@@ -244,10 +248,10 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   // Every block of the share for one chunk (chunks outermost), prefetching the next block's rows
   // (the first block's of the next chunk after the last block).
   auto run_chunk = [&](std::int64_t chunk) {
-    for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+    for (std::int64_t begin = current.item_begin; begin < current.item_end;) {
       const std::int64_t end = block_end(begin);
-      const bool last = end == share.item_end;
-      const BlockSource next = last ? block_source(share.item_begin, block_end(share.item_begin), chunk + 1)
+      const bool last = end == current.item_end;
+      const BlockSource next = last ? block_source(current.item_begin, block_end(current.item_begin), chunk + 1)
                                     : block_source(end, block_end(end), chunk);
       run_block(begin, end, chunk, last && chunk + 1 == s.chunks ? nullptr : &next);
       begin = end;
@@ -258,7 +262,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   // the others, run every block of the share, wait before the buffer is repacked.
   if (team.buffer != nullptr) {
     const Share part = thread_share(1, s.oc_blocks, true, team.thread, team.team);
-    const std::int64_t share_calls = (share.item_end - share.item_begin) * s.oc_blocks;
+    const std::int64_t share_calls = (current.item_end - current.item_begin) * s.oc_blocks;
     for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
       const std::int64_t c0 = chunk * s.chunk_channels, count = std::min(s.chunk_channels, s.in_per_group - c0);
       {
@@ -271,21 +275,31 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
       packed_chunk = chunk;
       packed_first_block = 0;
       team_barrier();
-      run_chunk(chunk);
-      if (chunk + 1 < s.chunks) team_barrier();
+      if (team.parts > 1) {
+        // Dynamic parts: a thread the host slows down runs fewer of them. The loop's implicit
+        // barrier keeps the buffer until every part is done.
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t p = 0; p < team.parts; ++p) {
+          current = thread_share(team.items, s.oc_blocks, false, int(p), int(team.parts));
+          run_chunk(chunk);
+        }
+      } else {
+        run_chunk(chunk);
+        if (chunk + 1 < s.chunks) team_barrier();
+      }
     }
     return;
   }
 
   if (s.chunks > 1 &&
-      chunks_outermost(s, share.item_end - share.item_begin, share.block_end - share.block_begin)) {
+      chunks_outermost(s, current.item_end - current.item_begin, current.block_end - current.block_begin)) {
     for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) run_chunk(chunk);
   } else {
-    for (std::int64_t begin = share.item_begin; begin < share.item_end;) {
+    for (std::int64_t begin = current.item_begin; begin < current.item_end;) {
       const std::int64_t end = block_end(begin);
       for (std::int64_t chunk = 0; chunk < s.chunks; ++chunk) {
         const bool last_chunk = chunk + 1 == s.chunks;
-        if (last_chunk && end == share.item_end) {
+        if (last_chunk && end == current.item_end) {
           run_block(begin, end, chunk, nullptr);
         } else {
           const BlockSource next = last_chunk ? block_source(end, block_end(end), 0)
@@ -359,6 +373,13 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   const bool team_packing = threads > 1 && !split_blocks && packed == nullptr && g.groups == 1 &&
                             s.blocks_per_pack == s.oc_blocks && s.chunks_outer != 0 &&
                             (s.chunks == 1 || chunks_outermost(s, largest.item_end - largest.item_begin, s.oc_blocks));
+  // With team packing and enough tiles, the items run as kIgemmDynamicParts parts per thread,
+  // handed out dynamically: the host's slowing of one vCPU (1.5x between the two threads'
+  // busy time in video_3d_k3's profile) then costs less than with one static share each
+  // (2 threads, interleaved A/B: video_3d_k3 medians 6-9% faster, res2_3x3 and dilated_3x3_d2
+  // unchanged; with fewer, larger parts, e.g. 3 parts for 2 threads, res3_3x3_s2 lost 7-16%).
+  const std::int64_t team_parts =
+      team_packing && items >= kIgemmDynamicParts * threads * kIgemmTeamMinItems ? kIgemmDynamicParts * threads : 1;
 #pragma omp parallel num_threads(threads)
   {
 #if defined(_OPENMP)
@@ -367,7 +388,8 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const int thread = 0, team = 1;
 #endif
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
-    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team};
+    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, items,
+                              team_parts};
     run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing);
   }
 }

@@ -37,6 +37,9 @@ inline constexpr std::int64_t kIgemmChunkOuterOutputBytes = 1024 * 1024;
 // Fewest pixel tiles per thread for which, when splitting the items and splitting the
 // output-channel blocks balance equally, the items are split (the team sharing the packing).
 inline constexpr std::int64_t kIgemmTeamMinItems = 16;
+// Parts per thread when the team's items are handed out dynamically (each part at least
+// kIgemmTeamMinItems tiles).
+inline constexpr std::int64_t kIgemmDynamicParts = 4;
 
 struct IgemmSetup {
   const IgemmKernel* kernel = nullptr;
