@@ -2,7 +2,8 @@
 # test.sh — the README's test command: installs what is missing, builds, and runs every test:
 #   1. C++ unit tests and the Python tests (pytest, against PyTorch), Release build;
 #   2. the C++ unit tests again at every lower ISA level (FASTCONV_MAX_ISA caps it);
-#   3. the C++ unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the C++ unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer, fastconv-bench
+#      (without its PyTorch / oneDNN peers) and its tests included;
 #   4. install + find_package(fastconv) from a separate consumer project (examples/);
 #   5. the pip package built offline into a fresh venv, imported and called.
 set -euo pipefail
@@ -21,7 +22,7 @@ done
 
 echo "== sanitizer build (ASan + UBSan)" >&2
 configure_and_build "$FASTCONV_BUILD_DIR-sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DFASTCONV_SANITIZE=ON -DFASTCONV_BUILD_BENCH=OFF -DFASTCONV_BUILD_PYTHON=OFF
+  -DFASTCONV_SANITIZE=ON -DFASTCONV_BUILD_BENCH=ON -DFASTCONV_BENCH_PEERS=OFF -DFASTCONV_BUILD_PYTHON=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest_run --test-dir "$FASTCONV_BUILD_DIR-sanitize"
 
