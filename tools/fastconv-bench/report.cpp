@@ -28,6 +28,9 @@ std::string fixed(double value, int decimals) {
   return text;
 }
 
+// "1.23x", or "-" when not measured (NaN).
+std::string ratio_text(double ratio) { return std::isnan(ratio) ? "-" : fixed(ratio, 2) + "x"; }
+
 std::string mebibytes(std::size_t bytes) { return fixed(double(bytes) / double(1 << 20), 1); }
 
 }  // namespace
@@ -82,12 +85,9 @@ void ResultTable::print_row(std::ostream& out, const BenchResult& result) const 
     for (const PeerRatio& entry : result.ratios) {
       if (entry.peer == peer) ratio = entry.ratio;
     }
-    out << std::setw(kRatioWidth) << (std::isnan(ratio) ? "-" : fixed(ratio, 2) + "x");
+    out << std::setw(kRatioWidth) << ratio_text(ratio);
   }
-  if (scaling_) {
-    const double speedup = result.speedup_over_one_thread;
-    out << std::setw(kRatioWidth) << (std::isnan(speedup) ? "-" : fixed(speedup, 2) + "x");
-  }
+  if (scaling_) out << std::setw(kRatioWidth) << ratio_text(result.speedup_over_one_thread);
   out << std::setw(kMegabytesWidth) << mebibytes(result.workspace_bytes)
       << std::setw(kMegabytesWidth) << mebibytes(result.memory.increase_bytes)
       << std::setw(kMegabytesWidth) << mebibytes(result.memory.peak_bytes)

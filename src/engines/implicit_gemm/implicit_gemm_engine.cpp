@@ -113,8 +113,7 @@ struct BlockRuns {
 struct TeamPacking {
   float* buffer = nullptr;  // null: each thread packs its own weights
   int thread = 0, team = 1;
-  std::int64_t items = 0;   // every item (one group)
-  std::int64_t parts = 1;   // > 1: the items run as this many parts handed out dynamically
+  std::int64_t parts = 1;  // > 1: the items (one group's) run as this many parts handed out dynamically
 };
 
 void team_barrier() {
@@ -280,7 +279,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
         // barrier keeps the buffer until every part is done.
 #pragma omp for schedule(dynamic, 1)
         for (std::int64_t p = 0; p < team.parts; ++p) {
-          current = thread_share(team.items, s.oc_blocks, false, int(p), int(team.parts));
+          current = thread_share(s.items_per_group, s.oc_blocks, false, int(p), int(team.parts));
           run_chunk(chunk);
         }
       } else {
@@ -388,8 +387,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const int thread = 0, team = 1;
 #endif
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
-    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, items,
-                              team_parts};
+    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, team_parts};
     run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing);
   }
 }
