@@ -126,8 +126,10 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
         run_case(kernel, c, rng);
         if (HasFatalFailure()) return;
       }
-    // ... and every configuration on a few counts.
-    for (const std::int64_t count : {std::int64_t(1), std::int64_t(kernel.width - 1), std::int64_t(kernel.width + 3)})
+    // ... and every configuration on a few counts (3 tiles + 7: the streaming store pipe, whole and
+    // partial row ends).
+    for (const std::int64_t count : {std::int64_t(1), std::int64_t(kernel.width - 1), std::int64_t(kernel.width + 3),
+                                     std::int64_t(3 * kernel.width + 7)})
       for (int input_channels = 1; input_channels <= 4; ++input_channels)
         for (int kernel_size : {1, 3, 5, 7})
           for (bool bias : {false, true})
