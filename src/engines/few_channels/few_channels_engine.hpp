@@ -22,6 +22,7 @@
 // Outputs above 4 MiB per thread (far beyond a core's L2) are stored with non-temporal stores
 // where rows are vector-aligned: no read for ownership, which halves the memory traffic of a
 // layer that writes far more than it reads (seed_1024_p1 writes 64 MiB from 12 MiB of input).
+// The kernels stream each tile's results out during the next tile's taps (a store pipe).
 //
 // Small 2-D planes at stride 1 (padded planes of the group plus the output fit in 256 KiB) run in
 // plane mode instead: the group's C/g input planes are copied once, zero-padded, into rows of
