@@ -227,6 +227,20 @@ FASTCONV_SIMD_INLINE inline void igemm_fill_row(float* __restrict out, const flo
       const std::int64_t hi = std::clamp<std::int64_t>(std::min(width - column, span - x), lo, 16);
       return __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
     };
+    if (step == 1 && stride == 1 && phase_len <= 16) {
+      // A short row (7x7 and 14x14 planes): one masked load of the lanes inside the row and the
+      // span, one store of the whole phase (resnext_g32_c1024_7: 4% faster than the general
+      // path's zero fills around a partial copy). Lane x reads row[first + x]; the address is
+      // formed as an integer because it may lie before the row (those lanes are masked off and
+      // never read).
+      const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, std::min<std::int64_t>(span, 16));
+      const std::int64_t hi = std::clamp<std::int64_t>(std::min(width - first, span), lo, 16);
+      const __mmask16 inside = __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+      const auto lane0 = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(row) +
+                                                        std::uintptr_t(first * std::int64_t(sizeof(float))));
+      _mm512_mask_storeu_ps(out, __mmask16((1u << phase_len) - 1u), _mm512_maskz_loadu_ps(inside, lane0));
+      return;
+    }
     if (step == 1 && stride == 1) {
       // Zeros, the in-row values with whole unaligned vectors (the last one overlapping the one
       // before; masked loads with inactive lanes run several times slower here), zeros.
