@@ -162,18 +162,21 @@ def test_conv_transpose2d_bad_output_size_raises_like_torch():
 
 # Engines that take every problem; the specialised ones (pointwise: 1x1, depthwise: one input
 # channel per group, few_channels: forward float32 with C/groups <= 4 or thin groups, implicit_gemm: forward
-# float32) decline the rest with a ValueError naming the reason.
+# float32, winograd: forward float32 with kernels 3 wide at stride 1) decline the rest with a
+# ValueError naming the reason.
 GENERAL_ENGINES = ("auto", "reference", "im2col")
 SPECIALISED_LAYERS = {"pointwise": dict(in_channels=2, out_channels=3, kernel_size=1),
                       "depthwise": dict(in_channels=2, out_channels=4, kernel_size=3, groups=2),
                       "few_channels": dict(in_channels=2, out_channels=3, kernel_size=3),
-                      "implicit_gemm": dict(in_channels=2, out_channels=3, kernel_size=3)}
+                      "implicit_gemm": dict(in_channels=2, out_channels=3, kernel_size=3),
+                      "winograd": dict(in_channels=2, out_channels=3, kernel_size=3)}
 # A layer each specialised engine declines on x (default Conv2d(2, 3, 3)); the input is cast to
 # the layer's dtype.
 DECLINED_LAYERS = {"few_channels": dict(in_channels=2, out_channels=3, kernel_size=3,
                                         dtype=torch.float64),
                    "implicit_gemm": dict(in_channels=2, out_channels=3, kernel_size=3,
-                                         dtype=torch.float64)}
+                                         dtype=torch.float64),
+                   "winograd": dict(in_channels=2, out_channels=3, kernel_size=5)}
 # Engines still being written (they decline every problem today); each moves to a list above.
 IN_PROGRESS = set()
 

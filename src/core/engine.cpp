@@ -16,6 +16,7 @@ const char* engine_name(Engine engine) {
     case Engine::depthwise: return "depthwise";
     case Engine::implicit_gemm: return "implicit_gemm";
     case Engine::few_channels: return "few_channels";
+    case Engine::winograd: return "winograd";
   }
   return "unknown";
 }

@@ -10,10 +10,16 @@
 //                     go to implicit_gemm, measured faster there (fastconv-bench, resnext_g32_c512_14).
 //   3. pointwise      1x1, stride 1, no padding: a GEMM straight on the operands (its packing
 //                     blocks are bounded), every direction and dtype.
-//   4. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
+//   4. winograd       forward float32, groups 1, kernels 3 wide at stride 1 along W, on AVX-512,
+//                     with C * KD * KH >= 256, K >= 64 and output rows >= 56: 1.5x fewer
+//                     multiply-adds on the implicit-GEMM kernels. Measured against implicit_gemm
+//                     (fastconv-bench, one thread): faster on audio_1d_k3, video_3d_k3, C128 56^2
+//                     and C64 112^2; slower on ResNet-50's 3x3 layers (C64 at 56^2, rows of 28
+//                     and less), on C*KD*KH < 256 and on K = 32.
+//   5. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
 //                     bounded per-thread windows, packed weights.
-//   5. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
-//   6. reference      never reached in practice (im2col takes every problem).
+//   6. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
+//   7. reference      never reached in practice (im2col takes every problem).
 // FASTCONV_VERBOSE=1 prints each plan's choice and every engine's decline reason.
 #include <cstdint>
 #include <string>
@@ -25,7 +31,9 @@
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
 #include "engines/pointwise/pointwise_engine.hpp"
 #include "engines/reference/reference_conv.hpp"
+#include "engines/winograd/winograd_engine.hpp"
 #include "fastconv/error.hpp"
+#include "isa/cpu_isa.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -39,6 +47,16 @@ std::string auto_skip_reason(Engine candidate, const ConvGeometry& g) {
       g.out[2] < kThinGroupMinRow)
     return "thin groups on output rows of " + std::to_string(g.out[2]) + " < " +
            std::to_string(kThinGroupMinRow) + ": implicit_gemm is faster";
+  if (candidate == Engine::winograd) {
+    const std::int64_t reduction = g.in_channels * g.kernel[0] * g.kernel[1];
+    if (active_isa() != Isa::avx512) return "measured on AVX-512 only";
+    if (reduction < kWinogradAutoMinReduction || g.out_channels < kWinogradAutoMinOutChannels ||
+        g.out[2] < kWinogradAutoMinWidth)
+      return "C*KD*KH = " + std::to_string(reduction) + ", K = " + std::to_string(g.out_channels) +
+             ", output width " + std::to_string(g.out[2]) + " (auto takes >= " +
+             std::to_string(kWinogradAutoMinReduction) + ", " + std::to_string(kWinogradAutoMinOutChannels) +
+             ", " + std::to_string(kWinogradAutoMinWidth) + "): implicit_gemm is faster";
+  }
   return {};
 }
 
@@ -52,6 +70,7 @@ const ConvEngine& engine_instance(Engine id) {
     case Engine::depthwise: return depthwise_engine();
     case Engine::implicit_gemm: return implicit_gemm_engine();
     case Engine::few_channels: return few_channels_engine();
+    case Engine::winograd: return winograd_engine();
     case Engine::automatic: break;
   }
   throw Error(ErrorKind::invalid_argument,
@@ -62,8 +81,8 @@ Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dt
                      std::string* why) {
   // Preference order; the reference engine is the last resort.
   for (Engine candidate :
-       {Engine::depthwise, Engine::few_channels, Engine::pointwise, Engine::implicit_gemm,
-        Engine::im2col, Engine::reference}) {
+       {Engine::depthwise, Engine::few_channels, Engine::pointwise, Engine::winograd,
+        Engine::implicit_gemm, Engine::im2col, Engine::reference}) {
     std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
     if (reason.empty()) reason = auto_skip_reason(candidate, geometry);
     if (reason.empty()) {

@@ -72,7 +72,8 @@ static std::string header(const Problem& p, const char* engine, ValueMode mode) 
   return std::string("engine=") + engine + " mode=" + mode_name(mode) + " " + p.describe() + "\n";
 }
 
-std::string check_engine_against_reference(const Problem& p, fc::Engine engine, ValueMode mode) {
+std::string check_engine_against_reference(const Problem& p, fc::Engine engine, ValueMode mode,
+                                           const CheckOptions& options) {
   const fc::DType dtype = mode_dtype(mode);
   Rng values(mix_seed(p.seed, 0x5EED00 + std::uint64_t(mode)));
   auto tensors = allocate(p, dtype, /*use_layouts=*/true);
@@ -111,6 +112,7 @@ std::string check_engine_against_reference(const Problem& p, fc::Engine engine, 
     if (mode != ValueMode::int_f32) {
       magnitude = allocate(p, fc::DType::float64, false);
       copy_inputs(p, tensors, magnitude, true);
+      if (options.magnitude_weight) options.magnitude_weight(magnitude[std::size_t(p.find("weight"))]);
       run(p, magnitude, fc::Engine::reference);
     }
   } catch (const std::exception& e) {
@@ -123,7 +125,7 @@ std::string check_engine_against_reference(const Problem& p, fc::Engine engine, 
     if (!magnitude.empty()) bound = magnitude[i].to_dense();
     report += compare_values(p.operands[i].name, p.operands[i].shape, tensors[i].to_dense(),
                              reference[i].to_dense(), magnitude.empty() ? nullptr : &bound,
-                             p.reduction_length(), unit_roundoff(dtype));
+                             p.reduction_length(), unit_roundoff(dtype) * options.error_factor);
   }
   if (report.empty()) return "";
   return header(p, fc::engine_name(engine), mode) + report + "  " + reproduce_hint(p.seed);

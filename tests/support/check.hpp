@@ -10,10 +10,12 @@
 // final rounding of the oracle, with a factor 2 of headroom.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "support/problem.hpp"
+#include "support/tensor.hpp"
 
 namespace fctest {
 
@@ -34,8 +36,16 @@ std::string compare_values(const std::string& what, const std::vector<std::int64
 // contiguous operands, and compares; also checks that inputs are not written and that the
 // gaps of non-contiguous outputs keep their sentinel. "" if all is well, else a report that
 // includes the problem description and how to reproduce it.
+//
+// For engines whose rounding is not that of a direct sum (Winograd), `options` widen the real-
+// input bound: `magnitude_weight` rewrites the |weight| copy (forward roles, contiguous) before
+// the float64 magnitude run, and `error_factor` multiplies the bound.
+struct CheckOptions {
+  std::function<void(Tensor& absolute_weight)> magnitude_weight;
+  double error_factor = 1.0;
+};
 std::string check_engine_against_reference(const Problem& problem, fastconv::Engine engine,
-                                           ValueMode mode);
+                                           ValueMode mode, const CheckOptions& options = {});
 
 // Runs the reference engine (with the problem's layouts) against the independent naive oracle.
 std::string check_reference_against_naive(const Problem& problem, ValueMode mode);

@@ -1,0 +1,310 @@
+// winograd_engine.cpp — see winograd_engine.hpp.
+#include "engines/winograd/winograd_engine.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "core/parallel.hpp"
+#include "core/profile.hpp"
+#include "engines/implicit_gemm/implicit_gemm_engine.hpp"
+#include "isa/cpu_isa.hpp"
+#include "kernels/implicit_gemm/implicit_gemm_kernels.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+constexpr std::int64_t kProductStride = 16;  // floats per channel row of the products (>= Pmax)
+constexpr std::int64_t kMaxCallsPerBlock = 4;  // kernel calls (of Pmax tiles) per window block
+
+// The first implicit-GEMM kernel entry of the active ISA (the list's preferred one).
+const IgemmKernel& kernel_of_active_isa() {
+  const Isa isa = active_isa();
+  for (const IgemmKernel& kernel : all_igemm_kernels())
+    if (kernel.isa == isa) return kernel;
+  return all_igemm_kernels().front();
+}
+
+struct Setup {
+  const IgemmKernel* kernel = nullptr;
+  std::int64_t ocb = 0, pmax = 0;
+  std::int64_t channels = 0, k_blocks = 0, kernel_rows = 0;  // C, ceil(K / OCB), KD * KH
+  std::int64_t tiles_per_row = 0;    // ceil(OW / 2)
+  std::int64_t tiles_per_block = 0;  // tiles whose window is built at once (a multiple of Pmax)
+  std::int64_t blocks_per_row = 0;
+  std::int64_t row_stride = 0;       // window floats per (channel, kernel row): >= tiles_per_block
+  std::size_t weights_bytes = 0, offsets_bytes = 0, shared_bytes = 0;
+  std::size_t window_bytes = 0, slot_bytes = 0;
+};
+
+// Why the engine declines, or empty; *s filled when it takes the problem.
+std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup* s) {
+  if (direction != Direction::forward) return "forward only";
+  if (dtype != DType::float32) return "float32 only";
+  if (g.groups != 1) return "groups = " + std::to_string(g.groups) + " (takes groups = 1)";
+  if (g.kernel[2] != 3 || g.stride[2] != 1 || g.dilation[2] != 1)
+    return "kernel width " + std::to_string(g.kernel[2]) + ", stride " + std::to_string(g.stride[2]) +
+           ", dilation " + std::to_string(g.dilation[2]) + " along W (takes 3, 1, 1)";
+  Setup local;
+  Setup& r = s ? *s : local;
+  r.kernel = &kernel_of_active_isa();
+  r.ocb = r.kernel->ocb();
+  r.pmax = r.kernel->pmax;
+  r.channels = g.in_channels;
+  r.k_blocks = ceil_div(g.out_channels, r.ocb);
+  r.kernel_rows = g.kernel[0] * g.kernel[1];
+  r.tiles_per_row = ceil_div(g.out[2], 2);
+  const std::int64_t floats_per_tile = 4 * r.channels * r.kernel_rows;
+  const std::int64_t budget_tiles = kWinogradWindowBudget / std::int64_t(sizeof(float)) / floats_per_tile;
+  if (budget_tiles < r.pmax)
+    return "C * KD * KH = " + std::to_string(r.channels * r.kernel_rows) + " too large for a window of " +
+           std::to_string(r.pmax) + " tiles in " + std::to_string(kWinogradWindowBudget / 1024) + " KiB";
+  const std::int64_t weights_floats = r.k_blocks * 4 * r.channels * r.kernel_rows * r.ocb;
+  if (weights_floats * std::int64_t(sizeof(float)) > kWinogradWeightsBudget)
+    return "transformed weights of " + std::to_string(weights_floats * sizeof(float) / 1024) + " KiB > " +
+           std::to_string(kWinogradWeightsBudget / 1024) + " KiB";
+  const std::int64_t calls = std::min({kMaxCallsPerBlock, budget_tiles / r.pmax, ceil_div(r.tiles_per_row, r.pmax)});
+  r.tiles_per_block = std::max<std::int64_t>(1, calls) * r.pmax;
+  r.blocks_per_row = ceil_div(r.tiles_per_row, r.tiles_per_block);
+  r.row_stride = (r.tiles_per_block + 15) / 16 * 16;
+  r.weights_bytes = round_up(std::size_t(weights_floats) * sizeof(float));
+  r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
+  r.shared_bytes = r.weights_bytes + r.offsets_bytes;
+  r.window_bytes = round_up(std::size_t(4 * r.channels * r.kernel_rows * r.row_stride) * sizeof(float));
+  r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * kProductStride) * sizeof(float));
+  return {};
+}
+
+int workspace_slots() { return std::max(1, omp_get_num_procs()); }
+
+// U for every block of OCB output channels: [k block][e][channel][kernel row][OCB], zero past K.
+// Returns whether every weight is finite.
+bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, float* u) {
+  bool finite = true;
+  const std::int64_t kh_count = g.kernel[1];
+  for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
+    for (std::int64_t c = 0; c < s.channels; ++c)
+      for (std::int64_t row = 0; row < s.kernel_rows; ++row)
+        for (std::int64_t j = 0; j < s.ocb; ++j) {
+          const std::int64_t k = kb * s.ocb + j;
+          float g0 = 0, g1 = 0, g2 = 0;
+          if (k < g.out_channels) {
+            const std::int64_t kd = row / kh_count, kh = row % kh_count;
+            g0 = weight.at(k, c, kd, kh, 0);
+            g1 = weight.at(k, c, kd, kh, 1);
+            g2 = weight.at(k, c, kd, kh, 2);
+            finite = finite && std::isfinite(g0) && std::isfinite(g1) && std::isfinite(g2);
+          }
+          const float values[4] = {g0, (g0 + g1 + g2) * 0.5f, (g0 - g1 + g2) * 0.5f, g2};
+          for (std::int64_t e = 0; e < 4; ++e)
+            u[(((kb * 4 + e) * s.channels + c) * s.kernel_rows + row) * s.ocb + j] = values[e];
+        }
+  return finite;
+}
+
+// The window of tiles [t0, t0 + count) of output row (n, od, oh): V_e[channel][kernel row][tile].
+// Returns false when an input value read is not finite.
+bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, std::int64_t n,
+                 std::int64_t od, std::int64_t oh, std::int64_t t0, std::int64_t count, float* window) {
+  const ProfileScope scope(Phase::transforms);
+  const std::int64_t e_stride = s.channels * s.kernel_rows * s.row_stride;
+  const std::int64_t width = g.in[2], step = src.strides[4];
+  float check = 0.0f;
+  for (std::int64_t c = 0; c < s.channels; ++c)
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+        const std::int64_t row = kd * g.kernel[1] + kh;
+        float* v0 = window + (c * s.kernel_rows + row) * s.row_stride;
+        float* v1 = v0 + e_stride;
+        float* v2 = v1 + e_stride;
+        float* v3 = v2 + e_stride;
+        const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+        const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+        if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+          std::fill_n(v0, count, 0.0f);
+          std::fill_n(v1, count, 0.0f);
+          std::fill_n(v2, count, 0.0f);
+          std::fill_n(v3, count, 0.0f);
+          continue;
+        }
+        const float* in = src.plane(n, c) + id * src.strides[2] + ih * src.strides[3];
+        // Tile p reads input columns x0 + 2p .. x0 + 2p + 3.
+        const std::int64_t x0 = 2 * t0 - g.pad_begin[2];
+        // Tiles whose four columns are inside the row: [inner_begin, inner_end).
+        const std::int64_t inner_begin = std::clamp<std::int64_t>(ceil_div(-x0, 2), 0, count);
+        const std::int64_t inner_end =
+            std::clamp<std::int64_t>(width - 4 - x0 >= 0 ? (width - 4 - x0) / 2 + 1 : 0, inner_begin, count);
+        auto edge = [&](std::int64_t p) {
+          float d[4];
+          for (int j = 0; j < 4; ++j) {
+            const std::int64_t x = x0 + 2 * p + j;
+            d[j] = x >= 0 && x < width ? in[x * step] : 0.0f;
+          }
+          v0[p] = d[0] - d[2];
+          v1[p] = d[1] + d[2];
+          v2[p] = d[2] - d[1];
+          v3[p] = d[1] - d[3];
+          check += v0[p] * v3[p];
+        };
+        for (std::int64_t p = 0; p < inner_begin; ++p) edge(p);
+        if (step == 1) {
+          const float* base = in + x0;
+#pragma GCC ivdep
+          for (std::int64_t p = inner_begin; p < inner_end; ++p) {
+            const float d0 = base[2 * p], d1 = base[2 * p + 1], d2 = base[2 * p + 2], d3 = base[2 * p + 3];
+            v0[p] = d0 - d2;
+            v1[p] = d1 + d2;
+            v2[p] = d2 - d1;
+            v3[p] = d1 - d3;
+            check += v0[p] * v3[p];
+          }
+        } else {
+          for (std::int64_t p = inner_begin; p < inner_end; ++p) edge(p);
+        }
+        for (std::int64_t p = inner_end; p < count; ++p) edge(p);
+      }
+  // Every input value enters V0 = d0 - d2 or V3 = d1 - d3: an Inf or NaN makes check non-finite
+  // (huge finite values may too; they then take the fallback as well).
+  return std::isfinite(check);
+}
+
+void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
+  Setup s;
+  check(Direction::forward, g, DType::float32, &s);
+  auto* shared = static_cast<std::byte*>(workspace);
+  float* u = reinterpret_cast<float*>(shared);
+  auto* offsets = reinterpret_cast<std::int64_t*>(shared + s.weights_bytes);
+  bool weights_finite = false;
+  {
+    const ProfileScope scope(Phase::packing);
+    weights_finite = transform_weights(g, s, x.weight, u);
+  }
+  if (!weights_finite) return implicit_gemm_engine().run(Direction::forward, g, x, workspace);
+  for (std::int64_t row = 0; row < s.kernel_rows; ++row) offsets[row] = row * s.row_stride;
+
+  const std::int64_t rows = g.batch * g.out[0] * g.out[1];
+  const std::int64_t items = rows * s.blocks_per_row;
+  const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
+  std::atomic<bool> not_finite{false};
+  std::byte* slots = shared + s.shared_bytes;
+  const auto& ds = x.dst.strides;
+  const std::int64_t e_stride = s.channels * s.kernel_rows * s.row_stride;
+#pragma omp parallel num_threads(threads)
+  {
+    std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
+    float* window = reinterpret_cast<float*>(slot);
+    float* products = reinterpret_cast<float*>(slot + s.window_bytes);
+#pragma omp for schedule(static)
+    for (std::int64_t item = 0; item < items; ++item) {
+      if (not_finite.load(std::memory_order_relaxed)) continue;
+      const std::int64_t block = item % s.blocks_per_row, row_index = item / s.blocks_per_row;
+      const std::int64_t oh = row_index % g.out[1], od = row_index / g.out[1] % g.out[0];
+      const std::int64_t n = row_index / (g.out[1] * g.out[0]);
+      const std::int64_t t0 = block * s.tiles_per_block;
+      const std::int64_t count = std::min(s.tiles_per_block, s.tiles_per_row - t0);
+      if (!fill_window(g, s, x.src, n, od, oh, t0, count, window)) {
+        not_finite.store(true, std::memory_order_relaxed);
+        continue;
+      }
+      for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
+        for (std::int64_t first = 0; first < count; first += s.pmax) {
+          const std::int64_t pixels = std::min(s.pmax, count - first);
+          {
+            const ProfileScope scope(Phase::microkernel);
+            const IgemmKernelFn kernel = s.kernel->get(int(pixels));
+            for (std::int64_t e = 0; e < 4; ++e) {
+              IgemmArgs args;
+              args.window = window + e * e_stride + first;
+              args.window_channel_stride = s.kernel_rows * s.row_stride;
+              args.tap_offsets = offsets;
+              args.taps = s.kernel_rows;
+              args.channels = s.channels;
+              args.weights = u + (kb * 4 + e) * s.channels * s.kernel_rows * s.ocb;
+              args.dst = products + e * s.ocb * kProductStride;
+              args.dst_pixel_stride = 1;
+              args.dst_channel_stride = kProductStride;
+              args.out_channels = s.ocb;
+              kernel(args);
+            }
+          }
+          // Output transform: y[2t] = m0 + m1 + m2, y[2t + 1] = m1 - m2 - m3, plus the bias.
+          const ProfileScope scope(Phase::epilogue);
+          const std::int64_t channels = std::min(s.ocb, g.out_channels - kb * s.ocb);
+          for (std::int64_t j = 0; j < channels; ++j) {
+            const std::int64_t k = kb * s.ocb + j;
+            const float bias = x.bias.data != nullptr ? x.bias[k] : 0.0f;
+            const float* m0 = products + j * kProductStride;
+            const float* m1 = m0 + s.ocb * kProductStride;
+            const float* m2 = m1 + s.ocb * kProductStride;
+            const float* m3 = m2 + s.ocb * kProductStride;
+            float* out = x.dst.data + n * ds[0] + k * ds[1] + od * ds[2] + oh * ds[3];
+            const std::int64_t column = 2 * (t0 + first);
+            const std::int64_t full = std::min(pixels, (g.out[2] - column) / 2);  // tiles with both columns
+            if (ds[4] == 1) {
+              float* o = out + column;
+              for (std::int64_t p = 0; p < full; ++p) {
+                o[2 * p] = m0[p] + m1[p] + m2[p] + bias;
+                o[2 * p + 1] = m1[p] - m2[p] - m3[p] + bias;
+              }
+            } else {
+              for (std::int64_t p = 0; p < full; ++p) {
+                out[(column + 2 * p) * ds[4]] = m0[p] + m1[p] + m2[p] + bias;
+                out[(column + 2 * p + 1) * ds[4]] = m1[p] - m2[p] - m3[p] + bias;
+              }
+            }
+            if (full < pixels) out[(column + 2 * full) * ds[4]] = m0[full] + m1[full] + m2[full] + bias;
+          }
+        }
+    }
+  }
+  // An input that is not all finite: the whole problem through implicit_gemm (it rewrites every
+  // output).
+  if (not_finite.load()) implicit_gemm_engine().run(Direction::forward, g, x, workspace);
+}
+
+class WinogradEngine final : public TypedConvEngine<WinogradEngine> {
+ public:
+  Engine id() const override { return Engine::winograd; }
+
+  std::string decline_reason(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    return check(direction, g, dtype, nullptr);
+  }
+
+  std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    Setup s;
+    if (!check(direction, g, dtype, &s).empty()) return {};
+    return s.kernel->family_name() + " (Winograd F(2,3) along W)";
+  }
+
+  // Its own workspace or implicit_gemm's (the fallback for non-finite operands), the larger.
+  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g, DType dtype) const override {
+    Setup s;
+    if (!check(direction, g, dtype, &s).empty()) return 0;
+    return std::max(s.shared_bytes + s.slot_bytes * std::size_t(workspace_slots()),
+                    implicit_gemm_engine().workspace_bytes(direction, g, dtype));
+  }
+
+  template <typename T>
+  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& x, void* workspace) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (direction == Direction::forward) run_forward(g, x, workspace);
+    }
+  }
+};
+
+}  // namespace
+
+const ConvEngine& winograd_engine() {
+  static const WinogradEngine engine;
+  return engine;
+}
+
+}  // namespace fastconv::detail

@@ -1,0 +1,46 @@
+// winograd_engine.hpp — Winograd F(2,3) along the width, on the implicit-GEMM microkernels
+// (forward, float32).
+//
+// For kernels 3 wide at unit stride and dilation along W, two output columns (a "tile") take
+// four products per input channel and kernel row instead of six:
+//   U = (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2)    (the 3 weights along W, per plan run)
+//   V = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)                  (4 input columns 2t - pad .. + 3)
+//   m_e = sum over channels and kernel rows (kd, kh) of U_e V_e,
+//   y[2t] = m0 + m1 + m2,  y[2t + 1] = m1 - m2 - m3  (+ bias).
+// Each m_e is an implicit GEMM with kernel rows as taps: the microkernel of implicit_gemm runs
+// on a per-thread window of transformed inputs V_e[channel][kernel row][tile] (tiles of one output
+// row, zero where the input is padding), writing m_e for OCB channels x up to Pmax tiles; the
+// output transform interleaves the two columns. 2 x 3 multiply-adds per output become 4 per two
+// outputs (1.5x fewer); the factors are 1 and 1/2, so integer-valued inputs stay exact.
+//
+// Takes forward float32 with groups = 1 and KW = 3, stride_w = dilation_w = 1 (any padding, any
+// KD, KH, strides and dilations in D and H, any layouts), when a window of Pmax tiles fits the
+// per-thread budget and the transformed weights fit kWinogradWeightsBudget; declines otherwise,
+// with the reason. Inputs or weights that are not all finite are computed by implicit_gemm
+// instead (the transform's differences would turn an Inf into NaN where the direct sum gives
+// Inf), so NaN and Inf propagate as in the reference.
+//
+// Workspace: the transformed weights (4 x K x C x KD x KH floats, rounded up to OCB channels)
+// plus, per thread, the window (<= kWinogradWindowBudget bytes) and 4 x OCB x 16 floats of
+// products; or implicit_gemm's, whichever is larger (for the fallback).
+#pragma once
+
+#include <cstdint>
+
+#include "engines/conv_engine.hpp"
+
+namespace fastconv::detail {
+
+inline constexpr std::int64_t kWinogradWindowBudget = 512 * 1024;    // bytes per thread
+inline constexpr std::int64_t kWinogradWeightsBudget = 1024 * 1024;  // transformed weights, bytes
+
+// Where `auto` takes it (engine_registry.cpp), from fastconv-bench against implicit_gemm on
+// AVX-512: reductions C * KD * KH of at least 256, at least 64 output channels and output rows
+// of at least 56 (two microkernel calls of 14 tiles).
+inline constexpr std::int64_t kWinogradAutoMinReduction = 256;
+inline constexpr std::int64_t kWinogradAutoMinOutChannels = 64;
+inline constexpr std::int64_t kWinogradAutoMinWidth = 56;
+
+const ConvEngine& winograd_engine();
+
+}  // namespace fastconv::detail

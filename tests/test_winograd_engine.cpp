@@ -1,0 +1,189 @@
+// The winograd engine against Engine::reference on seeded random problems it takes (forward
+// float32, groups = 1, kernel width 3 at stride and dilation 1 along W): 1-D/2-D/3-D, stride >
+// kernel and dilation along D and H, asymmetric padding, odd output widths (a last tile with one
+// column), C and K across the microkernel's channel blocks, batch 1 and > 1, bias on and off,
+// random operand layouts and rows wider than a window block; integer-valued inputs (exact: the
+// transform's factors are 1 and 1/2) and real inputs (within the reduction bound). Also:
+// non-finite values (the fallback to implicit_gemm) give NaN where the reference does, decline
+// reasons, one and two threads agree, auto's choice, and the workspace does not grow with the
+// image.
+//
+// Reproduce one failing problem with the line the failure prints, e.g.
+//   FASTCONV_TEST_SEED=17 ./test_winograd_engine --gtest_filter='...'
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fastconv/fastconv.hpp"
+#include "support/check.hpp"
+#include "support/engine_checks.hpp"
+#include "support/problem.hpp"
+#include "support/tensor.hpp"
+
+namespace {
+
+namespace fc = fastconv;
+using fctest::Op;
+using fctest::Problem;
+using fctest::ValueMode;
+
+constexpr int kProblemsPerTest = 150;
+constexpr fc::Engine kEngine = fc::Engine::winograd;
+
+// A reproducible forward problem the engine takes; a third have a wide last axis (up to 400).
+Problem winograd_problem(std::uint64_t seed) {
+  fctest::Rng rng(fctest::mix_seed(seed, 0x3A1F));
+  for (int attempt = 0;; ++attempt) {
+    const int d = int(rng.uniform_int(1, 3));
+    const bool wide = d < 3 && rng.chance(0.33);
+    const std::int64_t c = rng.uniform_int(1, d == 3 ? 6 : 24);
+    const std::int64_t k = rng.chance(0.3) ? rng.uniform_int(33, 70) : rng.uniform_int(1, 20);
+    const std::int64_t batch = rng.chance(0.45) ? 1 : rng.uniform_int(2, 3);
+    const bool has_bias = rng.chance(0.5);
+    fc::ConvParams params(d);
+    std::vector<std::int64_t> in, kernel;
+    fctest::draw_axes(
+        rng, Op::forward, {.stride_one = 0.5, .dilation_one = 0.6, .pad_end_same = 0.35},
+        [&](bool last) {
+          return wide && last ? rng.uniform_int(120, 400) : rng.uniform_int(1, d == 3 ? 6 : (d == 2 ? 12 : 40));
+        },
+        params, in, kernel);
+    // The engine's axis: W, kernel 3 at stride and dilation 1.
+    const std::size_t w = std::size_t(d - 1);
+    kernel[w] = 3;
+    params.strides[w] = 1;
+    params.dilations[w] = 1;
+    bool fits = true;
+    for (std::size_t axis = 0; axis < std::size_t(d); ++axis) {
+      const std::int64_t span = (kernel[axis] - 1) * params.dilations[axis] + 1;
+      fits = fits && in[axis] + params.pad_begin[axis] + params.pad_end[axis] >= span;
+    }
+    if (!fits && attempt < 10000) continue;
+    Problem p = fctest::make_problem(Op::forward, batch, c, k, in, kernel, params, has_bias);
+    if (p.mac_count() > (wide ? 400000 : 60000) && attempt < 10000) continue;
+    fctest::finish_random_problem(
+        p, seed, rng, {.output = {0.35, 0.6, 0.85}, .input = {0.35, 0.6, 0.75, 0.85, 0.95}});
+    return p;
+  }
+}
+
+// The rounding bound of F(2,3): each product U_e V_e mixes the three weights of a kernel row
+// along W with up to four input columns, so the magnitude run uses, for every weight, the sum of
+// |weights| of its row along W (then sum |U_e| |V_e| <= that magnitude), and the transforms add
+// up to three roundings per term (factor 2 over the direct-sum bound).
+const fctest::CheckOptions kWinogradBound = {
+    .magnitude_weight =
+        [](fctest::Tensor& weight) {
+          const std::vector<double> values = weight.to_dense();  // |w|, W (3 taps) innermost
+          for (std::int64_t row = 0; row < weight.numel() / 3; ++row) {
+            const double sum = values[std::size_t(3 * row)] + values[std::size_t(3 * row + 1)] +
+                               values[std::size_t(3 * row + 2)];
+            for (std::int64_t tap = 0; tap < 3; ++tap) weight.set_linear(3 * row + tap, sum);
+          }
+        },
+    .error_factor = 2.0};
+
+void run_seeds(const std::function<std::string(const Problem&)>& check) {
+  fctest::expect_no_failed_problems(kProblemsPerTest, winograd_problem, check);
+}
+
+class WinogradVsReference : public ::testing::TestWithParam<ValueMode> {};
+
+TEST_P(WinogradVsReference, SeededRandomProblems) {
+  const ValueMode mode = GetParam();
+  run_seeds([&](const Problem& problem) {
+    return fctest::check_engine_against_reference(problem, kEngine, mode, kWinogradBound);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Forward, WinogradVsReference,
+                         ::testing::Values(ValueMode::int_f32, ValueMode::real_f32),
+                         [](const ::testing::TestParamInfo<ValueMode>& info) {
+                           return std::string(fctest::mode_name(info.param));
+                         });
+
+// One NaN or Inf in a random input element (weights included): NaN exactly where the reference
+// has NaN, equal elsewhere (the engine hands such problems to implicit_gemm).
+TEST(WinogradEngine, NonFiniteValuesGiveTheReferencePattern) {
+  run_seeds([](const Problem& p) { return fctest::non_finite_report(p, kEngine); });
+}
+
+// The generator must produce every feature the engine is tested on.
+TEST(WinogradProblemGenerator, CoversEveryFeature) {
+  std::map<std::string, int> seen;
+  for (std::uint64_t seed = 1; seed <= kProblemsPerTest; ++seed) {
+    const Problem p = winograd_problem(seed);
+    EXPECT_EQ(p.groups, 1) << p.describe();
+    if (p.out_channels > 32) seen["K>32"]++;
+    const std::int64_t w = p.params.spatial_dims - 1;
+    const std::int64_t out_w = p.operands[std::size_t(p.find("dst"))].shape.back();
+    if (out_w % 2 == 1) seen["odd output width"]++;
+    if (p.params.pad_begin[std::size_t(w)] > 0) seen["padded W"]++;
+    fctest::count_problem_features(p, seen);
+  }
+  for (const std::string feature :
+       {"K>32", "odd output width", "padded W", "dims=1", "dims=2", "dims=3", "batch=1", "batch>1", "bias",
+        "stride>kernel", "dilation", "asymmetric padding", "wide row", "layout=contiguous", "layout=channels_last",
+        "layout=gapped", "layout=permuted", "layout=reversed"})
+    EXPECT_GT(seen[feature], 0) << "no problem has " << feature;
+}
+
+std::string decline_message(const Problem& p, fc::DType dtype = fc::DType::float32) {
+  return fctest::decline_message(p, kEngine, dtype);
+}
+
+TEST(WinogradEngine, DeclinesWithReasons) {
+  auto padded = fc::ConvParams(2).padding({1});
+  const Problem taken = fctest::make_problem(Op::forward, 1, 8, 8, {9, 9}, {3, 3}, padded, false);
+  EXPECT_EQ(decline_message(taken), "accepted");
+  const Problem five = fctest::make_problem(Op::forward, 1, 8, 8, {9, 9}, {3, 5}, padded, false);
+  EXPECT_NE(decline_message(five).find("kernel width 5, stride 1, dilation 1 along W (takes 3, 1, 1)"),
+            std::string::npos)
+      << decline_message(five);
+  const Problem strided = fctest::make_problem(Op::forward, 1, 8, 8, {9, 9}, {3, 3}, fc::ConvParams(2).stride({1, 2}),
+                                               false);
+  EXPECT_NE(decline_message(strided).find("stride 2"), std::string::npos) << decline_message(strided);
+  auto grouped_params = fc::ConvParams(2).padding({1});
+  grouped_params.group_count = 2;
+  const Problem grouped = fctest::make_problem(Op::forward, 1, 8, 8, {9, 9}, {3, 3}, grouped_params, false);
+  EXPECT_NE(decline_message(grouped).find("groups = 2"), std::string::npos) << decline_message(grouped);
+  const Problem deep = fctest::make_problem(Op::forward, 1, 1024, 8, {9, 9}, {9, 3}, padded, false);
+  EXPECT_NE(decline_message(deep).find("too large for a window"), std::string::npos) << decline_message(deep);
+  const Problem heavy = fctest::make_problem(Op::forward, 1, 512, 512, {9, 9}, {3, 3}, padded, false);
+  EXPECT_NE(decline_message(heavy).find("transformed weights"), std::string::npos) << decline_message(heavy);
+  fctest::expect_forward_float32_only(kEngine, taken);
+}
+
+// The plan's workspace for a forward problem, from shapes only (nothing allocated).
+std::size_t forward_workspace(const Problem& p) {
+  return fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params, kEngine).workspace_bytes();
+}
+
+TEST(WinogradEngine, WorkspaceDoesNotGrowWithTheImage) {
+  std::size_t small = 0;
+  for (const std::int64_t size : {512, 4096, 65536}) {
+    const Problem p = fctest::make_problem(Op::forward, 1, 64, 64, {size, size}, {3, 3}, fc::ConvParams(2).padding({1}), false);
+    if (size == 512) small = forward_workspace(p);
+    EXPECT_LE(forward_workspace(p), small + small / 8) << size;
+    EXPECT_LE(forward_workspace(p), std::size_t(4) << 20) << size;
+  }
+  const Problem audio = fctest::make_problem(Op::forward, 4, 256, 256, {1 << 20}, {3}, fc::ConvParams(1).padding({1}), false);
+  EXPECT_LE(forward_workspace(audio), std::size_t(4) << 20);
+}
+
+// Integer-valued results are identical with 1 and 2 threads, and exact against the reference on
+// rows of several window blocks with a channel-block remainder.
+TEST(WinogradEngine, OneAndTwoThreadsAgree) {
+  for (const Problem& p :
+       {fctest::make_problem(Op::forward, 2, 12, 40, {20, 301}, {3, 3}, fc::ConvParams(2).padding({1}), true),
+        fctest::make_problem(Op::forward, 1, 24, 70, {999}, {3}, fc::ConvParams(1).padding({0}, {2}), true)}) {
+    EXPECT_EQ(fctest::outputs_with_threads(p, kEngine, 1, 7), fctest::outputs_with_threads(p, kEngine, 2, 7))
+        << p.describe();
+    EXPECT_EQ(fctest::check_engine_against_reference(p, kEngine, ValueMode::int_f32), "") << p.describe();
+  }
+}
+
+}  // namespace
