@@ -22,7 +22,6 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-constexpr std::int64_t kProductStride = 16;  // floats per channel row of the products (>= Pmax)
 constexpr std::int64_t kMaxCallsPerBlock = 4;  // kernel calls (of Pmax tiles) per window block
 
 // The first implicit-GEMM kernel entry of the active ISA (the list's preferred one).
@@ -41,6 +40,7 @@ struct Setup {
   std::int64_t tiles_per_block = 0;  // tiles whose window is built at once (a multiple of Pmax)
   std::int64_t blocks_per_row = 0;
   std::int64_t row_stride = 0;       // window floats per (channel, kernel row): >= tiles_per_block
+  std::int64_t product_stride = 0;   // floats per channel row of the products: >= Pmax
   std::size_t weights_bytes = 0, offsets_bytes = 0, shared_bytes = 0;
   std::size_t window_bytes = 0, slot_bytes = 0;
 };
@@ -62,24 +62,28 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   r.k_blocks = ceil_div(g.out_channels, r.ocb);
   r.kernel_rows = g.kernel[0] * g.kernel[1];
   r.tiles_per_row = ceil_div(g.out[2], 2);
-  const std::int64_t floats_per_tile = 4 * r.channels * r.kernel_rows;
-  const std::int64_t budget_tiles = kWinogradWindowBudget / std::int64_t(sizeof(float)) / floats_per_tile;
-  if (budget_tiles < r.pmax)
+  // Window bytes for blocks of `tiles` tiles (rows padded to 16 floats).
+  auto window_bytes = [&](std::int64_t tiles) {
+    return 4 * r.channels * r.kernel_rows * ((tiles + 15) / 16 * 16) * std::int64_t(sizeof(float));
+  };
+  if (window_bytes(r.pmax) > kWinogradWindowBudget)
     return "C * KD * KH = " + std::to_string(r.channels * r.kernel_rows) + " too large for a window of " +
            std::to_string(r.pmax) + " tiles in " + std::to_string(kWinogradWindowBudget / 1024) + " KiB";
   const std::int64_t weights_floats = r.k_blocks * 4 * r.channels * r.kernel_rows * r.ocb;
   if (weights_floats * std::int64_t(sizeof(float)) > kWinogradWeightsBudget)
     return "transformed weights of " + std::to_string(weights_floats * sizeof(float) / 1024) + " KiB > " +
            std::to_string(kWinogradWeightsBudget / 1024) + " KiB";
-  const std::int64_t calls = std::min({kMaxCallsPerBlock, budget_tiles / r.pmax, ceil_div(r.tiles_per_row, r.pmax)});
-  r.tiles_per_block = std::max<std::int64_t>(1, calls) * r.pmax;
+  std::int64_t calls = std::min(kMaxCallsPerBlock, ceil_div(r.tiles_per_row, r.pmax));
+  while (calls > 1 && window_bytes(calls * r.pmax) > kWinogradWindowBudget) --calls;
+  r.tiles_per_block = calls * r.pmax;
   r.blocks_per_row = ceil_div(r.tiles_per_row, r.tiles_per_block);
   r.row_stride = (r.tiles_per_block + 15) / 16 * 16;
+  r.product_stride = (r.pmax + 15) / 16 * 16;
   r.weights_bytes = round_up(std::size_t(weights_floats) * sizeof(float));
   r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
   r.shared_bytes = r.weights_bytes + r.offsets_bytes;
   r.window_bytes = round_up(std::size_t(4 * r.channels * r.kernel_rows * r.row_stride) * sizeof(float));
-  r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * kProductStride) * sizeof(float));
+  r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride) * sizeof(float));
   return {};
 }
 
@@ -228,9 +232,9 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
               args.taps = s.kernel_rows;
               args.channels = s.channels;
               args.weights = u + (kb * 4 + e) * s.channels * s.kernel_rows * s.ocb;
-              args.dst = products + e * s.ocb * kProductStride;
+              args.dst = products + e * s.ocb * s.product_stride;
               args.dst_pixel_stride = 1;
-              args.dst_channel_stride = kProductStride;
+              args.dst_channel_stride = s.product_stride;
               args.out_channels = s.ocb;
               kernel(args);
             }
@@ -241,10 +245,10 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
           for (std::int64_t j = 0; j < channels; ++j) {
             const std::int64_t k = kb * s.ocb + j;
             const float bias = x.bias.data != nullptr ? x.bias[k] : 0.0f;
-            const float* m0 = products + j * kProductStride;
-            const float* m1 = m0 + s.ocb * kProductStride;
-            const float* m2 = m1 + s.ocb * kProductStride;
-            const float* m3 = m2 + s.ocb * kProductStride;
+            const float* m0 = products + j * s.product_stride;
+            const float* m1 = m0 + s.ocb * s.product_stride;
+            const float* m2 = m1 + s.ocb * s.product_stride;
+            const float* m3 = m2 + s.ocb * s.product_stride;
             float* out = x.dst.data + n * ds[0] + k * ds[1] + od * ds[2] + oh * ds[3];
             const std::int64_t column = 2 * (t0 + first);
             const std::int64_t full = std::min(pixels, (g.out[2] - column) / 2);  // tiles with both columns

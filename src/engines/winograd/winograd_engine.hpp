@@ -21,8 +21,8 @@
 // Inf), so NaN and Inf propagate as in the reference.
 //
 // Workspace: the transformed weights (4 x K x C x KD x KH floats, rounded up to OCB channels)
-// plus, per thread, the window (<= kWinogradWindowBudget bytes) and 4 x OCB x 16 floats of
-// products; or implicit_gemm's, whichever is larger (for the fallback).
+// plus, per thread, the window (<= kWinogradWindowBudget bytes) and 4 x OCB x Pmax (rounded up to
+// 16) floats of products; or implicit_gemm's, whichever is larger (for the fallback).
 #pragma once
 
 #include <cstdint>
