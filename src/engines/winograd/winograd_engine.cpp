@@ -206,7 +206,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
     float* window = reinterpret_cast<float*>(slot);
     float* products = reinterpret_cast<float*>(slot + s.window_bytes);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
     for (std::int64_t item = 0; item < items; ++item) {
       if (not_finite.load(std::memory_order_relaxed)) continue;
       const std::int64_t block = item % s.blocks_per_row, row_index = item / s.blocks_per_row;
