@@ -120,7 +120,7 @@ Plan make_plan(const ConvGeometry& g) {
                    round_up(std::size_t(p.kb * p.tile_width) * sizeof(float)) + // dst tile buffer
                    round_up(std::size_t(p.taps) * sizeof(const float*)) +       // tap pointers
                    round_up(std::size_t(p.kernel_rows) * sizeof(const float*)); // kernel rows
-  p.thread_slots = std::max(1, omp_get_num_procs());
+  p.thread_slots = workspace_slots();
 
   p.padded_h = g.in[1] + g.pad_begin[1] + g.pad_end[1];
   p.padded_w = g.in[2] + g.pad_begin[2] + g.pad_end[2];

@@ -58,16 +58,6 @@ Item decode_item(const ConvGeometry& g, const IgemmSetup& s, std::int64_t index_
   return item;
 }
 
-// Per-thread workspace slots: one per processor, so that a plan made before set_num_threads()
-// raised the thread count still has room (run() never uses more threads than slots).
-int workspace_slots() {
-#if defined(_OPENMP)
-  return std::max(1, omp_get_num_procs());
-#else
-  return 1;
-#endif
-}
-
 // A thread's share: items [item_begin, item_end) x output-channel blocks [block_begin, block_end).
 struct Share {
   std::int64_t item_begin, item_end, block_begin, block_end;

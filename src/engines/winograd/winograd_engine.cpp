@@ -87,8 +87,6 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   return {};
 }
 
-int workspace_slots() { return std::max(1, omp_get_num_procs()); }
-
 // U for every block of OCB output channels: [k block][e][channel][kernel row][OCB], zero past K.
 // Returns whether every weight is finite.
 bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, float* u) {
@@ -121,6 +119,12 @@ bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src,
   const ProfileScope scope(Phase::transforms);
   const std::int64_t e_stride = s.channels * s.kernel_rows * s.row_stride;
   const std::int64_t width = g.in[2], step = src.strides[4];
+  // Tile p reads input columns x0 + 2p .. x0 + 2p + 3; those of [inner_begin, inner_end) are all
+  // inside the row.
+  const std::int64_t x0 = 2 * t0 - g.pad_begin[2];
+  const std::int64_t inner_begin = std::clamp<std::int64_t>(ceil_div(-x0, 2), 0, count);
+  const std::int64_t inner_end =
+      std::clamp<std::int64_t>(width - 4 - x0 >= 0 ? (width - 4 - x0) / 2 + 1 : 0, inner_begin, count);
   float check = 0.0f;
   for (std::int64_t c = 0; c < s.channels; ++c)
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
@@ -140,36 +144,27 @@ bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src,
           continue;
         }
         const float* in = src.plane(n, c) + id * src.strides[2] + ih * src.strides[3];
-        // Tile p reads input columns x0 + 2p .. x0 + 2p + 3.
-        const std::int64_t x0 = 2 * t0 - g.pad_begin[2];
-        // Tiles whose four columns are inside the row: [inner_begin, inner_end).
-        const std::int64_t inner_begin = std::clamp<std::int64_t>(ceil_div(-x0, 2), 0, count);
-        const std::int64_t inner_end =
-            std::clamp<std::int64_t>(width - 4 - x0 >= 0 ? (width - 4 - x0) / 2 + 1 : 0, inner_begin, count);
+        auto put = [&](std::int64_t p, float d0, float d1, float d2, float d3) {
+          v0[p] = d0 - d2;
+          v1[p] = d1 + d2;
+          v2[p] = d2 - d1;
+          v3[p] = d1 - d3;
+          check += v0[p] * v3[p];
+        };
         auto edge = [&](std::int64_t p) {
           float d[4];
           for (int j = 0; j < 4; ++j) {
             const std::int64_t x = x0 + 2 * p + j;
             d[j] = x >= 0 && x < width ? in[x * step] : 0.0f;
           }
-          v0[p] = d[0] - d[2];
-          v1[p] = d[1] + d[2];
-          v2[p] = d[2] - d[1];
-          v3[p] = d[1] - d[3];
-          check += v0[p] * v3[p];
+          put(p, d[0], d[1], d[2], d[3]);
         };
         for (std::int64_t p = 0; p < inner_begin; ++p) edge(p);
         if (step == 1) {
           const float* base = in + x0;
 #pragma GCC ivdep
-          for (std::int64_t p = inner_begin; p < inner_end; ++p) {
-            const float d0 = base[2 * p], d1 = base[2 * p + 1], d2 = base[2 * p + 2], d3 = base[2 * p + 3];
-            v0[p] = d0 - d2;
-            v1[p] = d1 + d2;
-            v2[p] = d2 - d1;
-            v3[p] = d1 - d3;
-            check += v0[p] * v3[p];
-          }
+          for (std::int64_t p = inner_begin; p < inner_end; ++p)
+            put(p, base[2 * p], base[2 * p + 1], base[2 * p + 2], base[2 * p + 3]);
         } else {
           for (std::int64_t p = inner_begin; p < inner_end; ++p) edge(p);
         }
