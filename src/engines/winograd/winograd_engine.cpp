@@ -8,13 +8,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
 #include "isa/cpu_isa.hpp"
 #include "kernels/implicit_gemm/implicit_gemm_kernels.hpp"
+#include "kernels/winograd/winograd_kernels.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -34,6 +37,7 @@ const IgemmKernel& kernel_of_active_isa() {
 
 struct Setup {
   const IgemmKernel* kernel = nullptr;
+  const WinogradTransforms* transforms = nullptr;
   std::int64_t ocb = 0, pmax = 0;
   std::int64_t channels = 0, k_blocks = 0, kernel_rows = 0;  // C, ceil(K / OCB), KD * KH
   std::int64_t tiles_per_row = 0;    // ceil(OW / 2)
@@ -41,7 +45,7 @@ struct Setup {
   std::int64_t blocks_per_row = 0;
   std::int64_t row_stride = 0;       // window floats per (channel, kernel row): >= tiles_per_block
   std::int64_t product_stride = 0;   // floats per channel row of the products: >= Pmax
-  std::size_t weights_bytes = 0, offsets_bytes = 0, shared_bytes = 0;
+  std::size_t weights_bytes = 0, offsets_bytes = 0, bias_bytes = 0, shared_bytes = 0;
   std::size_t window_bytes = 0, slot_bytes = 0;
 };
 
@@ -56,6 +60,7 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   Setup local;
   Setup& r = s ? *s : local;
   r.kernel = &kernel_of_active_isa();
+  r.transforms = &winograd_transforms(r.kernel->isa);
   r.ocb = r.kernel->ocb();
   r.pmax = r.kernel->pmax;
   r.channels = g.in_channels;
@@ -81,7 +86,8 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   r.product_stride = (r.pmax + 15) / 16 * 16;
   r.weights_bytes = round_up(std::size_t(weights_floats) * sizeof(float));
   r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
-  r.shared_bytes = r.weights_bytes + r.offsets_bytes;
+  r.bias_bytes = round_up(std::size_t(r.k_blocks * r.ocb) * sizeof(float));
+  r.shared_bytes = r.weights_bytes + r.offsets_bytes + r.bias_bytes;
   r.window_bytes = round_up(std::size_t(4 * r.channels * r.kernel_rows * r.row_stride) * sizeof(float));
   r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride) * sizeof(float));
   return {};
@@ -90,26 +96,33 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
 // U for every block of OCB output channels: [k block][e][channel][kernel row][OCB], zero past K.
 // Returns whether every weight is finite.
 bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, float* u) {
-  bool finite = true;
+  float check = 0.0f;  // sums every weight: not finite when one is Inf or NaN (or all overflow)
   const std::int64_t kh_count = g.kernel[1];
-  for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
-    for (std::int64_t c = 0; c < s.channels; ++c)
-      for (std::int64_t row = 0; row < s.kernel_rows; ++row)
-        for (std::int64_t j = 0; j < s.ocb; ++j) {
-          const std::int64_t k = kb * s.ocb + j;
-          float g0 = 0, g1 = 0, g2 = 0;
-          if (k < g.out_channels) {
-            const std::int64_t kd = row / kh_count, kh = row % kh_count;
-            g0 = weight.at(k, c, kd, kh, 0);
-            g1 = weight.at(k, c, kd, kh, 1);
-            g2 = weight.at(k, c, kd, kh, 2);
-            finite = finite && std::isfinite(g0) && std::isfinite(g1) && std::isfinite(g2);
+  const auto& ws = weight.strides;
+  const std::int64_t e_stride = s.channels * s.kernel_rows * s.ocb;
+  for (std::int64_t kb = 0; kb < s.k_blocks; ++kb) {
+    float* block = u + kb * 4 * e_stride;
+    const std::int64_t filters = std::min(s.ocb, g.out_channels - kb * s.ocb);
+    for (std::int64_t j = 0; j < s.ocb; ++j) {
+      const float* filter = weight.data + (kb * s.ocb + j) * ws[0];
+      for (std::int64_t c = 0; c < s.channels; ++c)
+        for (std::int64_t row = 0; row < s.kernel_rows; ++row) {
+          float* to = block + (c * s.kernel_rows + row) * s.ocb + j;
+          if (j >= filters) {
+            for (std::int64_t e = 0; e < 4; ++e) to[e * e_stride] = 0.0f;
+            continue;
           }
-          const float values[4] = {g0, (g0 + g1 + g2) * 0.5f, (g0 - g1 + g2) * 0.5f, g2};
-          for (std::int64_t e = 0; e < 4; ++e)
-            u[(((kb * 4 + e) * s.channels + c) * s.kernel_rows + row) * s.ocb + j] = values[e];
+          const float* w = filter + c * ws[1] + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
+          const float g0 = w[0], g1 = w[ws[4]], g2 = w[2 * ws[4]];
+          check += g0 + g1 + g2;
+          to[0] = g0;
+          to[e_stride] = (g0 + g1 + g2) * 0.5f;
+          to[2 * e_stride] = (g0 - g1 + g2) * 0.5f;
+          to[3 * e_stride] = g2;
         }
-  return finite;
+    }
+  }
+  return std::isfinite(check);
 }
 
 // The window of tiles [t0, t0 + count) of output row (n, od, oh): V_e[channel][kernel row][tile].
@@ -118,76 +131,58 @@ bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src,
                  std::int64_t od, std::int64_t oh, std::int64_t t0, std::int64_t count, float* window) {
   const ProfileScope scope(Phase::transforms);
   const std::int64_t e_stride = s.channels * s.kernel_rows * s.row_stride;
-  const std::int64_t width = g.in[2], step = src.strides[4];
-  // Tile p reads input columns x0 + 2p .. x0 + 2p + 3; those of [inner_begin, inner_end) are all
-  // inside the row.
-  const std::int64_t x0 = 2 * t0 - g.pad_begin[2];
-  const std::int64_t inner_begin = std::clamp<std::int64_t>(ceil_div(-x0, 2), 0, count);
-  const std::int64_t inner_end =
-      std::clamp<std::int64_t>(width - 4 - x0 >= 0 ? (width - 4 - x0) / 2 + 1 : 0, inner_begin, count);
-  float check = 0.0f;
+  const std::int64_t x0 = 2 * t0 - g.pad_begin[2];  // tile t0's first input column
+  alignas(64) float check[16] = {};
   for (std::int64_t c = 0; c < s.channels; ++c)
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
       for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-        const std::int64_t row = kd * g.kernel[1] + kh;
-        float* v0 = window + (c * s.kernel_rows + row) * s.row_stride;
-        float* v1 = v0 + e_stride;
-        float* v2 = v1 + e_stride;
-        float* v3 = v2 + e_stride;
+        float* v = window + (c * s.kernel_rows + kd * g.kernel[1] + kh) * s.row_stride;
         const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
         const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
         if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-          std::fill_n(v0, count, 0.0f);
-          std::fill_n(v1, count, 0.0f);
-          std::fill_n(v2, count, 0.0f);
-          std::fill_n(v3, count, 0.0f);
+          for (std::int64_t e = 0; e < 4; ++e) std::fill_n(v + e * e_stride, count, 0.0f);
           continue;
         }
         const float* in = src.plane(n, c) + id * src.strides[2] + ih * src.strides[3];
-        auto put = [&](std::int64_t p, float d0, float d1, float d2, float d3) {
-          v0[p] = d0 - d2;
-          v1[p] = d1 + d2;
-          v2[p] = d2 - d1;
-          v3[p] = d1 - d3;
-          check += v0[p] * v3[p];
-        };
-        auto edge = [&](std::int64_t p) {
-          float d[4];
-          for (int j = 0; j < 4; ++j) {
-            const std::int64_t x = x0 + 2 * p + j;
-            d[j] = x >= 0 && x < width ? in[x * step] : 0.0f;
-          }
-          put(p, d[0], d[1], d[2], d[3]);
-        };
-        for (std::int64_t p = 0; p < inner_begin; ++p) edge(p);
-        if (step == 1) {
-          const float* base = in + x0;
-#pragma GCC ivdep
-          for (std::int64_t p = inner_begin; p < inner_end; ++p)
-            put(p, base[2 * p], base[2 * p + 1], base[2 * p + 2], base[2 * p + 3]);
-        } else {
-          for (std::int64_t p = inner_begin; p < inner_end; ++p) edge(p);
-        }
-        for (std::int64_t p = inner_end; p < count; ++p) edge(p);
+        s.transforms->input_row(in, src.strides[4], x0, g.in[2], count, v, e_stride, check);
       }
-  // Every input value enters V0 = d0 - d2 or V3 = d1 - d3: an Inf or NaN makes check non-finite
-  // (huge finite values may too; they then take the fallback as well).
-  return std::isfinite(check);
+  float sum = 0.0f;
+  for (const float lane : check) sum += lane;
+  return std::isfinite(sum);
+}
+
+// The transformed weights made once per plan (WinogradEngine::pack_weights_typed).
+struct WinogradPackedWeights final : PackedWeights {
+  std::vector<float> u;
+  bool finite = true;
+};
+
+// The whole problem through implicit_gemm (for operands that are not all finite).
+void run_fallback(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
+  ConvOperands<float> plain = x;
+  plain.packed_weights = nullptr;  // winograd's packing means nothing to implicit_gemm
+  implicit_gemm_engine().run(Direction::forward, g, plain, workspace);
 }
 
 void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
   Setup s;
   check(Direction::forward, g, DType::float32, &s);
   auto* shared = static_cast<std::byte*>(workspace);
-  float* u = reinterpret_cast<float*>(shared);
+  const float* u = reinterpret_cast<float*>(shared);
   auto* offsets = reinterpret_cast<std::int64_t*>(shared + s.weights_bytes);
-  bool weights_finite = false;
-  {
+  float* bias = nullptr;  // contiguous, OCB-padded copy of the bias, or null
+  if (const auto* packed = dynamic_cast<const WinogradPackedWeights*>(x.packed_weights)) {
+    if (!packed->finite) return run_fallback(g, x, workspace);
+    u = packed->u.data();
+  } else {
     const ProfileScope scope(Phase::packing);
-    weights_finite = transform_weights(g, s, x.weight, u);
+    if (!transform_weights(g, s, x.weight, reinterpret_cast<float*>(shared))) return run_fallback(g, x, workspace);
   }
-  if (!weights_finite) return implicit_gemm_engine().run(Direction::forward, g, x, workspace);
   for (std::int64_t row = 0; row < s.kernel_rows; ++row) offsets[row] = row * s.row_stride;
+  if (x.bias.data != nullptr) {
+    bias = reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes);
+    for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
+  }
 
   const std::int64_t rows = g.batch * g.out[0] * g.out[1];
   const std::int64_t items = rows * s.blocks_per_row;
@@ -234,39 +229,19 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
               kernel(args);
             }
           }
-          // Output transform: y[2t] = m0 + m1 + m2, y[2t + 1] = m1 - m2 - m3, plus the bias.
           const ProfileScope scope(Phase::epilogue);
-          const std::int64_t channels = std::min(s.ocb, g.out_channels - kb * s.ocb);
-          for (std::int64_t j = 0; j < channels; ++j) {
-            const std::int64_t k = kb * s.ocb + j;
-            const float bias = x.bias.data != nullptr ? x.bias[k] : 0.0f;
-            const float* m0 = products + j * s.product_stride;
-            const float* m1 = m0 + s.ocb * s.product_stride;
-            const float* m2 = m1 + s.ocb * s.product_stride;
-            const float* m3 = m2 + s.ocb * s.product_stride;
-            float* out = x.dst.data + n * ds[0] + k * ds[1] + od * ds[2] + oh * ds[3];
-            const std::int64_t column = 2 * (t0 + first);
-            const std::int64_t full = std::min(pixels, (g.out[2] - column) / 2);  // tiles with both columns
-            if (ds[4] == 1) {
-              float* o = out + column;
-              for (std::int64_t p = 0; p < full; ++p) {
-                o[2 * p] = m0[p] + m1[p] + m2[p] + bias;
-                o[2 * p + 1] = m1[p] - m2[p] - m3[p] + bias;
-              }
-            } else {
-              for (std::int64_t p = 0; p < full; ++p) {
-                out[(column + 2 * p) * ds[4]] = m0[p] + m1[p] + m2[p] + bias;
-                out[(column + 2 * p + 1) * ds[4]] = m1[p] - m2[p] - m3[p] + bias;
-              }
-            }
-            if (full < pixels) out[(column + 2 * full) * ds[4]] = m0[full] + m1[full] + m2[full] + bias;
-          }
+          const std::int64_t column = 2 * (t0 + first);
+          s.transforms->output(products, s.ocb * s.product_stride, s.product_stride,
+                               std::min(s.ocb, g.out_channels - kb * s.ocb), pixels,
+                               std::min(2 * pixels, g.out[2] - column), bias != nullptr ? bias + kb * s.ocb : nullptr,
+                               x.dst.data + n * ds[0] + kb * s.ocb * ds[1] + od * ds[2] + oh * ds[3] + column * ds[4],
+                               ds[1], ds[4]);
         }
     }
   }
   // An input that is not all finite: the whole problem through implicit_gemm (it rewrites every
   // output).
-  if (not_finite.load()) implicit_gemm_engine().run(Direction::forward, g, x, workspace);
+  if (not_finite.load()) run_fallback(g, x, workspace);
 }
 
 class WinogradEngine final : public TypedConvEngine<WinogradEngine> {
@@ -289,6 +264,21 @@ class WinogradEngine final : public TypedConvEngine<WinogradEngine> {
     if (!check(direction, g, dtype, &s).empty()) return 0;
     return std::max(s.shared_bytes + s.slot_bytes * std::size_t(workspace_slots()),
                     implicit_gemm_engine().workspace_bytes(direction, g, dtype));
+  }
+
+  template <typename T>
+  std::unique_ptr<PackedWeights> pack_weights_typed(Direction direction, const ConvGeometry& g,
+                                                    const View5<T>& weight) const {
+    if constexpr (!std::is_same_v<T, float>) {
+      return nullptr;
+    } else {
+      Setup s;
+      if (direction != Direction::forward || !check(direction, g, DType::float32, &s).empty()) return nullptr;
+      auto packed = std::make_unique<WinogradPackedWeights>();
+      packed->u.resize(s.weights_bytes / sizeof(float));
+      packed->finite = transform_weights(g, s, weight, packed->u.data());
+      return packed;
+    }
   }
 
   template <typename T>

@@ -21,58 +21,11 @@
 
 #include "kernels/epilogue.hpp"
 #include "kernels/implicit_gemm/implicit_gemm_kernels.hpp"
+#include "simd/simd_partial.hpp"
 #include "simd/simd_traits.hpp"
 #include "simd/simd_transpose.hpp"
 
 namespace fastconv::detail {
-
-// The first `rows` lanes of a vector from / to memory. Masked loads and stores where the ISA has
-// them (the AVX-512 and AVX2 translation units define __AVX512F__ / __AVX2__); elsewhere memcpy.
-template <Isa isa>
-struct IgemmPartial {
-  template <typename vec>
-  static vec load(const float* from, int rows) {
-    vec value{};
-    std::memcpy(&value, from, sizeof(float) * std::size_t(rows));
-    return value;
-  }
-  template <typename vec>
-  static void store(float* to, vec value, int rows) {
-    std::memcpy(to, &value, sizeof(float) * std::size_t(rows));
-  }
-};
-
-#if defined(__AVX512F__)
-template <>
-struct IgemmPartial<Isa::avx512> {
-  static __mmask16 mask(int rows) { return __mmask16((1u << rows) - 1u); }
-  template <typename vec>
-  static vec load(const float* from, int rows) {
-    return vec(_mm512_maskz_loadu_ps(mask(rows), from));
-  }
-  template <typename vec>
-  static void store(float* to, vec value, int rows) {
-    _mm512_mask_storeu_ps(to, mask(rows), __m512(value));
-  }
-};
-#endif
-
-#if defined(__AVX2__)
-template <>
-struct IgemmPartial<Isa::avx2> {
-  static __m256i mask(int rows) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  template <typename vec>
-  static vec load(const float* from, int rows) {
-    return vec(_mm256_maskload_ps(from, mask(rows)));
-  }
-  template <typename vec>
-  static void store(float* to, vec value, int rows) {
-    _mm256_maskstore_ps(to, mask(rows), __m256(value));
-  }
-};
-#endif
 
 // Stores a finished tile of `pixels` x OCV vectors (acc[p * OCV + v], in memory: the microkernel
 // spills its registers for this call) through the epilogue. Templated on the ISA and OCV only,
@@ -99,8 +52,8 @@ void igemm_store_tile(const typename SimdTraits<isa, float>::vec* acc, int pixel
           value += bias;
         }
         const int channels = int(std::min<std::int64_t>(L, out_channels - base));
-        if (epilogue.accumulate) value += IgemmPartial<isa>::template load<vec>(out + base, channels);
-        IgemmPartial<isa>::store(out + base, apply_activation(value, epilogue), channels);
+        if (epilogue.accumulate) value += SimdPartial<isa>::template load<vec>(out + base, channels);
+        SimdPartial<isa>::store(out + base, apply_activation(value, epilogue), channels);
       }
     }
   } else if (args.dst_pixel_stride == 1) {  // NCHW: transpose into pixel vectors
@@ -123,8 +76,8 @@ void igemm_store_tile(const typename SimdTraits<isa, float>::vec* acc, int pixel
           float* out = dst + channel * channel_stride + first_pixel;
           vec value = m[j];
           if (epilogue.bias != nullptr) value += Simd::broadcast(epilogue.bias[channel]);
-          if (epilogue.accumulate) value += IgemmPartial<isa>::template load<vec>(out, rows);
-          IgemmPartial<isa>::store(out, apply_activation(value, epilogue), rows);
+          if (epilogue.accumulate) value += SimdPartial<isa>::template load<vec>(out, rows);
+          SimdPartial<isa>::store(out, apply_activation(value, epilogue), rows);
         });
       }
     }

@@ -1,0 +1,69 @@
+// winograd_bench.cpp — every Winograd F(2,3) transform entry of winograd_kernels.inc that this CPU
+// (and FASTCONV_MAX_ISA) allows: the input transform of C rows of W columns (padding 1 on each
+// side, as for a 3-wide kernel; window rows padded to 16 tiles, as the engine lays them out) and
+// the output transform of 32 channels x 14 tiles (one microkernel call's products) into NCHW
+// rows. Reports GB/s of transformed values written (4 floats per tile; 2 floats per tile out),
+// and, for the input transform, GFLOP/s of the multiply-adds per tile it saves (2 per output
+// column and input row, at 1.5x: W/2 tiles x 2 x 3 - 4 ... counted simply as 8 flops per tile).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "isa/cpu_isa.hpp"
+#include "kernels/winograd/winograd_kernels.hpp"
+
+namespace fastconv::detail {
+namespace {
+
+void run_input(benchmark::State& state, const WinogradTransforms& entry) {
+  const std::int64_t width = state.range(0), rows = 64;
+  const std::int64_t tiles = (width + 1) / 2, row_stride = (tiles + 15) / 16 * 16;
+  const std::int64_t e_stride = rows * row_stride;
+  std::vector<float> input(std::size_t(rows * width), 0.5f), window(std::size_t(4 * e_stride));
+  alignas(64) float check[16] = {};
+  for (auto _ : state) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      entry.input_row(input.data() + r * width, 1, -1, width, tiles, window.data() + r * row_stride, e_stride, check);
+    benchmark::DoNotOptimize(check);
+    benchmark::ClobberMemory();
+  }
+  const double bytes = 4.0 * sizeof(float) * double(rows * tiles);
+  state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+
+void run_output(benchmark::State& state, const WinogradTransforms& entry) {
+  const std::int64_t channels = 32, pixels = 14, stride = 16, width = 2 * pixels;
+  std::vector<float> products(std::size_t(4 * channels * stride), 0.25f), bias(std::size_t(channels), 1.0f);
+  std::vector<float> out(std::size_t(channels * width));
+  for (auto _ : state) {
+    entry.output(products.data(), channels * stride, stride, channels, pixels, width, bias.data(), out.data(), width, 1);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes = sizeof(float) * double(channels * width);
+  state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+
+const bool registered = [] {
+  for (const WinogradTransforms& entry : all_winograd_transforms()) {
+    if (!isa_enabled(entry.isa)) continue;
+    benchmark::RegisterBenchmark((entry.name() + "_input").c_str(),
+                                 [&entry](benchmark::State& state) { run_input(state, entry); })
+        ->ArgNames({"W"})
+        ->Arg(28)
+        ->Arg(56)
+        ->Arg(112)
+        ->Arg(1000);
+    benchmark::RegisterBenchmark((entry.name() + "_output").c_str(),
+                                 [&entry](benchmark::State& state) { run_output(state, entry); });
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace fastconv::detail
+
+BENCHMARK_MAIN();

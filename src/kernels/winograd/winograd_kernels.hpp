@@ -1,0 +1,56 @@
+// winograd_kernels.hpp — the Winograd F(2,3) transform family (along one row): interface and the
+// table expanded from winograd_kernels.inc. The products between the transforms are implicit-GEMM
+// microkernel calls (kernels/implicit_gemm); see engines/winograd for the whole method.
+//
+// With a row's tile p covering input columns x0 + 2p .. x0 + 2p + 3 (d0..d3) and output columns
+// 2p, 2p + 1, and kernel taps g0, g1, g2:
+//   inputs   V0 = d0 - d2, V1 = d1 + d2, V2 = d2 - d1, V3 = d1 - d3
+//   weights  U0 = g0, U1 = (g0 + g1 + g2) / 2, U2 = (g0 - g1 + g2) / 2, U3 = g2
+//   outputs  y(2p) = M0 + M1 + M2, y(2p + 1) = M1 - M2 - M3   where M_e = sum of U_e * V_e
+// Every factor is 1 or 1/2, so integer-valued inputs give exact results.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "isa/cpu_isa.hpp"
+
+namespace fastconv::detail {
+
+// Input transform of one input row into `count` tiles. d_j is the row's value at column
+// x = x0 + 2p + j, read at row[x * step], or 0 when x is outside [0, width) (never read there):
+//   v[e * e_stride + p] = V_e(p)   for e < 4, p < count.
+// Tiles [count, round_up(count, 16)) of each V_e row may be written as well (with any value).
+// Adds the products V0 * V3 of the tiles into check_lanes[0..16) (spread over the lanes in any
+// way; 64-byte aligned): the lanes' sum stays finite when every value read is finite and becomes
+// Inf or NaN when one is (each column enters V0 or V3). Huge finite values may overflow it too;
+// callers treat that like an Inf. (Lanes, not one sum: a horizontal sum per row would cost more
+// than a short row's transform.)
+using WinogradInputRowFn = void (*)(const float* row, std::int64_t step, std::int64_t x0, std::int64_t width,
+                                    std::int64_t count, float* v, std::int64_t e_stride, float* check_lanes);
+
+// Output transform of `channels` channels x `pixels` tiles, with M_e of channel j, tile p at
+// products[e * e_stride + j * channel_stride + p] (readable up to p < round_up(pixels, 16)):
+//   out[j * out_channel_stride + c * out_column_stride] = y(c) + bias[j] (bias may be null)
+// for the columns c < columns (columns <= 2 * pixels).
+using WinogradOutputFn = void (*)(const float* products, std::int64_t e_stride, std::int64_t channel_stride,
+                                  std::int64_t channels, std::int64_t pixels, std::int64_t columns,
+                                  const float* bias, float* out, std::int64_t out_channel_stride,
+                                  std::int64_t out_column_stride);
+
+// One entry of the list: the transforms of one ISA.
+struct WinogradTransforms {
+  Isa isa;
+  WinogradInputRowFn input_row;
+  WinogradOutputFn output;
+  std::string name() const;  // f32_winograd_f2k3__<isa>
+};
+
+// Every entry of winograd_kernels.inc, in list order (including ISAs this CPU lacks).
+std::span<const WinogradTransforms> all_winograd_transforms();
+
+// The entry of `isa` (every ISA has one).
+const WinogradTransforms& winograd_transforms(Isa isa);
+
+}  // namespace fastconv::detail
