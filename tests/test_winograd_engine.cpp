@@ -175,11 +175,18 @@ TEST(WinogradEngine, WorkspaceDoesNotGrowWithTheImage) {
 }
 
 // Integer-valued results are identical with 1 and 2 threads, and exact against the reference on
-// rows of several window blocks with a channel-block remainder.
+// rows of several window blocks with a channel-block remainder, and on windows of several output
+// rows (bands): full bands of 16 rows and a last short one (batch 4, 37 rows), rows no output row
+// reads (stride 3 over a 1-row kernel), dilation 2 and a 3-D band.
 TEST(WinogradEngine, OneAndTwoThreadsAgree) {
   for (const Problem& p :
        {fctest::make_problem(Op::forward, 2, 12, 40, {20, 301}, {3, 3}, fc::ConvParams(2).padding({1}), true),
-        fctest::make_problem(Op::forward, 1, 24, 70, {999}, {3}, fc::ConvParams(1).padding({0}, {2}), true)}) {
+        fctest::make_problem(Op::forward, 1, 24, 70, {999}, {3}, fc::ConvParams(1).padding({0}, {2}), true),
+        fctest::make_problem(Op::forward, 4, 8, 40, {37, 30}, {3, 3}, fc::ConvParams(2).padding({1}), true),
+        fctest::make_problem(Op::forward, 2, 5, 9, {40, 20}, {1, 3}, fc::ConvParams(2).stride({3, 1}), false),
+        fctest::make_problem(Op::forward, 3, 6, 20, {45, 33}, {3, 3}, fc::ConvParams(2).padding({2, 1}).dilation({2, 1}),
+                             true),
+        fctest::make_problem(Op::forward, 1, 4, 33, {5, 19, 17}, {3, 3, 3}, fc::ConvParams(3).padding({1}), true)}) {
     EXPECT_EQ(fctest::outputs_with_threads(p, kEngine, 1, 7), fctest::outputs_with_threads(p, kEngine, 2, 7))
         << p.describe();
     EXPECT_EQ(fctest::check_engine_against_reference(p, kEngine, ValueMode::int_f32), "") << p.describe();

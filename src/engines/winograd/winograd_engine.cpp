@@ -26,6 +26,8 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 constexpr std::int64_t kMaxCallsPerBlock = 4;  // kernel calls (of Pmax tiles) per window block
+constexpr std::int64_t kMaxBand = 16;           // output rows per window
+constexpr std::int64_t kMaxBandRows = 64;       // input rows per (channel, kd) in a window (a 64-bit mask)
 
 // The first implicit-GEMM kernel entry of the active ISA (the list's preferred one).
 const IgemmKernel& kernel_of_active_isa() {
@@ -43,7 +45,10 @@ struct Setup {
   std::int64_t tiles_per_row = 0;    // ceil(OW / 2)
   std::int64_t tiles_per_block = 0;  // tiles whose window is built at once (a multiple of Pmax)
   std::int64_t blocks_per_row = 0;
-  std::int64_t row_stride = 0;       // window floats per (channel, kernel row): >= tiles_per_block
+  std::int64_t band_max = 0;         // output rows sharing one window (fewer at run time, see run_forward)
+  std::int64_t band_rows = 0;        // window rows per (channel, kd): the input rows band_max rows read
+  std::int64_t row_stride = 0;       // window floats per row: >= tiles_per_block, a multiple of 16
+  std::int64_t channel_stride = 0;   // window floats per channel: KD x band_rows x row_stride
   std::int64_t product_stride = 0;   // floats per channel row of the products: >= Pmax
   std::size_t weights_bytes = 0, offsets_bytes = 0, bias_bytes = 0, shared_bytes = 0;
   std::size_t window_bytes = 0, slot_bytes = 0;
@@ -67,28 +72,40 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   r.k_blocks = ceil_div(g.out_channels, r.ocb);
   r.kernel_rows = g.kernel[0] * g.kernel[1];
   r.tiles_per_row = ceil_div(g.out[2], 2);
-  // Window bytes for blocks of `tiles` tiles (rows padded to 16 floats).
-  auto window_bytes = [&](std::int64_t tiles) {
-    return 4 * r.channels * r.kernel_rows * ((tiles + 15) / 16 * 16) * std::int64_t(sizeof(float));
+  // Input rows per (channel, kd) that `band` consecutive output rows read, and the window bytes
+  // for blocks of `tiles` tiles (rows padded to 16 floats).
+  auto rows_of_band = [&](std::int64_t band) { return (band - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1; };
+  auto window_bytes = [&](std::int64_t tiles, std::int64_t band) {
+    return 4 * r.channels * g.kernel[0] * rows_of_band(band) * ((tiles + 15) / 16 * 16) * std::int64_t(sizeof(float));
   };
-  if (window_bytes(r.pmax) > kWinogradWindowBudget)
-    return "C * KD * KH = " + std::to_string(r.channels * r.kernel_rows) + " too large for a window of " +
-           std::to_string(r.pmax) + " tiles in " + std::to_string(kWinogradWindowBudget / 1024) + " KiB";
+  if (rows_of_band(1) > kMaxBandRows)
+    return "kernel height extent (KH - 1) * dilation_h + 1 = " + std::to_string(rows_of_band(1)) + " > " +
+           std::to_string(kMaxBandRows);
+  if (window_bytes(r.pmax, 1) > kWinogradWindowBudget)
+    return "C * KD * ((KH - 1) * dilation_h + 1) = " + std::to_string(r.channels * g.kernel[0] * rows_of_band(1)) +
+           " input rows too large for a window of " + std::to_string(r.pmax) + " tiles in " +
+           std::to_string(kWinogradWindowBudget / 1024) + " KiB";
   const std::int64_t weights_floats = r.k_blocks * 4 * r.channels * r.kernel_rows * r.ocb;
   if (weights_floats * std::int64_t(sizeof(float)) > kWinogradWeightsBudget)
     return "transformed weights of " + std::to_string(weights_floats * sizeof(float) / 1024) + " KiB > " +
            std::to_string(kWinogradWeightsBudget / 1024) + " KiB";
   std::int64_t calls = std::min(kMaxCallsPerBlock, ceil_div(r.tiles_per_row, r.pmax));
-  while (calls > 1 && window_bytes(calls * r.pmax) > kWinogradWindowBudget) --calls;
+  while (calls > 1 && window_bytes(calls * r.pmax, 1) > kWinogradWindowBudget) --calls;
   r.tiles_per_block = calls * r.pmax;
+  r.band_max = 1;
+  while (r.band_max < std::min(kMaxBand, g.out[1]) && rows_of_band(r.band_max + 1) <= kMaxBandRows &&
+         window_bytes(r.tiles_per_block, r.band_max + 1) <= kWinogradWindowBudget)
+    ++r.band_max;
+  r.band_rows = rows_of_band(r.band_max);
   r.blocks_per_row = ceil_div(r.tiles_per_row, r.tiles_per_block);
   r.row_stride = (r.tiles_per_block + 15) / 16 * 16;
+  r.channel_stride = g.kernel[0] * r.band_rows * r.row_stride;
   r.product_stride = (r.pmax + 15) / 16 * 16;
   r.weights_bytes = round_up(std::size_t(weights_floats) * sizeof(float));
   r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
   r.bias_bytes = round_up(std::size_t(r.k_blocks * r.ocb) * sizeof(float));
   r.shared_bytes = r.weights_bytes + r.offsets_bytes + r.bias_bytes;
-  r.window_bytes = round_up(std::size_t(4 * r.channels * r.kernel_rows * r.row_stride) * sizeof(float));
+  r.window_bytes = round_up(std::size_t(4 * r.channels * r.channel_stride) * sizeof(float));
   r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride) * sizeof(float));
   return {};
 }
@@ -103,42 +120,47 @@ bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>
   for (std::int64_t kb = 0; kb < s.k_blocks; ++kb) {
     float* block = u + kb * 4 * e_stride;
     const std::int64_t filters = std::min(s.ocb, g.out_channels - kb * s.ocb);
-    for (std::int64_t j = 0; j < s.ocb; ++j) {
-      const float* filter = weight.data + (kb * s.ocb + j) * ws[0];
-      for (std::int64_t c = 0; c < s.channels; ++c)
-        for (std::int64_t row = 0; row < s.kernel_rows; ++row) {
-          float* to = block + (c * s.kernel_rows + row) * s.ocb + j;
-          if (j >= filters) {
-            for (std::int64_t e = 0; e < 4; ++e) to[e * e_stride] = 0.0f;
-            continue;
-          }
-          const float* w = filter + c * ws[1] + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
-          const float g0 = w[0], g1 = w[ws[4]], g2 = w[2 * ws[4]];
+    const float* first_filter = weight.data + kb * s.ocb * ws[0];
+    // (channel, kernel row) outermost: the OCB filters' stores of one row are consecutive.
+    for (std::int64_t c = 0; c < s.channels; ++c)
+      for (std::int64_t row = 0; row < s.kernel_rows; ++row) {
+        float* to = block + (c * s.kernel_rows + row) * s.ocb;
+        const float* w = first_filter + c * ws[1] + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
+        for (std::int64_t j = 0; j < filters; ++j) {
+          const float g0 = w[j * ws[0]], g1 = w[j * ws[0] + ws[4]], g2 = w[j * ws[0] + 2 * ws[4]];
           check += g0 + g1 + g2;
-          to[0] = g0;
-          to[e_stride] = (g0 + g1 + g2) * 0.5f;
-          to[2 * e_stride] = (g0 - g1 + g2) * 0.5f;
-          to[3 * e_stride] = g2;
+          to[j] = g0;
+          to[e_stride + j] = (g0 + g1 + g2) * 0.5f;
+          to[2 * e_stride + j] = (g0 - g1 + g2) * 0.5f;
+          to[3 * e_stride + j] = g2;
         }
-    }
+        for (std::int64_t e = 0; e < 4; ++e) std::fill(to + e * e_stride + filters, to + e * e_stride + s.ocb, 0.0f);
+      }
   }
   return std::isfinite(check);
 }
 
-// The window of tiles [t0, t0 + count) of output row (n, od, oh): V_e[channel][kernel row][tile].
-// Returns false when an input value read is not finite.
-bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, std::int64_t n,
-                 std::int64_t od, std::int64_t oh, std::int64_t t0, std::int64_t count, float* window) {
+// The window of tiles [t0, t0 + count) of the `band` output rows from oh0 of (n, od):
+// V_e[channel][kd][input row oh0 * stride_h - pad_h + r][tile] for r < band_rows. Rows that no output
+// row of the band reads (strides above the kernel's extent) are skipped. Returns false when an
+// input value read is not finite.
+bool fill_band(const ConvGeometry& g, const Setup& s, const View5<float>& src, std::int64_t n, std::int64_t od,
+               std::int64_t oh0, std::int64_t band, std::int64_t t0, std::int64_t count, float* window) {
   const ProfileScope scope(Phase::transforms);
-  const std::int64_t e_stride = s.channels * s.kernel_rows * s.row_stride;
+  const std::int64_t e_stride = s.channels * s.channel_stride;
   const std::int64_t x0 = 2 * t0 - g.pad_begin[2];  // tile t0's first input column
+  std::uint64_t used = 0;  // bit r: band row r is read
+  for (std::int64_t i = 0; i < band; ++i)
+    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) used |= std::uint64_t(1) << (i * g.stride[1] + kh * g.dilation[1]);
+  const std::int64_t rows = (band - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1;
   alignas(64) float check[16] = {};
   for (std::int64_t c = 0; c < s.channels; ++c)
-    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
-      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-        float* v = window + (c * s.kernel_rows + kd * g.kernel[1] + kh) * s.row_stride;
-        const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
-        const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        if ((used >> r & 1) == 0) continue;
+        float* v = window + c * s.channel_stride + (kd * s.band_rows + r) * s.row_stride;
+        const std::int64_t ih = oh0 * g.stride[1] - g.pad_begin[1] + r;
         if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
           for (std::int64_t e = 0; e < 4; ++e) std::fill_n(v + e * e_stride, count, 0.0f);
           continue;
@@ -146,6 +168,7 @@ bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src,
         const float* in = src.plane(n, c) + id * src.strides[2] + ih * src.strides[3];
         s.transforms->input_row(in, src.strides[4], x0, g.in[2], count, v, e_stride, check);
       }
+    }
   float sum = 0.0f;
   for (const float lane : check) sum += lane;
   return std::isfinite(sum);
@@ -178,19 +201,24 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     const ProfileScope scope(Phase::packing);
     if (!transform_weights(g, s, x.weight, reinterpret_cast<float*>(shared))) return run_fallback(g, x, workspace);
   }
-  for (std::int64_t row = 0; row < s.kernel_rows; ++row) offsets[row] = row * s.row_stride;
+  for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+    for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      offsets[kd * g.kernel[1] + kh] = (kd * s.band_rows + kh * g.dilation[1]) * s.row_stride;
   if (x.bias.data != nullptr) {
     bias = reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes);
     for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
   }
 
-  const std::int64_t rows = g.batch * g.out[0] * g.out[1];
-  const std::int64_t items = rows * s.blocks_per_row;
+  // Bands as tall as the window allows, but at least 4 items per thread where there are rows.
   const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
+  const std::int64_t planes = g.batch * g.out[0] * s.blocks_per_row;
+  const std::int64_t band = std::clamp<std::int64_t>(g.out[1] / ceil_div(4 * threads, planes), 1, s.band_max);
+  const std::int64_t bands = ceil_div(g.out[1], band);
+  const std::int64_t items = planes * bands;
   std::atomic<bool> not_finite{false};
   std::byte* slots = shared + s.shared_bytes;
   const auto& ds = x.dst.strides;
-  const std::int64_t e_stride = s.channels * s.kernel_rows * s.row_stride;
+  const std::int64_t e_stride = s.channels * s.channel_stride;
 #pragma omp parallel num_threads(threads)
   {
     std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
@@ -199,44 +227,48 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
 #pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
     for (std::int64_t item = 0; item < items; ++item) {
       if (not_finite.load(std::memory_order_relaxed)) continue;
-      const std::int64_t block = item % s.blocks_per_row, row_index = item / s.blocks_per_row;
-      const std::int64_t oh = row_index % g.out[1], od = row_index / g.out[1] % g.out[0];
-      const std::int64_t n = row_index / (g.out[1] * g.out[0]);
+      const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
+      const std::int64_t oh0 = rest % bands * band, od = rest / bands % g.out[0];
+      const std::int64_t n = rest / (bands * g.out[0]);
+      const std::int64_t rows = std::min(band, g.out[1] - oh0);
       const std::int64_t t0 = block * s.tiles_per_block;
       const std::int64_t count = std::min(s.tiles_per_block, s.tiles_per_row - t0);
-      if (!fill_window(g, s, x.src, n, od, oh, t0, count, window)) {
+      if (!fill_band(g, s, x.src, n, od, oh0, rows, t0, count, window)) {
         not_finite.store(true, std::memory_order_relaxed);
         continue;
       }
-      for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
-        for (std::int64_t first = 0; first < count; first += s.pmax) {
-          const std::int64_t pixels = std::min(s.pmax, count - first);
-          {
-            const ProfileScope scope(Phase::microkernel);
-            const IgemmKernelFn kernel = s.kernel->get(int(pixels));
-            for (std::int64_t e = 0; e < 4; ++e) {
-              IgemmArgs args;
-              args.window = window + e * e_stride + first;
-              args.window_channel_stride = s.kernel_rows * s.row_stride;
-              args.tap_offsets = offsets;
-              args.taps = s.kernel_rows;
-              args.channels = s.channels;
-              args.weights = u + (kb * 4 + e) * s.channels * s.kernel_rows * s.ocb;
-              args.dst = products + e * s.ocb * s.product_stride;
-              args.dst_pixel_stride = 1;
-              args.dst_channel_stride = s.product_stride;
-              args.out_channels = s.ocb;
-              kernel(args);
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const float* row_window = window + i * g.stride[1] * s.row_stride;  // output row oh0 + i
+        for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
+          for (std::int64_t first = 0; first < count; first += s.pmax) {
+            const std::int64_t pixels = std::min(s.pmax, count - first);
+            {
+              const ProfileScope scope(Phase::microkernel);
+              const IgemmKernelFn kernel = s.kernel->get(int(pixels));
+              for (std::int64_t e = 0; e < 4; ++e) {
+                IgemmArgs args;
+                args.window = row_window + e * e_stride + first;
+                args.window_channel_stride = s.channel_stride;
+                args.tap_offsets = offsets;
+                args.taps = s.kernel_rows;
+                args.channels = s.channels;
+                args.weights = u + (kb * 4 + e) * s.channels * s.kernel_rows * s.ocb;
+                args.dst = products + e * s.ocb * s.product_stride;
+                args.dst_pixel_stride = 1;
+                args.dst_channel_stride = s.product_stride;
+                args.out_channels = s.ocb;
+                kernel(args);
+              }
             }
+            const ProfileScope scope(Phase::epilogue);
+            const std::int64_t column = 2 * (t0 + first);
+            float* out = x.dst.data + n * ds[0] + kb * s.ocb * ds[1] + od * ds[2] + (oh0 + i) * ds[3] + column * ds[4];
+            s.transforms->output(products, s.ocb * s.product_stride, s.product_stride,
+                                 std::min(s.ocb, g.out_channels - kb * s.ocb), pixels,
+                                 std::min(2 * pixels, g.out[2] - column), bias != nullptr ? bias + kb * s.ocb : nullptr,
+                                 out, ds[1], ds[4]);
           }
-          const ProfileScope scope(Phase::epilogue);
-          const std::int64_t column = 2 * (t0 + first);
-          s.transforms->output(products, s.ocb * s.product_stride, s.product_stride,
-                               std::min(s.ocb, g.out_channels - kb * s.ocb), pixels,
-                               std::min(2 * pixels, g.out[2] - column), bias != nullptr ? bias + kb * s.ocb : nullptr,
-                               x.dst.data + n * ds[0] + kb * s.ocb * ds[1] + od * ds[2] + oh * ds[3] + column * ds[4],
-                               ds[1], ds[4]);
-        }
+      }
     }
   }
   // An input that is not all finite: the whole problem through implicit_gemm (it rewrites every
