@@ -47,8 +47,13 @@ struct Setup {
   std::int64_t blocks_per_row = 0;
   std::int64_t band_max = 0;         // output rows sharing one window (fewer at run time, see run_forward)
   std::int64_t band_rows = 0;        // window rows per (channel, kd): the input rows band_max rows read
-  std::int64_t row_stride = 0;       // window floats per row: >= tiles_per_block, a multiple of 16
+  // Rows of one block only (stride_h 1): the window rows are exactly tiles_per_row apart, so
+  // the band's output rows follow each other in the window and a kernel call spans rows.
+  bool flat = false;
+  std::int64_t row_stride = 0;       // window floats per row: tiles_per_row when flat, else a multiple of 16 >= tiles_per_block
   std::int64_t channel_stride = 0;   // window floats per channel: KD x band_rows x row_stride
+  std::int64_t e_stride = 0;         // window floats per transform e: C x channel_stride + 16 (row tails)
+  std::int64_t k_chunk = 0;          // blocks of OCB output channels whose weights are transformed at once
   std::int64_t product_stride = 0;   // floats per channel row of the products: >= Pmax
   std::size_t weights_bytes = 0, offsets_bytes = 0, bias_bytes = 0, shared_bytes = 0;
   std::size_t window_bytes = 0, slot_bytes = 0;
@@ -85,58 +90,66 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
     return "C * KD * ((KH - 1) * dilation_h + 1) = " + std::to_string(r.channels * g.kernel[0] * rows_of_band(1)) +
            " input rows too large for a window of " + std::to_string(r.pmax) + " tiles in " +
            std::to_string(kWinogradWindowBudget / 1024) + " KiB";
-  const std::int64_t weights_floats = r.k_blocks * 4 * r.channels * r.kernel_rows * r.ocb;
-  if (weights_floats * std::int64_t(sizeof(float)) > kWinogradWeightsBudget)
-    return "transformed weights of " + std::to_string(weights_floats * sizeof(float) / 1024) + " KiB > " +
-           std::to_string(kWinogradWeightsBudget / 1024) + " KiB";
+  // Transformed weights per block of OCB output channels; as many blocks at once as the budget
+  // allows (the window is then transformed again for each chunk).
+  const std::int64_t block_weight_bytes = 4 * r.channels * r.kernel_rows * r.ocb * std::int64_t(sizeof(float));
+  if (block_weight_bytes > kWinogradWeightsBudget)
+    return "transformed weights of " + std::to_string(block_weight_bytes / 1024) + " KiB per " +
+           std::to_string(r.ocb) + " output channels > " + std::to_string(kWinogradWeightsBudget / 1024) + " KiB";
+  r.k_chunk = std::min(r.k_blocks, kWinogradWeightsBudget / block_weight_bytes);
   std::int64_t calls = std::min(kMaxCallsPerBlock, ceil_div(r.tiles_per_row, r.pmax));
   while (calls > 1 && window_bytes(calls * r.pmax, 1) > kWinogradWindowBudget) --calls;
   r.tiles_per_block = calls * r.pmax;
+  r.blocks_per_row = ceil_div(r.tiles_per_row, r.tiles_per_block);
+  r.flat = g.stride[1] == 1 && r.blocks_per_row == 1 && r.tiles_per_row % r.pmax != 0;
+  r.row_stride = r.flat ? r.tiles_per_row : (r.tiles_per_block + 15) / 16 * 16;
+  auto flat_window_bytes = [&](std::int64_t band) {
+    return (4 * (r.channels * g.kernel[0] * rows_of_band(band) * r.row_stride + 16)) * std::int64_t(sizeof(float));
+  };
   r.band_max = 1;
   while (r.band_max < std::min(kMaxBand, g.out[1]) && rows_of_band(r.band_max + 1) <= kMaxBandRows &&
-         window_bytes(r.tiles_per_block, r.band_max + 1) <= kWinogradWindowBudget)
+         (r.flat ? flat_window_bytes(r.band_max + 1) : window_bytes(r.tiles_per_block, r.band_max + 1)) <=
+             kWinogradWindowBudget)
     ++r.band_max;
   r.band_rows = rows_of_band(r.band_max);
-  r.blocks_per_row = ceil_div(r.tiles_per_row, r.tiles_per_block);
-  r.row_stride = (r.tiles_per_block + 15) / 16 * 16;
   r.channel_stride = g.kernel[0] * r.band_rows * r.row_stride;
+  r.e_stride = r.channels * r.channel_stride + 16;
   r.product_stride = (r.pmax + 15) / 16 * 16;
-  r.weights_bytes = round_up(std::size_t(weights_floats) * sizeof(float));
+  r.weights_bytes = round_up(std::size_t(r.k_chunk * block_weight_bytes));
   r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
   r.bias_bytes = round_up(std::size_t(r.k_blocks * r.ocb) * sizeof(float));
   r.shared_bytes = r.weights_bytes + r.offsets_bytes + r.bias_bytes;
-  r.window_bytes = round_up(std::size_t(4 * r.channels * r.channel_stride) * sizeof(float));
-  r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride) * sizeof(float));
+  r.window_bytes = round_up(std::size_t(4 * r.e_stride) * sizeof(float));
+  // Products: 4 x OCB rows, and 16 floats more for the reads of a call's last row segment.
+  r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride + 16) * sizeof(float));
   return {};
 }
 
-// U for every block of OCB output channels: [k block][e][channel][kernel row][OCB], zero past K.
-// Returns whether every weight is finite.
-bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, float* u) {
+// U of the OCB output channels of block kb: [e][channel][kernel row][OCB], zero past K. Returns
+// whether every weight read is finite.
+bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, std::int64_t kb,
+                       float* u) {
   float check = 0.0f;  // sums every weight: not finite when one is Inf or NaN (or all overflow)
   const std::int64_t kh_count = g.kernel[1];
   const auto& ws = weight.strides;
   const std::int64_t e_stride = s.channels * s.kernel_rows * s.ocb;
-  for (std::int64_t kb = 0; kb < s.k_blocks; ++kb) {
-    float* block = u + kb * 4 * e_stride;
-    const std::int64_t filters = std::min(s.ocb, g.out_channels - kb * s.ocb);
-    const float* first_filter = weight.data + kb * s.ocb * ws[0];
-    // (channel, kernel row) outermost: the OCB filters' stores of one row are consecutive.
-    for (std::int64_t c = 0; c < s.channels; ++c)
-      for (std::int64_t row = 0; row < s.kernel_rows; ++row) {
-        float* to = block + (c * s.kernel_rows + row) * s.ocb;
-        const float* w = first_filter + c * ws[1] + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
-        for (std::int64_t j = 0; j < filters; ++j) {
-          const float g0 = w[j * ws[0]], g1 = w[j * ws[0] + ws[4]], g2 = w[j * ws[0] + 2 * ws[4]];
-          check += g0 + g1 + g2;
-          to[j] = g0;
-          to[e_stride + j] = (g0 + g1 + g2) * 0.5f;
-          to[2 * e_stride + j] = (g0 - g1 + g2) * 0.5f;
-          to[3 * e_stride + j] = g2;
-        }
-        for (std::int64_t e = 0; e < 4; ++e) std::fill(to + e * e_stride + filters, to + e * e_stride + s.ocb, 0.0f);
+  const std::int64_t filters = std::min(s.ocb, g.out_channels - kb * s.ocb);
+  const float* first_filter = weight.data + kb * s.ocb * ws[0];
+  // (channel, kernel row) outermost: the OCB filters' stores of one row are consecutive.
+  for (std::int64_t c = 0; c < s.channels; ++c)
+    for (std::int64_t row = 0; row < s.kernel_rows; ++row) {
+      float* to = u + (c * s.kernel_rows + row) * s.ocb;
+      const float* w = first_filter + c * ws[1] + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
+      for (std::int64_t j = 0; j < filters; ++j) {
+        const float g0 = w[j * ws[0]], g1 = w[j * ws[0] + ws[4]], g2 = w[j * ws[0] + 2 * ws[4]];
+        check += g0 + g1 + g2;
+        to[j] = g0;
+        to[e_stride + j] = (g0 + g1 + g2) * 0.5f;
+        to[2 * e_stride + j] = (g0 - g1 + g2) * 0.5f;
+        to[3 * e_stride + j] = g2;
       }
-  }
+      for (std::int64_t e = 0; e < 4; ++e) std::fill(to + e * e_stride + filters, to + e * e_stride + s.ocb, 0.0f);
+    }
   return std::isfinite(check);
 }
 
@@ -147,7 +160,7 @@ bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>
 bool fill_band(const ConvGeometry& g, const Setup& s, const View5<float>& src, std::int64_t n, std::int64_t od,
                std::int64_t oh0, std::int64_t band, std::int64_t t0, std::int64_t count, float* window) {
   const ProfileScope scope(Phase::transforms);
-  const std::int64_t e_stride = s.channels * s.channel_stride;
+  const std::int64_t e_stride = s.e_stride;
   const std::int64_t x0 = 2 * t0 - g.pad_begin[2];  // tile t0's first input column
   std::uint64_t used = 0;  // bit r: band row r is read
   for (std::int64_t i = 0; i < band; ++i)
@@ -191,19 +204,17 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   Setup s;
   check(Direction::forward, g, DType::float32, &s);
   auto* shared = static_cast<std::byte*>(workspace);
-  const float* u = reinterpret_cast<float*>(shared);
+  const std::int64_t block_floats = 4 * s.channels * s.kernel_rows * s.ocb;  // U of one block of OCB channels
+  // Weights transformed once per plan (all blocks at once), or per chunk of k_chunk blocks here.
+  const auto* packed = dynamic_cast<const WinogradPackedWeights*>(x.packed_weights);
+  if (packed != nullptr && !packed->finite) return run_fallback(g, x, workspace);
+  float* chunk_weights = reinterpret_cast<float*>(shared);
+  const std::int64_t k_chunk = packed != nullptr ? s.k_blocks : s.k_chunk;
   auto* offsets = reinterpret_cast<std::int64_t*>(shared + s.weights_bytes);
-  float* bias = nullptr;  // contiguous, OCB-padded copy of the bias, or null
-  if (const auto* packed = dynamic_cast<const WinogradPackedWeights*>(x.packed_weights)) {
-    if (!packed->finite) return run_fallback(g, x, workspace);
-    u = packed->u.data();
-  } else {
-    const ProfileScope scope(Phase::packing);
-    if (!transform_weights(g, s, x.weight, reinterpret_cast<float*>(shared))) return run_fallback(g, x, workspace);
-  }
   for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
     for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
       offsets[kd * g.kernel[1] + kh] = (kd * s.band_rows + kh * g.dilation[1]) * s.row_stride;
+  float* bias = nullptr;  // contiguous, OCB-padded copy of the bias, or null
   if (x.bias.data != nullptr) {
     bias = reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes);
     for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
@@ -218,60 +229,84 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   std::atomic<bool> not_finite{false};
   std::byte* slots = shared + s.shared_bytes;
   const auto& ds = x.dst.strides;
-  const std::int64_t e_stride = s.channels * s.channel_stride;
 #pragma omp parallel num_threads(threads)
   {
     std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
     float* window = reinterpret_cast<float*>(slot);
     float* products = reinterpret_cast<float*>(slot + s.window_bytes);
-#pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
-    for (std::int64_t item = 0; item < items; ++item) {
-      if (not_finite.load(std::memory_order_relaxed)) continue;
-      const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
-      const std::int64_t oh0 = rest % bands * band, od = rest / bands % g.out[0];
-      const std::int64_t n = rest / (bands * g.out[0]);
-      const std::int64_t rows = std::min(band, g.out[1] - oh0);
-      const std::int64_t t0 = block * s.tiles_per_block;
-      const std::int64_t count = std::min(s.tiles_per_block, s.tiles_per_row - t0);
-      if (!fill_band(g, s, x.src, n, od, oh0, rows, t0, count, window)) {
-        not_finite.store(true, std::memory_order_relaxed);
-        continue;
+    for (std::int64_t kb0 = 0; kb0 < s.k_blocks; kb0 += k_chunk) {
+      const std::int64_t kb1 = std::min(s.k_blocks, kb0 + k_chunk);
+      // U of block kb (kb0 <= kb < kb1).
+      auto block_weights = [&](std::int64_t kb) -> const float* {
+        return packed != nullptr ? packed->u.data() + kb * block_floats : chunk_weights + (kb - kb0) * block_floats;
+      };
+      if (packed == nullptr) {
+#pragma omp for schedule(static)
+        for (std::int64_t kb = kb0; kb < kb1; ++kb) {
+          const ProfileScope scope(Phase::packing);
+          if (!transform_weights(g, s, x.weight, kb, chunk_weights + (kb - kb0) * block_floats))
+            not_finite.store(true, std::memory_order_relaxed);
+        }  // (barrier: every block of the chunk ready)
       }
-      for (std::int64_t i = 0; i < rows; ++i) {
-        const float* row_window = window + i * g.stride[1] * s.row_stride;  // output row oh0 + i
-        for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
-          for (std::int64_t first = 0; first < count; first += s.pmax) {
-            const std::int64_t pixels = std::min(s.pmax, count - first);
-            {
-              const ProfileScope scope(Phase::microkernel);
-              const IgemmKernelFn kernel = s.kernel->get(int(pixels));
-              for (std::int64_t e = 0; e < 4; ++e) {
-                IgemmArgs args;
-                args.window = row_window + e * e_stride + first;
-                args.window_channel_stride = s.channel_stride;
-                args.tap_offsets = offsets;
-                args.taps = s.kernel_rows;
-                args.channels = s.channels;
-                args.weights = u + (kb * 4 + e) * s.channels * s.kernel_rows * s.ocb;
-                args.dst = products + e * s.ocb * s.product_stride;
-                args.dst_pixel_stride = 1;
-                args.dst_channel_stride = s.product_stride;
-                args.out_channels = s.ocb;
-                kernel(args);
+#pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
+      for (std::int64_t item = 0; item < items; ++item) {
+        if (not_finite.load(std::memory_order_relaxed)) continue;
+        const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
+        const std::int64_t oh0 = rest % bands * band, od = rest / bands % g.out[0];
+        const std::int64_t n = rest / (bands * g.out[0]);
+        const std::int64_t rows = std::min(band, g.out[1] - oh0);
+        const std::int64_t t0 = block * s.tiles_per_block;
+        const std::int64_t count = std::min(s.tiles_per_block, s.tiles_per_row - t0);
+        if (!fill_band(g, s, x.src, n, od, oh0, rows, t0, count, window)) {
+          not_finite.store(true, std::memory_order_relaxed);
+          continue;
+        }
+        // Kernel calls over `span` consecutive tiles of a line of the window: every row's tiles at
+        // once when flat (calls then span rows), else one output row at a time.
+        const std::int64_t lines = s.flat ? 1 : rows, span = s.flat ? rows * count : count;
+        for (std::int64_t line = 0; line < lines; ++line) {
+          const float* line_window = window + line * g.stride[1] * s.row_stride;
+          for (std::int64_t kb = kb0; kb < kb1; ++kb)
+            for (std::int64_t first = 0; first < span; first += s.pmax) {
+              const std::int64_t pixels = std::min(s.pmax, span - first);
+              {
+                const ProfileScope scope(Phase::microkernel);
+                const IgemmKernelFn kernel = s.kernel->get(int(pixels));
+                for (std::int64_t e = 0; e < 4; ++e) {
+                  IgemmArgs args;
+                  args.window = line_window + e * s.e_stride + first;
+                  args.window_channel_stride = s.channel_stride;
+                  args.tap_offsets = offsets;
+                  args.taps = s.kernel_rows;
+                  args.channels = s.channels;
+                  args.weights = block_weights(kb) + e * (block_floats / 4);
+                  args.dst = products + e * s.ocb * s.product_stride;
+                  args.dst_pixel_stride = 1;
+                  args.dst_channel_stride = s.product_stride;
+                  args.out_channels = s.ocb;
+                  kernel(args);
+                }
+              }
+              // Output transform, one row segment at a time (tile p of the line: row p / count).
+              const ProfileScope scope(Phase::epilogue);
+              for (std::int64_t p = first; p < first + pixels;) {
+                const std::int64_t row = line + p / count, tile = p % count;
+                const std::int64_t length = std::min(first + pixels - p, count - tile);
+                const std::int64_t column = 2 * (t0 + tile);
+                float* out = x.dst.data + n * ds[0] + kb * s.ocb * ds[1] + od * ds[2] + (oh0 + row) * ds[3] +
+                             column * ds[4];
+                s.transforms->output(products + (p - first), s.ocb * s.product_stride, s.product_stride,
+                                     std::min(s.ocb, g.out_channels - kb * s.ocb), length,
+                                     std::min(2 * length, g.out[2] - column),
+                                     bias != nullptr ? bias + kb * s.ocb : nullptr, out, ds[1], ds[4]);
+                p += length;
               }
             }
-            const ProfileScope scope(Phase::epilogue);
-            const std::int64_t column = 2 * (t0 + first);
-            float* out = x.dst.data + n * ds[0] + kb * s.ocb * ds[1] + od * ds[2] + (oh0 + i) * ds[3] + column * ds[4];
-            s.transforms->output(products, s.ocb * s.product_stride, s.product_stride,
-                                 std::min(s.ocb, g.out_channels - kb * s.ocb), pixels,
-                                 std::min(2 * pixels, g.out[2] - column), bias != nullptr ? bias + kb * s.ocb : nullptr,
-                                 out, ds[1], ds[4]);
-          }
-      }
+        }
+      }  // (barrier: the chunk's weights are no longer read)
     }
   }
-  // An input that is not all finite: the whole problem through implicit_gemm (it rewrites every
+  // Operands that are not all finite: the whole problem through implicit_gemm (it rewrites every
   // output).
   if (not_finite.load()) run_fallback(g, x, workspace);
 }
@@ -307,8 +342,10 @@ class WinogradEngine final : public TypedConvEngine<WinogradEngine> {
       Setup s;
       if (direction != Direction::forward || !check(direction, g, DType::float32, &s).empty()) return nullptr;
       auto packed = std::make_unique<WinogradPackedWeights>();
-      packed->u.resize(s.weights_bytes / sizeof(float));
-      packed->finite = transform_weights(g, s, weight, packed->u.data());
+      const std::int64_t block_floats = 4 * s.channels * s.kernel_rows * s.ocb;
+      packed->u.resize(std::size_t(s.k_blocks * block_floats));
+      for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
+        packed->finite = transform_weights(g, s, weight, kb, packed->u.data() + kb * block_floats) && packed->finite;
       return packed;
     }
   }
