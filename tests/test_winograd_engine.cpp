@@ -180,7 +180,7 @@ TEST(WinogradEngine, WorkspaceDoesNotGrowWithTheImage) {
 // rows (bands): full bands of 16 rows and a last short one (batch 4, 37 rows), rows no output row
 // reads (stride 3 over a 1-row kernel), dilation 2 and a 3-D band; kernel calls spanning output
 // rows (rows of 7 and 10 tiles); weights transformed in two chunks of output channels (C 256,
-// K 96).
+// K 96) and in groups of kernel rows (9x9 in D and H: 81 rows).
 TEST(WinogradEngine, OneAndTwoThreadsAgree) {
   for (const Problem& p :
        {fctest::make_problem(Op::forward, 2, 12, 40, {20, 301}, {3, 3}, fc::ConvParams(2).padding({1}), true),
@@ -191,7 +191,8 @@ TEST(WinogradEngine, OneAndTwoThreadsAgree) {
                              true),
         fctest::make_problem(Op::forward, 1, 4, 33, {5, 19, 17}, {3, 3, 3}, fc::ConvParams(3).padding({1}), true),
         fctest::make_problem(Op::forward, 2, 16, 40, {14, 14}, {3, 3}, fc::ConvParams(2).padding({1}), true),
-        fctest::make_problem(Op::forward, 1, 256, 96, {6, 20}, {3, 3}, fc::ConvParams(2).padding({1, 0}), true)}) {
+        fctest::make_problem(Op::forward, 1, 256, 96, {6, 20}, {3, 3}, fc::ConvParams(2).padding({1, 0}), true),
+        fctest::make_problem(Op::forward, 1, 2, 5, {10, 11, 12}, {9, 9, 3}, fc::ConvParams(3).padding({4, 4, 1}), true)}) {
     EXPECT_EQ(fctest::outputs_with_threads(p, kEngine, 1, 7), fctest::outputs_with_threads(p, kEngine, 2, 7))
         << p.describe();
     EXPECT_EQ(fctest::check_engine_against_reference(p, kEngine, ValueMode::int_f32), "") << p.describe();

@@ -73,6 +73,7 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   r.transforms = &winograd_transforms(r.kernel->isa);
   r.ocb = r.kernel->ocb();
   r.pmax = r.kernel->pmax;
+  if (r.ocb > 64) return "kernel block of " + std::to_string(r.ocb) + " output channels (takes <= 64)";
   r.channels = g.in_channels;
   r.k_blocks = ceil_div(g.out_channels, r.ocb);
   r.kernel_rows = g.kernel[0] * g.kernel[1];
@@ -127,30 +128,58 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
 
 // U of the OCB output channels of block kb: [e][channel][kernel row][OCB], zero past K. Returns
 // whether every weight read is finite.
+//
+// Per group of channels, the block's filters are first transposed into t[channel][row][kw][OCB]
+// (the ISA's implicit-GEMM weight packing, on as many consecutive floats per filter as the layout
+// has: a group's channels, one channel's kernel rows, or element by element), then combined along
+// OCB-long rows.
 bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, std::int64_t kb,
                        float* u) {
-  float check = 0.0f;  // sums every weight: not finite when one is Inf or NaN (or all overflow)
-  const std::int64_t kh_count = g.kernel[1];
+  constexpr std::int64_t kTempFloats = 6144;
+  const std::int64_t ocb = s.ocb, kh_count = g.kernel[1], row_floats = s.kernel_rows * 3;  // per channel
   const auto& ws = weight.strides;
-  const std::int64_t e_stride = s.channels * s.kernel_rows * s.ocb;
-  const std::int64_t filters = std::min(s.ocb, g.out_channels - kb * s.ocb);
-  const float* first_filter = weight.data + kb * s.ocb * ws[0];
-  // (channel, kernel row) outermost: the OCB filters' stores of one row are consecutive.
-  for (std::int64_t c = 0; c < s.channels; ++c)
-    for (std::int64_t row = 0; row < s.kernel_rows; ++row) {
-      float* to = u + (c * s.kernel_rows + row) * s.ocb;
-      const float* w = first_filter + c * ws[1] + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
-      for (std::int64_t j = 0; j < filters; ++j) {
-        const float g0 = w[j * ws[0]], g1 = w[j * ws[0] + ws[4]], g2 = w[j * ws[0] + 2 * ws[4]];
-        check += g0 + g1 + g2;
-        to[j] = g0;
-        to[e_stride + j] = (g0 + g1 + g2) * 0.5f;
-        to[2 * e_stride + j] = (g0 - g1 + g2) * 0.5f;
-        to[3 * e_stride + j] = g2;
+  const std::int64_t e_stride = s.channels * s.kernel_rows * ocb;
+  const std::int64_t filters = std::min(ocb, g.out_channels - kb * ocb);
+  const float* first_filter = weight.data + kb * ocb * ws[0];
+  const bool rows_consecutive = ws[4] == 1 && ws[3] == 3 && (g.kernel[0] == 1 || ws[2] == 3 * kh_count);
+  const bool channels_consecutive = rows_consecutive && ws[1] == row_floats;
+  // Channels per group (whole 16-float columns for the packing when 16 or more), and kernel rows
+  // per group when one channel's rows exceed the temporary.
+  std::int64_t group = std::clamp<std::int64_t>(kTempFloats / (row_floats * ocb), 1, s.channels);
+  if (group >= 16) group = group / 16 * 16;
+  const std::int64_t rows_per_group = std::min(s.kernel_rows, kTempFloats / (3 * ocb));
+  alignas(64) static thread_local float t[kTempFloats];  // (thread_local: 24 KiB off the stack)
+  alignas(64) float check[16] = {};                      // sums of the weights (WinogradWeightsFn)
+  if (filters < ocb) std::fill_n(t, kTempFloats, 0.0f);  // lanes past K stay zero (never packed)
+  for (std::int64_t c0 = 0; c0 < s.channels; c0 += group) {
+    const std::int64_t channels = std::min(group, s.channels - c0);
+    for (std::int64_t row0 = 0; row0 < s.kernel_rows; row0 += rows_per_group) {
+      const std::int64_t rows = std::min(rows_per_group, s.kernel_rows - row0);  // all rows when group > 1
+      if (channels_consecutive && channels > 1) {
+        s.kernel->pack(first_filter + c0 * ws[1], ws[0], filters, channels * row_floats, t, ocb);
+      } else {
+        for (std::int64_t c = c0; c < c0 + channels; ++c) {
+          float* tc = t + (c - c0) * rows * 3 * ocb;
+          const float* w = first_filter + c * ws[1];
+          if (rows_consecutive) {
+            s.kernel->pack(w + row0 * 3, ws[0], filters, rows * 3, tc, ocb);
+            continue;
+          }
+          for (std::int64_t r = 0; r < rows; ++r) {
+            const std::int64_t row = row0 + r;
+            const float* from = w + (row / kh_count) * ws[2] + (row % kh_count) * ws[3];
+            for (std::int64_t kw = 0; kw < 3; ++kw)
+              for (std::int64_t j = 0; j < filters; ++j) tc[(r * 3 + kw) * ocb + j] = from[j * ws[0] + kw * ws[4]];
+          }
+        }
       }
-      for (std::int64_t e = 0; e < 4; ++e) std::fill(to + e * e_stride + filters, to + e * e_stride + s.ocb, 0.0f);
+      // t holds (channel, row) pairs in U's order when the group has all rows or one channel.
+      s.transforms->weights(t, channels * rows, ocb, u + (c0 * s.kernel_rows + row0) * ocb, e_stride, check);
     }
-  return std::isfinite(check);
+  }
+  float sum = 0.0f;
+  for (const float lane : check) sum += lane;
+  return std::isfinite(sum);
 }
 
 // The window of tiles [t0, t0 + count) of the `band` output rows from oh0 of (n, od):
@@ -220,10 +249,12 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
   }
 
-  // Bands as tall as the window allows, but at least 4 items per thread where there are rows.
+  // Bands as tall as the window allows (each input row transformed once per band and chunk), but
+  // with several threads at least 4 items per thread where there are rows.
   const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
   const std::int64_t planes = g.batch * g.out[0] * s.blocks_per_row;
-  const std::int64_t band = std::clamp<std::int64_t>(g.out[1] / ceil_div(4 * threads, planes), 1, s.band_max);
+  const std::int64_t min_items = threads > 1 ? 4 * threads : 1;
+  const std::int64_t band = std::clamp<std::int64_t>(g.out[1] / ceil_div(min_items, planes), 1, s.band_max);
   const std::int64_t bands = ceil_div(g.out[1], band);
   const std::int64_t items = planes * bands;
   std::atomic<bool> not_finite{false};

@@ -9,14 +9,16 @@ namespace fastconv::detail {
   void winograd_input_row_##isa(const float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*, \
                                 std::int64_t, float*);                                                     \
   void winograd_output_##isa(const float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,          \
-                             std::int64_t, const float*, float*, std::int64_t, std::int64_t);
+                             std::int64_t, const float*, float*, std::int64_t, std::int64_t);             \
+  void winograd_weights_##isa(const float*, std::int64_t, std::int64_t, float*, std::int64_t, float*);
 #include "kernels/winograd/winograd_kernels.inc"
 #undef FASTCONV_WINOGRAD_TRANSFORMS
 
 namespace {
 
 const WinogradTransforms kWinogradTransforms[] = {
-#define FASTCONV_WINOGRAD_TRANSFORMS(isa) {Isa::isa, &winograd_input_row_##isa, &winograd_output_##isa},
+#define FASTCONV_WINOGRAD_TRANSFORMS(isa) \
+  {Isa::isa, &winograd_input_row_##isa, &winograd_output_##isa, &winograd_weights_##isa},
 #include "kernels/winograd/winograd_kernels.inc"
 #undef FASTCONV_WINOGRAD_TRANSFORMS
 };

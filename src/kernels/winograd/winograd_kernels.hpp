@@ -39,11 +39,20 @@ using WinogradOutputFn = void (*)(const float* products, std::int64_t e_stride, 
                                   const float* bias, float* out, std::int64_t out_channel_stride,
                                   std::int64_t out_column_stride);
 
+// Weight transform of `rows` kernel rows of `width` filters each: with g_kw at
+// t[(r * 3 + kw) * width + j] (the three taps along W of filter j, kernel row r),
+//   u[e * e_stride + r * width + j] = U_e      for e < 4, r < rows, j < width,
+// and g0 + g1 + g2 of each filter added into check_lanes[0..16) (64-byte aligned; any lanes):
+// their sum is finite exactly when the weights are (or some are huge).
+using WinogradWeightsFn = void (*)(const float* t, std::int64_t rows, std::int64_t width, float* u,
+                                   std::int64_t e_stride, float* check_lanes);
+
 // One entry of the list: the transforms of one ISA.
 struct WinogradTransforms {
   Isa isa;
   WinogradInputRowFn input_row;
   WinogradOutputFn output;
+  WinogradWeightsFn weights;
   std::string name() const;  // f32_winograd_f2k3__<isa>
 };
 

@@ -196,4 +196,41 @@ void winograd_output(const float* products, std::int64_t e_stride, std::int64_t 
   }
 }
 
+template <Isa isa>
+void winograd_weights(const float* __restrict t, std::int64_t rows, std::int64_t width, float* __restrict u,
+                      std::int64_t e_stride, float* check_lanes) {
+  using Simd = SimdTraits<isa, float>;
+  using vec = typename Simd::vec;
+  constexpr int L = Simd::lanes;
+  const vec half = Simd::broadcast(0.5f);
+  vec check = winograd_load<vec>(check_lanes);
+  float tail_check = 0.0f;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* t0 = t + r * 3 * width;
+    const float* t1 = t0 + width;
+    const float* t2 = t1 + width;
+    float* to = u + r * width;
+    std::int64_t j = 0;
+    for (; j + L <= width; j += L) {
+      const vec g0 = winograd_load<vec>(t0 + j), g1 = winograd_load<vec>(t1 + j), g2 = winograd_load<vec>(t2 + j);
+      const vec outer = g0 + g2;
+      check += outer + g1;
+      winograd_store(to + j, g0);
+      winograd_store(to + e_stride + j, (outer + g1) * half);
+      winograd_store(to + 2 * e_stride + j, (outer - g1) * half);
+      winograd_store(to + 3 * e_stride + j, g2);
+    }
+    for (; j < width; ++j) {
+      const float g0 = t0[j], g1 = t1[j], g2 = t2[j];
+      tail_check += g0 + g1 + g2;
+      to[j] = g0;
+      to[e_stride + j] = (g0 + g1 + g2) * 0.5f;
+      to[2 * e_stride + j] = (g0 - g1 + g2) * 0.5f;
+      to[3 * e_stride + j] = g2;
+    }
+  }
+  check[0] += tail_check;
+  winograd_store(check_lanes, check);
+}
+
 }  // namespace fastconv::detail
