@@ -250,10 +250,11 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   }
 
   // Bands as tall as the window allows (each input row transformed once per band and chunk), but
-  // with several threads at least 4 items per thread where there are rows.
+  // with several threads and all weights at once, at least 4 items per thread where there are
+  // rows. (With weight chunks, few windows are split by output-channel blocks instead; below.)
   const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
   const std::int64_t planes = g.batch * g.out[0] * s.blocks_per_row;
-  const std::int64_t min_items = threads > 1 ? 4 * threads : 1;
+  const std::int64_t min_items = threads == 1 || k_chunk < s.k_blocks ? 1 : 4 * threads;
   const std::int64_t band = std::clamp<std::int64_t>(g.out[1] / ceil_div(min_items, planes), 1, s.band_max);
   const std::int64_t bands = ceil_div(g.out[1], band);
   const std::int64_t items = planes * bands;
@@ -265,6 +266,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
     float* window = reinterpret_cast<float*>(slot);
     float* products = reinterpret_cast<float*>(slot + s.window_bytes);
+    std::int64_t window_item = -1;  // the item whose window the slot holds, or -1
     for (std::int64_t kb0 = 0; kb0 < s.k_blocks; kb0 += k_chunk) {
       const std::int64_t kb1 = std::min(s.k_blocks, kb0 + k_chunk);
       // U of block kb (kb0 <= kb < kb1).
@@ -279,25 +281,30 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
             not_finite.store(true, std::memory_order_relaxed);
         }  // (barrier: every block of the chunk ready)
       }
-#pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
-      for (std::int64_t item = 0; item < items; ++item) {
-        if (not_finite.load(std::memory_order_relaxed)) continue;
+      // Window `item` (the band and row block it covers) against output-channel blocks
+      // [kb_begin, kb_end) of the chunk. A thread's window is kept while it stays the same item
+      // (across chunks too).
+      auto process = [&](std::int64_t item, std::int64_t kb_begin, std::int64_t kb_end) {
         const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
         const std::int64_t oh0 = rest % bands * band, od = rest / bands % g.out[0];
         const std::int64_t n = rest / (bands * g.out[0]);
         const std::int64_t rows = std::min(band, g.out[1] - oh0);
         const std::int64_t t0 = block * s.tiles_per_block;
         const std::int64_t count = std::min(s.tiles_per_block, s.tiles_per_row - t0);
-        if (!fill_band(g, s, x.src, n, od, oh0, rows, t0, count, window)) {
-          not_finite.store(true, std::memory_order_relaxed);
-          continue;
+        if (item != window_item) {
+          window_item = -1;
+          if (!fill_band(g, s, x.src, n, od, oh0, rows, t0, count, window)) {
+            not_finite.store(true, std::memory_order_relaxed);
+            return;
+          }
+          window_item = item;
         }
         // Kernel calls over `span` consecutive tiles of a line of the window: every row's tiles at
         // once when flat (calls then span rows), else one output row at a time.
         const std::int64_t lines = s.flat ? 1 : rows, span = s.flat ? rows * count : count;
         for (std::int64_t line = 0; line < lines; ++line) {
           const float* line_window = window + line * g.stride[1] * s.row_stride;
-          for (std::int64_t kb = kb0; kb < kb1; ++kb)
+          for (std::int64_t kb = kb_begin; kb < kb_end; ++kb)
             for (std::int64_t first = 0; first < span; first += s.pmax) {
               const std::int64_t pixels = std::min(s.pmax, span - first);
               {
@@ -334,6 +341,20 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
               }
             }
         }
+      };
+      const std::int64_t kc = kb1 - kb0;
+      if (threads > 1 && items < 2 * threads && kc >= threads) {
+        // Few windows (a small image with chunked weights): the threads split the chunk's blocks
+        // instead, each on the blocks whose weights it transformed (the same static split), each
+        // building the windows itself.
+#pragma omp for schedule(static)
+        for (std::int64_t index = 0; index < kc * items; ++index)
+          if (!not_finite.load(std::memory_order_relaxed))
+            process(index % items, kb0 + index / items, kb0 + index / items + 1);
+      } else {
+#pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
+        for (std::int64_t item = 0; item < items; ++item)
+          if (!not_finite.load(std::memory_order_relaxed)) process(item, kb0, kb1);
       }  // (barrier: the chunk's weights are no longer read)
     }
   }
