@@ -11,11 +11,12 @@
 //   3. pointwise      1x1, stride 1, no padding: a GEMM straight on the operands (its packing
 //                     blocks are bounded), every direction and dtype.
 //   4. winograd       forward float32, groups 1, kernels 3 wide at stride 1 along W, on AVX-512,
-//                     with C * KD * KH >= 256, K >= 64 and output rows >= 56: 1.5x fewer
-//                     multiply-adds on the implicit-GEMM kernels. Measured against implicit_gemm
-//                     (fastconv-bench, one thread): faster on audio_1d_k3, video_3d_k3, C128 56^2
-//                     and C64 112^2; slower on ResNet-50's 3x3 layers (C64 at 56^2, rows of 28
-//                     and less), on C*KD*KH < 256 and on K = 32.
+//                     with 192 <= C * KD * KH <= 1024, K >= 32 and output rows >= 14: 1.5x
+//                     fewer multiply-adds on the implicit-GEMM kernels. Measured against
+//                     implicit_gemm (fastconv-bench, 22 shapes, 1 and 2 threads): faster on
+//                     ResNet-50's res2-res4 3x3, audio_1d_k3, video_3d_k3 and the wider 3x3
+//                     layers; slower on C*KD*KH < 192 (C16, 1-D C64/C128), on K = 16 and on
+//                     C*KD*KH > 1024 (C512: one block of weights per chunk).
 //   5. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
 //                     bounded per-thread windows, packed weights.
 //   6. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
@@ -50,12 +51,13 @@ std::string auto_skip_reason(Engine candidate, const ConvGeometry& g) {
   if (candidate == Engine::winograd) {
     const std::int64_t reduction = g.in_channels * g.kernel[0] * g.kernel[1];
     if (active_isa() != Isa::avx512) return "measured on AVX-512 only";
-    if (reduction < kWinogradAutoMinReduction || g.out_channels < kWinogradAutoMinOutChannels ||
-        g.out[2] < kWinogradAutoMinWidth)
+    if (reduction < kWinogradAutoMinReduction || reduction > kWinogradAutoMaxReduction ||
+        g.out_channels < kWinogradAutoMinOutChannels || g.out[2] < kWinogradAutoMinWidth)
       return "C*KD*KH = " + std::to_string(reduction) + ", K = " + std::to_string(g.out_channels) +
-             ", output width " + std::to_string(g.out[2]) + " (auto takes >= " +
-             std::to_string(kWinogradAutoMinReduction) + ", " + std::to_string(kWinogradAutoMinOutChannels) +
-             ", " + std::to_string(kWinogradAutoMinWidth) + "): implicit_gemm is faster";
+             ", output width " + std::to_string(g.out[2]) + " (auto takes C*KD*KH in [" +
+             std::to_string(kWinogradAutoMinReduction) + ", " + std::to_string(kWinogradAutoMaxReduction) +
+             "], K >= " + std::to_string(kWinogradAutoMinOutChannels) + ", width >= " +
+             std::to_string(kWinogradAutoMinWidth) + "): implicit_gemm is faster";
   }
   return {};
 }
