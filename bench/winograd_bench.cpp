@@ -2,9 +2,8 @@
 // (and FASTCONV_MAX_ISA) allows: the input transform of C rows of W columns (padding 1 on each
 // side, as for a 3-wide kernel; window rows padded to 16 tiles, as the engine lays them out) and
 // the output transform of 32 channels x 14 tiles (one microkernel call's products) into NCHW
-// rows. Reports GB/s of transformed values written (4 floats per tile; 2 floats per tile out),
-// and, for the input transform, GFLOP/s of the multiply-adds per tile it saves (2 per output
-// column and input row, at 1.5x: W/2 tiles x 2 x 3 - 4 ... counted simply as 8 flops per tile).
+// rows (64-byte aligned, as the engine's). Reports GB/s of values written (4 floats per tile in; 2 per tile out) and GFLOP/s of the
+// transforms' additions (4 per tile in; 6 per tile out, with the bias).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -20,17 +19,20 @@ void run_input(benchmark::State& state, const WinogradTransforms& entry) {
   const std::int64_t width = state.range(0), rows = 64;
   const std::int64_t tiles = (width + 1) / 2, row_stride = (tiles + 15) / 16 * 16;
   const std::int64_t e_stride = rows * row_stride;
-  std::vector<float> input(std::size_t(rows * width), 0.5f), window(std::size_t(4 * e_stride));
+  std::vector<float> input(std::size_t(rows * width), 0.5f), memory(std::size_t(4 * e_stride + 16));
+  float* window = memory.data() + (16 - reinterpret_cast<std::uintptr_t>(memory.data()) / sizeof(float) % 16) % 16;
   alignas(64) float check[16] = {};
   for (auto _ : state) {
     for (std::int64_t r = 0; r < rows; ++r)
-      entry.input_row(input.data() + r * width, 1, -1, width, tiles, window.data() + r * row_stride, e_stride, check);
+      entry.input_row(input.data() + r * width, 1, -1, width, tiles, window + r * row_stride, e_stride, check);
     benchmark::DoNotOptimize(check);
     benchmark::ClobberMemory();
   }
-  const double bytes = 4.0 * sizeof(float) * double(rows * tiles);
+  const double bytes = 4.0 * sizeof(float) * double(rows * tiles), flops = 4.0 * double(rows * tiles);
   state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
                                               benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
 }
 
 void run_output(benchmark::State& state, const WinogradTransforms& entry) {
@@ -42,9 +44,11 @@ void run_output(benchmark::State& state, const WinogradTransforms& entry) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const double bytes = sizeof(float) * double(channels * width);
+  const double bytes = sizeof(float) * double(channels * width), flops = 6.0 * double(channels * pixels);
   state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
                                               benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
 }
 
 const bool registered = [] {

@@ -8,21 +8,30 @@
 //   m_e = sum over channels and kernel rows (kd, kh) of U_e V_e,
 //   y[2t] = m0 + m1 + m2,  y[2t + 1] = m1 - m2 - m3  (+ bias).
 // Each m_e is an implicit GEMM with kernel rows as taps: the microkernel of implicit_gemm runs
-// on a per-thread window of transformed inputs V_e[channel][kernel row][tile] (tiles of one output
-// row, zero where the input is padding), writing m_e for OCB channels x up to Pmax tiles; the
-// output transform interleaves the two columns. 2 x 3 multiply-adds per output become 4 per two
-// outputs (1.5x fewer); the factors are 1 and 1/2, so integer-valued inputs stay exact.
+// on a per-thread window of transformed inputs V_e[channel][kd][input row][tile] (zero where the
+// input is padding), writing m_e for OCB channels x up to Pmax tiles; the output transform
+// interleaves the two columns and adds the bias. 2 x 3 multiply-adds per output become 4 per two
+// outputs (1.5x fewer); the factors are 1 and 1/2, so integer-valued inputs stay exact. The three
+// transforms are a per-ISA kernel family (kernels/winograd).
+//
+// A window covers a band of output rows (up to 16) and a block of tiles of their rows, so each
+// input row is transformed once per band, not once per kernel row reading it. On rows of one
+// block at stride_h 1 the window rows are exactly the row's tiles apart: a kernel call then
+// spans output rows (ResNet's 14x14 and 7x7 layers keep full 14-tile calls).
 //
 // Takes forward float32 with groups = 1 and KW = 3, stride_w = dilation_w = 1 (any padding, any
-// KD, KH, strides and dilations in D and H, any layouts), when a window of Pmax tiles fits the
-// per-thread budget and the transformed weights fit kWinogradWeightsBudget; declines otherwise,
-// with the reason. Inputs or weights that are not all finite are computed by implicit_gemm
-// instead (the transform's differences would turn an Inf into NaN where the direct sum gives
-// Inf), so NaN and Inf propagate as in the reference.
+// KD, KH, strides and dilations in D and H, any layouts), when a window of Pmax tiles of one
+// output row fits the per-thread budget; declines otherwise, with the reason. Inputs or weights
+// that are not all finite are computed by implicit_gemm instead (the transform's differences
+// would turn an Inf into NaN where the direct sum gives Inf), so NaN and Inf propagate as in the
+// reference.
 //
-// Workspace: the transformed weights (4 x K x C x KD x KH floats, rounded up to OCB channels)
-// plus, per thread, the window (<= kWinogradWindowBudget bytes) and 4 x OCB x Pmax (rounded up to
-// 16) floats of products; or implicit_gemm's, whichever is larger (for the fallback).
+// Workspace: the transformed weights of as many blocks of OCB output channels as fit
+// kWinogradWeightsBudget (4 x C x KD x KH x OCB floats per block; larger layers run block chunks
+// one after the other, transforming their windows again unless a thread's window is unchanged),
+// plus, per thread, the window (<= kWinogradWindowBudget bytes) and 4 x OCB x Pmax (rounded up
+// to 16) floats of products; or implicit_gemm's, whichever is larger (for the fallback). A plan
+// given the weights (pack_weights) transforms all blocks once and holds them itself.
 #pragma once
 
 #include <cstdint>
