@@ -182,38 +182,82 @@ bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>
   return std::isfinite(sum);
 }
 
-// The window of tiles [t0, t0 + count) of the `band` output rows from oh0 of (n, od):
-// V_e[channel][kd][input row oh0 * stride_h - pad_h + r][tile] for r < band_rows. Rows that no output
-// row of the band reads (strides above the kernel's extent) are skipped. Returns false when an
-// input value read is not finite.
-bool fill_band(const ConvGeometry& g, const Setup& s, const View5<float>& src, std::int64_t n, std::int64_t od,
-               std::int64_t oh0, std::int64_t band, std::int64_t t0, std::int64_t count, float* window) {
-  const ProfileScope scope(Phase::transforms);
-  const std::int64_t e_stride = s.e_stride;
-  const std::int64_t x0 = 2 * t0 - g.pad_begin[2];  // tile t0's first input column
+// One window's part of the problem: tiles [t0, t0 + count) of the `rows` output rows from oh0 of
+// image n, output plane od.
+struct WindowItem {
+  std::int64_t n = 0, od = 0, oh0 = 0, rows = 0, t0 = 0, count = 0;
+};
+
+// Item `item` of the windows: row blocks fastest, then bands of `band` output rows, planes, images.
+WindowItem window_item_at(const ConvGeometry& g, const Setup& s, std::int64_t band, std::int64_t bands,
+                          std::int64_t item) {
+  WindowItem w;
+  const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
+  w.oh0 = rest % bands * band;
+  w.od = rest / bands % g.out[0];
+  w.n = rest / (bands * g.out[0]);
+  w.rows = std::min(band, g.out[1] - w.oh0);
+  w.t0 = block * s.tiles_per_block;
+  w.count = std::min(s.tiles_per_block, s.tiles_per_row - w.t0);
+  return w;
+}
+
+// Calls f(window row offset, input row or null for padding) for every window row of item w that
+// an output row reads: V_e[channel][kd][input row oh0 * stride_h - pad_h + r][tile], r <
+// band_rows. Rows that no output row reads (strides above the kernel's extent) are skipped.
+template <typename F>
+void for_each_window_row(const ConvGeometry& g, const Setup& s, const View5<float>& src, const WindowItem& w, F&& f) {
   std::uint64_t used = 0;  // bit r: band row r is read
-  for (std::int64_t i = 0; i < band; ++i)
+  for (std::int64_t i = 0; i < w.rows; ++i)
     for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) used |= std::uint64_t(1) << (i * g.stride[1] + kh * g.dilation[1]);
-  const std::int64_t rows = (band - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1;
-  alignas(64) float check[16] = {};
+  const std::int64_t rows = (w.rows - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1;
   for (std::int64_t c = 0; c < s.channels; ++c)
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-      const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+      const std::int64_t id = w.od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
       for (std::int64_t r = 0; r < rows; ++r) {
         if ((used >> r & 1) == 0) continue;
-        float* v = window + c * s.channel_stride + (kd * s.band_rows + r) * s.row_stride;
-        const std::int64_t ih = oh0 * g.stride[1] - g.pad_begin[1] + r;
-        if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-          for (std::int64_t e = 0; e < 4; ++e) std::fill_n(v + e * e_stride, count, 0.0f);
-          continue;
-        }
-        const float* in = src.plane(n, c) + id * src.strides[2] + ih * src.strides[3];
-        s.transforms->input_row(in, src.strides[4], x0, g.in[2], count, v, e_stride, check);
+        const std::int64_t offset = c * s.channel_stride + (kd * s.band_rows + r) * s.row_stride;
+        const std::int64_t ih = w.oh0 * g.stride[1] - g.pad_begin[1] + r;
+        const bool inside = id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1];
+        f(offset, inside ? src.plane(w.n, c) + id * src.strides[2] + ih * src.strides[3] : nullptr);
       }
     }
+}
+
+// The window of item w. Returns false when an input value read is not finite.
+bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, const WindowItem& w, float* window) {
+  const ProfileScope scope(Phase::transforms);
+  const std::int64_t x0 = 2 * w.t0 - g.pad_begin[2];  // tile t0's first input column
+  alignas(64) float check[16] = {};
+  for_each_window_row(g, s, src, w, [&](std::int64_t offset, const float* in) {
+    float* v = window + offset;
+    if (in == nullptr) {
+      for (std::int64_t e = 0; e < 4; ++e) std::fill_n(v + e * s.e_stride, w.count, 0.0f);
+    } else {
+      s.transforms->input_row(in, src.strides[4], x0, g.in[2], w.count, v, s.e_stride, check);
+    }
+  });
   float sum = 0.0f;
   for (const float lane : check) sum += lane;
   return std::isfinite(sum);
+}
+
+// Prefetches the input item w's window reads (issued one item ahead: the rows are short strided
+// segments that the hardware prefetchers do not follow).
+void prefetch_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, const WindowItem& w) {
+  const std::int64_t first = std::max<std::int64_t>(0, 2 * w.t0 - g.pad_begin[2]);
+  const std::int64_t end = std::min(g.in[2], 2 * (w.t0 + w.count) - g.pad_begin[2] + 2);
+  if (end <= first) return;
+  const std::int64_t step = src.strides[4];
+  for_each_window_row(g, s, src, w, [&](std::int64_t, const float* in) {
+    if (in == nullptr) return;
+    if (step == 1) {
+      for (std::int64_t x = first; x < end; x += 16) __builtin_prefetch(in + x);
+      __builtin_prefetch(in + end - 1);
+    } else {
+      for (std::int64_t x = first; x < end; ++x) __builtin_prefetch(in + x * step);
+    }
+  });
 }
 
 // The transformed weights made once per plan (WinogradEngine::pack_weights_typed).
@@ -285,19 +329,16 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
       // [kb_begin, kb_end) of the chunk. A thread's window is kept while it stays the same item
       // (across chunks too).
       auto process = [&](std::int64_t item, std::int64_t kb_begin, std::int64_t kb_end) {
-        const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
-        const std::int64_t oh0 = rest % bands * band, od = rest / bands % g.out[0];
-        const std::int64_t n = rest / (bands * g.out[0]);
-        const std::int64_t rows = std::min(band, g.out[1] - oh0);
-        const std::int64_t t0 = block * s.tiles_per_block;
-        const std::int64_t count = std::min(s.tiles_per_block, s.tiles_per_row - t0);
+        const WindowItem w = window_item_at(g, s, band, bands, item);
+        const std::int64_t n = w.n, od = w.od, oh0 = w.oh0, rows = w.rows, t0 = w.t0, count = w.count;
         if (item != window_item) {
           window_item = -1;
-          if (!fill_band(g, s, x.src, n, od, oh0, rows, t0, count, window)) {
+          if (!fill_window(g, s, x.src, w, window)) {
             not_finite.store(true, std::memory_order_relaxed);
             return;
           }
           window_item = item;
+          if (item + 1 < items) prefetch_window(g, s, x.src, window_item_at(g, s, band, bands, item + 1));
         }
         // Kernel calls over `span` consecutive tiles of a line of the window: every row's tiles at
         // once when flat (calls then span rows), else one output row at a time.

@@ -4,10 +4,9 @@
 //
 // Input: L tiles at a time from 2L + 2 consecutive columns, read as four unaligned vectors and
 // split into even and odd columns by two-source lane shuffles (d0, d1 from columns 2p.., d2, d3
-// from 2p + 2..). Rows whose tiles read only inside the row, at unit step, are transformed in
-// place (the last vector overlapping the one before); the few tiles at a row's ends, and rows
-// too short for a whole vector, use masked loads (AVX-512, AVX2) or, on the portable path and for
-// strided rows, a zero-padded copy of one vector's columns on the stack. Output: the even and odd columns of L tiles
+// from 2p + 2..); ceil(count / L) vectors per row, the last overlapping the one before. Loads
+// inside the row are plain; loads across its ends are masked (AVX-512, AVX2) or, on the portable
+// path and for strided rows, come from a zero-padded copy of the vector's columns on the stack. Output: the even and odd columns of L tiles
 // interleaved by two shuffles into 2L consecutive outputs.
 #pragma once
 
@@ -102,27 +101,27 @@ inline void winograd_input_vector(typename SimdTraits<isa, float>::vec low, type
 
 template <Isa isa>
 void winograd_input_row(const float* row, std::int64_t step, std::int64_t x0, std::int64_t width,
-                         std::int64_t count, float* v, std::int64_t e_stride, float* check_lanes) {
+                        std::int64_t count, float* v, std::int64_t e_stride, float* check_lanes) {
   using vec = typename SimdTraits<isa, float>::vec;
   constexpr int L = SimdTraits<isa, float>::lanes;
   vec check = winograd_load<vec>(check_lanes);
-  // The L tiles from s whose columns lie entirely inside the row, at unit step.
-  auto inside = [&](std::int64_t s) {
-    const float* columns = row + (x0 + 2 * s);
-    winograd_input_vector<isa>(winograd_load<vec>(columns), winograd_load<vec>(columns + L),
-                               winograd_load<vec>(columns + 2), winograd_load<vec>(columns + L + 2), v + s,
-                               e_stride, check);
+  // L consecutive columns from `first`: a plain load inside the row at unit step, a masked load
+  // across its ends; false where the ISA has no masked load (then the stack copy below).
+  auto load = [&](std::int64_t first, vec& value) {
+    if (first >= 0 && first + L <= width) {
+      value = winograd_load<vec>(row + first);
+      return true;
+    }
+    return winograd_load_inside<isa>(row, first, width, value);
   };
-  // The L tiles from s, with columns outside the row read as zeros: masked loads at unit step,
-  // otherwise a zero-padded copy of the 2L + 2 columns on the stack.
-  auto edge = [&](std::int64_t s) {
-    const std::int64_t first = x0 + 2 * s;
+  // Vectors of L tiles from 0; the last moves back to end at `count` (tiles computed twice get the
+  // same values), or, for fewer than L tiles, writes past count up to L.
+  const std::int64_t last = count > L ? count - L : 0;
+  for (std::int64_t s0 = 0; s0 < count; s0 += L) {
+    const std::int64_t s = std::min(s0, last), first = x0 + 2 * s;
     vec low, high, low2, high2;
-    if (step == 1 && winograd_load_inside<isa>(row, first, width, low)) {
-      winograd_load_inside<isa>(row, first + L, width, high);
-      winograd_load_inside<isa>(row, first + 2, width, low2);
-      winograd_load_inside<isa>(row, first + L + 2, width, high2);
-    } else {
+    if (step != 1 || !load(first, low) || !load(first + L, high) || !load(first + 2, low2) ||
+        !load(first + L + 2, high2)) {
       constexpr std::int64_t span = 2 * L + 2;
       alignas(64) float columns[span];
       for (std::int64_t i = 0; i < span; ++i) {
@@ -133,24 +132,6 @@ void winograd_input_row(const float* row, std::int64_t step, std::int64_t x0, st
       low2 = winograd_load<vec>(columns + 2), high2 = winograd_load<vec>(columns + L + 2);
     }
     winograd_input_vector<isa>(low, high, low2, high2, v + s, e_stride, check);
-  };
-  // Tiles [from, to) by edge vectors; the last one moves back to stay below the tiles that may be
-  // written, round_up(count, L) (tiles computed twice get the same values).
-  const std::int64_t written = (count + L - 1) / L * L;
-  auto edge_range = [&](std::int64_t from, std::int64_t to) {
-    for (std::int64_t s = from; s < to; s += L) edge(std::min(s, written - L));
-  };
-  // Tiles [begin, end) read only columns inside the row.
-  const std::int64_t begin = std::clamp<std::int64_t>((1 - x0) / 2, 0, count);
-  const std::int64_t end = std::clamp<std::int64_t>(width - 4 - x0 >= 0 ? (width - 4 - x0) / 2 + 1 : 0, begin, count);
-  if (step == 1 && end - begin >= L) {
-    edge_range(0, begin);
-    std::int64_t s = begin;
-    for (; s + L <= end; s += L) inside(s);
-    if (s < end) inside(end - L);  // overlapping the vector before
-    edge_range(end, count);
-  } else {
-    edge_range(0, count);
   }
   winograd_store(check_lanes, check);
 }
