@@ -25,7 +25,7 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-constexpr std::int64_t kMaxCallsPerBlock = 4;  // kernel calls (of Pmax tiles) per window block
+constexpr std::int64_t kMaxCallsPerBlock = 8;  // kernel calls (of Pmax tiles) per window block (the weights stream once per block)
 constexpr std::int64_t kMaxBand = 16;           // output rows per window
 constexpr std::int64_t kMaxBandRows = 64;       // input rows per (channel, kd) in a window (a 64-bit mask)
 
