@@ -11,12 +11,12 @@
 //   3. pointwise      1x1, stride 1, no padding: a GEMM straight on the operands (its packing
 //                     blocks are bounded), every direction and dtype.
 //   4. winograd       forward float32, groups 1, kernels 3 wide at stride 1 along W, on AVX-512,
-//                     with 192 <= C * KD * KH <= 1024, K >= 32 and output rows >= 14: 1.5x
+//                     with 96 <= C * KD * KH <= 1024, K >= 32 and output rows >= 14: 1.5x
 //                     fewer multiply-adds on the implicit-GEMM kernels. Measured against
-//                     implicit_gemm (fastconv-bench, 22 shapes, 1 and 2 threads): faster on
-//                     ResNet-50's res2-res4 3x3, audio_1d_k3, video_3d_k3 and the wider 3x3
-//                     layers; slower on C*KD*KH < 192 (C16, 1-D C64/C128), on K = 16 and on
-//                     C*KD*KH > 1024 (C512: one block of weights per chunk).
+//                     implicit_gemm (fastconv-bench, 22 shapes, 1 and 2 threads): 1.1-1.5x faster
+//                     on ResNet-50's res2-res4 3x3, audio_1d_k3, video_3d_k3, the wider 3x3 and
+//                     the 1-D layers from C128; slower on C*KD*KH < 96 (C16, 1-D C64 mixed), on
+//                     K = 16, and, at 2 threads, above 1024 (C512: weight chunks of one block).
 //   5. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
 //                     bounded per-thread windows, packed weights.
 //   6. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
