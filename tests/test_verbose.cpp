@@ -46,8 +46,8 @@ TEST(Verbose, NamesTheEngineItsMicrokernelAndTheDeclines) {
        {"engine=depthwise", "kernel=depthwise plane kernels__", "depthwise: chosen"}},
       {{1, 32, 14, 14}, {64, 32, 1, 1}, {1, 64, 14, 14}, fc::ConvParams(2),
        {"engine=pointwise", "kernel=f32_gemm_", "few_channels: declined"}},
-      {{1, 32, 14, 14}, {32, 32, 3, 3}, {1, 32, 14, 14}, same,
-       {"engine=implicit_gemm", "kernel=f32_igemm_", "pointwise: declined"}},
+      {{1, 32, 14, 14}, {32, 32, 5, 5}, {1, 32, 14, 14}, fc::ConvParams(2).padding({2, 2}),
+       {"engine=implicit_gemm", "kernel=f32_igemm_", "pointwise: declined", "winograd: declined (kernel width 5"}},
   };
   for (const Case& c : cases) {
     const std::string message = plan_message("1", c.src, c.weight, c.dst, c.params);
