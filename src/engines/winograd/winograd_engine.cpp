@@ -294,11 +294,11 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   }
 
   // Bands as tall as the window allows (each input row transformed once per band and chunk), but
-  // with several threads and all weights at once, at least 4 items per thread where there are
+  // with several threads and all weights at once, at least 2 items per thread where there are
   // rows. (With weight chunks, few windows are split by output-channel blocks instead; below.)
   const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
   const std::int64_t planes = g.batch * g.out[0] * s.blocks_per_row;
-  const std::int64_t min_items = threads == 1 || k_chunk < s.k_blocks ? 1 : 4 * threads;
+  const std::int64_t min_items = threads == 1 || k_chunk < s.k_blocks ? 1 : 2 * threads;
   const std::int64_t band = std::clamp<std::int64_t>(g.out[1] / ceil_div(min_items, planes), 1, s.band_max);
   const std::int64_t bands = ceil_div(g.out[1], band);
   const std::int64_t items = planes * bands;
