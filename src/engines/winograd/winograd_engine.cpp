@@ -25,7 +25,7 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-constexpr std::int64_t kMaxCallsPerBlock = 8;  // kernel calls (of Pmax tiles) per window block (the weights stream once per block)
+constexpr std::int64_t kMaxCallsPerBlock = 8;  // kernel calls (of Pmax tiles) per window block
 constexpr std::int64_t kMaxBand = 16;           // output rows per window
 constexpr std::int64_t kMaxBandRows = 64;       // input rows per (channel, kd) in a window (a 64-bit mask)
 
@@ -79,15 +79,16 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   r.kernel_rows = g.kernel[0] * g.kernel[1];
   r.tiles_per_row = ceil_div(g.out[2], 2);
   // Input rows per (channel, kd) that `band` consecutive output rows read, and the window bytes
-  // for blocks of `tiles` tiles (rows padded to 16 floats).
+  // for rows `row_stride` floats apart (plus the 16-float tail of each transform e).
   auto rows_of_band = [&](std::int64_t band) { return (band - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1; };
-  auto window_bytes = [&](std::int64_t tiles, std::int64_t band) {
-    return 4 * r.channels * g.kernel[0] * rows_of_band(band) * ((tiles + 15) / 16 * 16) * std::int64_t(sizeof(float));
+  auto window_bytes = [&](std::int64_t row_stride, std::int64_t band) {
+    return 4 * (r.channels * g.kernel[0] * rows_of_band(band) * row_stride + 16) * std::int64_t(sizeof(float));
   };
+  auto padded = [](std::int64_t tiles) { return (tiles + 15) / 16 * 16; };
   if (rows_of_band(1) > kMaxBandRows)
     return "kernel height extent (KH - 1) * dilation_h + 1 = " + std::to_string(rows_of_band(1)) + " > " +
            std::to_string(kMaxBandRows);
-  if (window_bytes(r.pmax, 1) > kWinogradWindowBudget)
+  if (window_bytes(padded(r.pmax), 1) > kWinogradWindowBudget)
     return "C * KD * ((KH - 1) * dilation_h + 1) = " + std::to_string(r.channels * g.kernel[0] * rows_of_band(1)) +
            " input rows too large for a window of " + std::to_string(r.pmax) + " tiles in " +
            std::to_string(kWinogradWindowBudget / 1024) + " KiB";
@@ -99,28 +100,24 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
            std::to_string(r.ocb) + " output channels > " + std::to_string(kWinogradWeightsBudget / 1024) + " KiB";
   r.k_chunk = std::min(r.k_blocks, kWinogradWeightsBudget / block_weight_bytes);
   std::int64_t calls = std::min(kMaxCallsPerBlock, ceil_div(r.tiles_per_row, r.pmax));
-  while (calls > 1 && window_bytes(calls * r.pmax, 1) > kWinogradWindowBudget) --calls;
+  while (calls > 1 && window_bytes(padded(calls * r.pmax), 1) > kWinogradWindowBudget) --calls;
   r.tiles_per_block = calls * r.pmax;
   r.blocks_per_row = ceil_div(r.tiles_per_row, r.tiles_per_block);
   r.flat = g.stride[1] == 1 && r.blocks_per_row == 1 && r.tiles_per_row % r.pmax != 0;
-  r.row_stride = r.flat ? r.tiles_per_row : (r.tiles_per_block + 15) / 16 * 16;
-  auto flat_window_bytes = [&](std::int64_t band) {
-    return (4 * (r.channels * g.kernel[0] * rows_of_band(band) * r.row_stride + 16)) * std::int64_t(sizeof(float));
-  };
+  r.row_stride = r.flat ? r.tiles_per_row : padded(r.tiles_per_block);
   r.band_max = 1;
   while (r.band_max < std::min(kMaxBand, g.out[1]) && rows_of_band(r.band_max + 1) <= kMaxBandRows &&
-         (r.flat ? flat_window_bytes(r.band_max + 1) : window_bytes(r.tiles_per_block, r.band_max + 1)) <=
-             kWinogradWindowBudget)
+         window_bytes(r.row_stride, r.band_max + 1) <= kWinogradWindowBudget)
     ++r.band_max;
   r.band_rows = rows_of_band(r.band_max);
   r.channel_stride = g.kernel[0] * r.band_rows * r.row_stride;
   r.e_stride = r.channels * r.channel_stride + 16;
-  r.product_stride = (r.pmax + 15) / 16 * 16;
+  r.product_stride = padded(r.pmax);
   r.weights_bytes = round_up(std::size_t(r.k_chunk * block_weight_bytes));
   r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
   r.bias_bytes = round_up(std::size_t(r.k_blocks * r.ocb) * sizeof(float));
   r.shared_bytes = r.weights_bytes + r.offsets_bytes + r.bias_bytes;
-  r.window_bytes = round_up(std::size_t(4 * r.e_stride) * sizeof(float));
+  r.window_bytes = round_up(std::size_t(window_bytes(r.row_stride, r.band_max)));
   // Products: 4 x OCB rows, and 16 floats more for the reads of a call's last row segment.
   r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride + 16) * sizeof(float));
   return {};
