@@ -4,15 +4,18 @@
 // column), C and K across the microkernel's channel blocks, batch 1 and > 1, bias on and off,
 // random operand layouts and rows wider than a window block; integer-valued inputs (exact: the
 // transform's factors are 1 and 1/2) and real inputs (within the reduction bound). Also:
-// non-finite values (the fallback to implicit_gemm) give NaN where the reference does, decline
-// reasons, one and two threads agree, auto's choice, and the workspace does not grow with the
-// image.
+// non-finite values (the fallback to implicit_gemm) give NaN where the reference does, also with
+// weights packed by the plan; packed weights match unpacked ones; decline reasons; one and two
+// threads agree (bands, flat calls, weight chunks); auto's choice; and the workspace does not grow
+// with the image.
 //
 // Reproduce one failing problem with the line the failure prints, e.g.
 //   FASTCONV_TEST_SEED=17 ./test_winograd_engine --gtest_filter='...'
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -178,6 +181,46 @@ TEST(WinogradEngine, AutoTakesItWhereMeasuredFaster) {
                            fctest::make_problem(Op::forward, 1, 64, 64, {4000}, {3}, padded(1), false)})
     EXPECT_EQ(fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params).engine(), fc::Engine::implicit_gemm)
         << p.describe();
+}
+
+// Weights transformed once by the plan (pack_weights) give the same outputs as per run, on the
+// random problems (real values, random layouts) and on the chunked and flat fixed ones.
+TEST(WinogradEngine, PackedWeightsMatchUnpacked) {
+  for (std::uint64_t seed = 0; seed < 40; ++seed)
+    EXPECT_EQ(fctest::packed_weights_report(winograd_problem(seed), kEngine, ValueMode::real_f32, true), "") << seed;
+  for (const Problem& p :
+       {fctest::make_problem(Op::forward, 1, 256, 96, {6, 20}, {3, 3}, fc::ConvParams(2).padding({1, 0}), true),
+        fctest::make_problem(Op::forward, 2, 16, 40, {14, 14}, {3, 3}, fc::ConvParams(2).padding({1}), true)})
+    EXPECT_EQ(fctest::packed_weights_report(p, kEngine, ValueMode::int_f32, false), "") << p.describe();
+}
+
+// Packed weights with an Inf or NaN: the run without the weight goes to implicit_gemm on the
+// plan's copy of the weight and gives the reference's NaN/Inf pattern.
+TEST(WinogradEngine, PackedNonFiniteWeightsGiveTheReferencePattern) {
+  const fc::ConvParams params = fc::ConvParams(2).padding({1});
+  for (const double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    fctest::Rng rng(11);
+    fctest::Tensor src(fc::DType::float32, {1, 8, 9, 11}), weight(fc::DType::float32, {12, 8, 3, 3});
+    fctest::Tensor dst(fc::DType::float32, {1, 12, 9, 11}), expected(fc::DType::float32, {1, 12, 9, 11});
+    src.fill_int(rng, -3, 3);
+    weight.fill_int(rng, -3, 3);
+    weight.set_linear(100, bad);
+    const fc::ConvArgs shapes{.src = src.view(), .weight = weight.view(), .dst = dst.view()};
+    fc::ConvPlan reference(fc::ConvKind::forward, {.src = src.view(), .weight = weight.view(), .dst = expected.view()},
+                           params, fc::Engine::reference);
+    reference.run({.src = src.view(), .weight = weight.view(), .dst = expected.view()});
+    fc::ConvPlan packed(fc::ConvKind::forward, shapes, params, kEngine);
+    packed.pack_weights(weight.view());
+    packed.run({.src = src.view(), .dst = dst.view()});
+    const std::vector<double> got = dst.to_dense(), want = expected.to_dense();
+    std::int64_t differ = 0, non_finite = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      differ += std::isnan(got[i]) != std::isnan(want[i]) || (!std::isnan(got[i]) && got[i] != want[i]);
+      non_finite += !std::isfinite(want[i]);
+    }
+    EXPECT_EQ(differ, 0) << bad;
+    EXPECT_GT(non_finite, 0) << bad;
+  }
 }
 
 // The plan's workspace for a forward problem, from shapes only (nothing allocated).
