@@ -162,18 +162,18 @@ TEST(WinogradEngine, DeclinesWithReasons) {
   fctest::expect_forward_float32_only(kEngine, taken);
 }
 
-// auto's rule (engine_registry.cpp): winograd on AVX-512 for 96 <= C*KD*KH <= 1024, K >= 32 and
+// auto's rule (engine_registry.cpp): winograd on AVX-512 and AVX2 for 96 <= C*KD*KH <= 1024, K >= 32 and
 // output rows >= 14 (ResNet-50's res2-res4 3x3, audio, video); implicit_gemm otherwise.
 TEST(WinogradEngine, AutoTakesItWhereMeasuredFaster) {
   auto padded = [](int d) { return fc::ConvParams(d).padding({1}); };
-  const bool avx512 = fastconv::detail::active_isa() == fastconv::detail::Isa::avx512;
+  const bool vector_isa = fastconv::detail::active_isa() != fastconv::detail::Isa::scalar;
   for (const Problem& p : {fctest::make_problem(Op::forward, 1, 64, 64, {56, 56}, {3, 3}, padded(2), false),
                            fctest::make_problem(Op::forward, 1, 256, 256, {14, 14}, {3, 3}, padded(2), false),
                            fctest::make_problem(Op::forward, 1, 256, 256, {16000}, {3}, padded(1), false),
                            fctest::make_problem(Op::forward, 1, 64, 64, {8, 56, 56}, {3, 3, 3}, padded(3), false),
                            fctest::make_problem(Op::forward, 1, 32, 32, {56, 56}, {3, 3}, padded(2), false)})
     EXPECT_EQ(fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params).engine(),
-              avx512 ? fc::Engine::winograd : fc::Engine::implicit_gemm)
+              vector_isa ? fc::Engine::winograd : fc::Engine::implicit_gemm)
         << p.describe();
   for (const Problem& p : {fctest::make_problem(Op::forward, 1, 16, 32, {224, 224}, {3, 3}, padded(2), false),
                            fctest::make_problem(Op::forward, 1, 64, 16, {56, 56}, {3, 3}, padded(2), false),

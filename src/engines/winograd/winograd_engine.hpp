@@ -44,7 +44,7 @@ inline constexpr std::int64_t kWinogradWindowBudget = 512 * 1024;    // bytes pe
 inline constexpr std::int64_t kWinogradWeightsBudget = 1024 * 1024;  // transformed weights, bytes
 
 // Where `auto` takes it (engine_registry.cpp), from fastconv-bench against implicit_gemm on
-// AVX-512 (BENCHMARKS.md, session 8): reductions C * KD * KH from 96 to 1024 (above, a weight
+// AVX-512 and AVX2 (BENCHMARKS.md, session 8): reductions C * KD * KH from 96 to 1024 (above, a weight
 // chunk holds one block of output channels: two threads cannot share a one-window layer), at
 // least 32 output channels (one kernel block) and output rows of at least 14.
 inline constexpr std::int64_t kWinogradAutoMinReduction = 96;
