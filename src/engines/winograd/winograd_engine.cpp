@@ -270,6 +270,60 @@ void run_fallback(const ConvGeometry& g, const ConvOperands<float>& x, void* wor
   implicit_gemm_engine().run(Direction::forward, g, plain, workspace);
 }
 
+// Output-channel blocks [kb_begin, kb_end) of window item w, whose window is built: per block,
+// the four product sums as kernel calls over the window, then the output transform. Calls cover
+// `span` consecutive tiles of a line of the window: every row's tiles at once when flat (calls
+// then span rows), else one output row at a time. `offsets` are the kernel rows' window offsets,
+// `bias` the OCB-padded bias or null, `block_weights(kb)` block kb's U.
+template <typename BlockWeights>
+void compute_window(const ConvGeometry& g, const Setup& s, const ConvOperands<float>& x, const WindowItem& w,
+                    const float* window, float* products, const std::int64_t* offsets, const float* bias,
+                    std::int64_t kb_begin, std::int64_t kb_end, BlockWeights&& block_weights) {
+  const auto& ds = x.dst.strides;
+  const std::int64_t e_weights = s.channels * s.kernel_rows * s.ocb;  // floats of one U_e of a block
+  const std::int64_t e_products = s.ocb * s.product_stride;
+  const std::int64_t lines = s.flat ? 1 : w.rows, span = s.flat ? w.rows * w.count : w.count;
+  for (std::int64_t line = 0; line < lines; ++line) {
+    const float* line_window = window + line * g.stride[1] * s.row_stride;
+    for (std::int64_t kb = kb_begin; kb < kb_end; ++kb)
+      for (std::int64_t first = 0; first < span; first += s.pmax) {
+        const std::int64_t pixels = std::min(s.pmax, span - first);
+        {
+          const ProfileScope scope(Phase::microkernel);
+          const IgemmKernelFn kernel = s.kernel->get(int(pixels));
+          for (std::int64_t e = 0; e < 4; ++e) {
+            IgemmArgs args;
+            args.window = line_window + e * s.e_stride + first;
+            args.window_channel_stride = s.channel_stride;
+            args.tap_offsets = offsets;
+            args.taps = s.kernel_rows;
+            args.channels = s.channels;
+            args.weights = block_weights(kb) + e * e_weights;
+            args.dst = products + e * e_products;
+            args.dst_pixel_stride = 1;
+            args.dst_channel_stride = s.product_stride;
+            args.out_channels = s.ocb;
+            kernel(args);
+          }
+        }
+        // Output transform, one row segment at a time (tile p of the line: row p / count).
+        const ProfileScope scope(Phase::epilogue);
+        for (std::int64_t p = first; p < first + pixels;) {
+          const std::int64_t row = line + p / w.count, tile = p % w.count;
+          const std::int64_t length = std::min(first + pixels - p, w.count - tile);
+          const std::int64_t column = 2 * (w.t0 + tile);
+          float* out = x.dst.data + w.n * ds[0] + kb * s.ocb * ds[1] + w.od * ds[2] + (w.oh0 + row) * ds[3] +
+                       column * ds[4];
+          s.transforms->output(products + (p - first), e_products, s.product_stride,
+                               std::min(s.ocb, g.out_channels - kb * s.ocb), length,
+                               std::min(2 * length, g.out[2] - column),
+                               bias != nullptr ? bias + kb * s.ocb : nullptr, out, ds[1], ds[4]);
+          p += length;
+        }
+      }
+  }
+}
+
 void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
   Setup s;
   check(Direction::forward, g, DType::float32, &s);
@@ -301,7 +355,6 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
   const std::int64_t items = planes * bands;
   std::atomic<bool> not_finite{false};
   std::byte* slots = shared + s.shared_bytes;
-  const auto& ds = x.dst.strides;
 #pragma omp parallel num_threads(threads)
   {
     std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
@@ -327,7 +380,6 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
       // (across chunks too).
       auto process = [&](std::int64_t item, std::int64_t kb_begin, std::int64_t kb_end) {
         const WindowItem w = window_item_at(g, s, band, bands, item);
-        const std::int64_t n = w.n, od = w.od, oh0 = w.oh0, rows = w.rows, t0 = w.t0, count = w.count;
         if (item != window_item) {
           window_item = -1;
           if (!fill_window(g, s, x.src, w, window)) {
@@ -337,48 +389,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
           window_item = item;
           if (item + 1 < items) prefetch_window(g, s, x.src, window_item_at(g, s, band, bands, item + 1));
         }
-        // Kernel calls over `span` consecutive tiles of a line of the window: every row's tiles at
-        // once when flat (calls then span rows), else one output row at a time.
-        const std::int64_t lines = s.flat ? 1 : rows, span = s.flat ? rows * count : count;
-        for (std::int64_t line = 0; line < lines; ++line) {
-          const float* line_window = window + line * g.stride[1] * s.row_stride;
-          for (std::int64_t kb = kb_begin; kb < kb_end; ++kb)
-            for (std::int64_t first = 0; first < span; first += s.pmax) {
-              const std::int64_t pixels = std::min(s.pmax, span - first);
-              {
-                const ProfileScope scope(Phase::microkernel);
-                const IgemmKernelFn kernel = s.kernel->get(int(pixels));
-                for (std::int64_t e = 0; e < 4; ++e) {
-                  IgemmArgs args;
-                  args.window = line_window + e * s.e_stride + first;
-                  args.window_channel_stride = s.channel_stride;
-                  args.tap_offsets = offsets;
-                  args.taps = s.kernel_rows;
-                  args.channels = s.channels;
-                  args.weights = block_weights(kb) + e * (block_floats / 4);
-                  args.dst = products + e * s.ocb * s.product_stride;
-                  args.dst_pixel_stride = 1;
-                  args.dst_channel_stride = s.product_stride;
-                  args.out_channels = s.ocb;
-                  kernel(args);
-                }
-              }
-              // Output transform, one row segment at a time (tile p of the line: row p / count).
-              const ProfileScope scope(Phase::epilogue);
-              for (std::int64_t p = first; p < first + pixels;) {
-                const std::int64_t row = line + p / count, tile = p % count;
-                const std::int64_t length = std::min(first + pixels - p, count - tile);
-                const std::int64_t column = 2 * (t0 + tile);
-                float* out = x.dst.data + n * ds[0] + kb * s.ocb * ds[1] + od * ds[2] + (oh0 + row) * ds[3] +
-                             column * ds[4];
-                s.transforms->output(products + (p - first), s.ocb * s.product_stride, s.product_stride,
-                                     std::min(s.ocb, g.out_channels - kb * s.ocb), length,
-                                     std::min(2 * length, g.out[2] - column),
-                                     bias != nullptr ? bias + kb * s.ocb : nullptr, out, ds[1], ds[4]);
-                p += length;
-              }
-            }
-        }
+        compute_window(g, s, x, w, window, products, offsets, bias, kb_begin, kb_end, block_weights);
       };
       const std::int64_t kc = kb1 - kb0;
       if (threads > 1 && items < 2 * threads && kc >= threads) {

@@ -6,8 +6,9 @@
 // split into even and odd columns by two-source lane shuffles (d0, d1 from columns 2p.., d2, d3
 // from 2p + 2..); ceil(count / L) vectors per row, the last overlapping the one before. Loads
 // inside the row are plain; loads across its ends are masked (AVX-512, AVX2) or, on the portable
-// path and for strided rows, come from a zero-padded copy of the vector's columns on the stack. Output: the even and odd columns of L tiles
-// interleaved by two shuffles into 2L consecutive outputs.
+// path and for strided rows, come from a zero-padded copy of the vector's columns on the stack.
+// Output: the even and odd columns of L tiles interleaved by two shuffles into 2L consecutive
+// outputs.
 #pragma once
 
 #include <algorithm>
