@@ -8,6 +8,10 @@
 // (non-temporal) stores allowed or not, on 64-byte aligned rows and on misaligned ones (where the
 // kernel must fall back to normal stores). Inputs are small integers, so results are exact.
 // Guard values around every destination row must survive.
+//
+// Row edges (tile.valid): each tap reads its own row holding only its valid pixels [lo, hi) (a
+// random range, often the whole row), allocated exactly, so the tap pointer stands before the
+// allocation when lo > 0; the sanitizers and NaN-free results check that nothing else is read.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,6 +37,7 @@ struct Case {
   Activation activation;
   bool stream = false;        // tile.stream_dst
   std::int64_t dst_misalign = 0;  // floats added to a 64-byte aligned dst (and its row stride)
+  bool edges = false;             // tile.valid: random valid pixel ranges per tap
 };
 
 std::string describe(const FewChannelsKernel& kernel, const Case& c) {
@@ -40,7 +45,8 @@ std::string describe(const FewChannelsKernel& kernel, const Case& c) {
          std::to_string(c.kernel_size) + " channels=" + std::to_string(c.channels) + " count=" +
          std::to_string(c.count) + " bias=" + std::to_string(c.bias) + " accumulate=" +
          std::to_string(c.accumulate) + " activation=" + std::to_string(int(c.activation)) +
-         " stream=" + std::to_string(c.stream) + " dst_misalign=" + std::to_string(c.dst_misalign);
+         " stream=" + std::to_string(c.stream) + " dst_misalign=" + std::to_string(c.dst_misalign) +
+         " edges=" + std::to_string(c.edges);
 }
 
 void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng) {
@@ -54,6 +60,31 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
   for (std::int64_t row = 0; row < rows; ++row)
     for (std::int64_t kw = 0; kw < k; ++kw)
       tap_pointers.push_back(source.data() + row * row_length + kGuardWidth + kw);
+  // Edges: tap t's valid pixels [valid[2t], valid[2t + 1]) in their own exact allocation.
+  std::vector<std::int64_t> valid;
+  std::vector<std::vector<float>> edge_rows;
+  if (c.edges) {
+    std::uniform_int_distribution<std::int64_t> pixel(0, c.count);
+    for (std::int64_t t = 0; t < taps; ++t) {
+      std::int64_t lo = 0, hi = c.count;
+      if (rng() % 2 == 0) {
+        lo = pixel(rng);
+        hi = pixel(rng);
+        if (lo > hi) std::swap(lo, hi);
+      }
+      valid.push_back(lo);
+      valid.push_back(hi);
+      std::vector<float>& row = edge_rows.emplace_back(std::size_t(hi - lo));
+      for (auto& v : row) v = float(small(rng));
+      tap_pointers[std::size_t(t)] = reinterpret_cast<const float*>(
+          reinterpret_cast<std::uintptr_t>(row.data()) - std::uintptr_t(lo) * sizeof(float));
+    }
+  }
+  auto tap_value = [&](std::int64_t t, std::int64_t j) -> double {
+    if (c.edges && (j < valid[std::size_t(2 * t)] || j >= valid[std::size_t(2 * t + 1)])) return 0.0;
+    if (c.edges) return double(edge_rows[std::size_t(t)][std::size_t(j - valid[std::size_t(2 * t)])]);
+    return double(tap_pointers[std::size_t(t)][j]);
+  };
   std::vector<float> weights(std::size_t(taps * kb));
   std::vector<float> bias(static_cast<std::size_t>(kb));
   for (std::int64_t t = 0; t < taps; ++t)
@@ -81,6 +112,16 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
   tile.count = c.count;
   tile.channels = c.channels;
   tile.stream_dst = c.stream;
+  if (c.edges) {
+    tile.valid = valid.data();
+    tile.valid_begin = 0;
+    tile.valid_end = c.count;
+    for (std::int64_t t = 0; t < taps; ++t) {
+      tile.valid_begin = std::max(tile.valid_begin, valid[std::size_t(2 * t)]);
+      tile.valid_end = std::min(tile.valid_end, valid[std::size_t(2 * t + 1)]);
+    }
+    tile.valid_end = std::max(tile.valid_begin, tile.valid_end);
+  }
   EpilogueParams<float> epilogue;
   epilogue.bias = c.bias ? bias.data() : nullptr;
   epilogue.accumulate = c.accumulate;
@@ -99,7 +140,7 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
       }
       double expected = 0.0;
       for (std::int64_t t = 0; t < taps; ++t)
-        expected += double(weights[std::size_t(t * kb + b)]) * double(tap_pointers[std::size_t(t)][j]);
+        expected += double(weights[std::size_t(t * kb + b)]) * tap_value(t, j);
       if (c.bias) expected += double(bias[std::size_t(b)]);
       if (c.accumulate) expected += double(initial[index]);
       if (c.activation == Activation::relu) expected = std::max(expected, 0.0);
@@ -121,8 +162,11 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
       for (int channels = 1; channels <= kernel.kb; ++channels) {
         // Every pixel count and channel count with one varying configuration...
         const int variant = int(count + channels);
-        const Case c{1 + variant % 4, 1 + 2 * (variant % 4), channels, count, variant % 2 == 0,
-                     variant % 3 == 0, Activation(variant % 3), variant % 5 < 3, variant % 7 == 0 ? 1 : 0};
+        Case c{1 + variant % 4, 1 + 2 * (variant % 4), channels, count, variant % 2 == 0,
+               variant % 3 == 0, Activation(variant % 3), variant % 5 < 3, variant % 7 == 0 ? 1 : 0};
+        run_case(kernel, c, rng);
+        if (HasFatalFailure()) return;
+        c.edges = true;
         run_case(kernel, c, rng);
         if (HasFatalFailure()) return;
       }
@@ -135,11 +179,13 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
           for (bool bias : {false, true})
             for (bool accumulate : {false, true})
               for (Activation activation : {Activation::none, Activation::relu, Activation::clamp})
-                for (bool stream : {false, true}) {
-                  run_case(kernel, Case{input_channels, kernel_size, kernel.kb, count, bias, accumulate, activation, stream},
-                           rng);
-                  if (HasFatalFailure()) return;
-                }
+                for (bool stream : {false, true})
+                  for (bool edges : {false, true}) {
+                    run_case(kernel,
+                             Case{input_channels, kernel_size, kernel.kb, count, bias, accumulate, activation, stream, 0, edges},
+                             rng);
+                    if (HasFatalFailure()) return;
+                  }
   }
   EXPECT_GT(tested, 0) << "no kernel runs on this CPU";
 }

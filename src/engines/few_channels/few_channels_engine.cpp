@@ -119,6 +119,7 @@ Plan make_plan(const ConvGeometry& g) {
                    round_up(std::size_t(p.taps * p.kb) * sizeof(float)) +       // compact weights
                    round_up(std::size_t(p.kb * p.tile_width) * sizeof(float)) + // dst tile buffer
                    round_up(std::size_t(p.taps) * sizeof(const float*)) +       // tap pointers
+                   round_up(std::size_t(2 * p.taps) * sizeof(std::int64_t)) +   // tap valid ranges
                    round_up(std::size_t(p.kernel_rows) * sizeof(const float*)); // kernel rows
   p.thread_slots = workspace_slots();
 
@@ -173,7 +174,8 @@ struct ThreadSlot {
   float* compact_weights;
   float* dst_tile;
   const float** taps;
-  const float** rows;  // per kernel row: the source row, or null outside the image
+  std::int64_t* valid;  // per tap: its valid pixels [begin, end) in row mode with edges
+  const float** rows;   // per kernel row: the source row, or null outside the image
 };
 
 ThreadSlot thread_slot(const Plan& p, std::byte* base) {
@@ -189,6 +191,7 @@ ThreadSlot thread_slot(const Plan& p, std::byte* base) {
   s.compact_weights = reinterpret_cast<float*>(take(std::size_t(p.taps * p.kb) * sizeof(float)));
   s.dst_tile = reinterpret_cast<float*>(take(std::size_t(p.kb * p.tile_width) * sizeof(float)));
   s.taps = reinterpret_cast<const float**>(take(std::size_t(p.taps) * sizeof(const float*)));
+  s.valid = reinterpret_cast<std::int64_t*>(take(std::size_t(2 * p.taps) * sizeof(std::int64_t)));
   s.rows = reinterpret_cast<const float**>(take(std::size_t(p.kernel_rows) * sizeof(const float*)));
   std::fill(s.zero_row, s.zero_row + p.window_length, 0.0f);
   return s;
@@ -233,10 +236,15 @@ void fill_windows(const RunContext& r, const float* source, std::int64_t o0, std
   }
 }
 
-// Output pixels [o0, o0 + count) of one output row; `direct` when every tap reads inside
-// unit-stride source rows at stride 1.
+enum class TapMode {
+  window,  // taps read the tile's windows (copies with the padding's zeros)
+  direct,  // taps read inside unit-stride source rows at stride 1
+  edges,   // taps read unit-stride source rows at stride 1, the kernel masking their padding
+};
+
+// Output pixels [o0, o0 + count) of one output row.
 void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::int64_t group,
-                  std::int64_t od, std::int64_t oh, std::int64_t o0, std::int64_t count, bool direct) {
+                  std::int64_t od, std::int64_t oh, std::int64_t o0, std::int64_t count, TapMode mode) {
   const ConvGeometry& g = r.g;
   const Plan& p = r.p;
   const bool finite = r.finite[group] != 0;
@@ -251,9 +259,19 @@ void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std:
         continue;
       }
       for (std::int64_t kw = 0; kw < kernel_w; ++kw) s.taps[tap++] = s.zero_row + p.shift[std::size_t(kw)];
-    } else if (direct) {
+    } else if (mode == TapMode::direct) {
       for (std::int64_t kw = 0; kw < kernel_w; ++kw)
         s.taps[tap++] = source + o0 + kw * g.dilation[2] - g.pad_begin[2];
+    } else if (mode == TapMode::edges) {
+      // Tap kw reads source column o0 + j + offset for output pixel j; integer arithmetic, as the
+      // pointer may stand before the row.
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw, ++tap) {
+        const std::int64_t offset = o0 + kw * g.dilation[2] - g.pad_begin[2];
+        s.taps[tap] = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(source) +
+                                                     std::uintptr_t(offset) * sizeof(float));
+        s.valid[2 * tap] = std::clamp<std::int64_t>(-offset, 0, count);
+        s.valid[2 * tap + 1] = std::clamp<std::int64_t>(g.in[2] - offset, s.valid[2 * tap], count);
+      }
     } else {
       float* windows = s.windows + row * p.phases * p.window_length;
       fill_windows(r, source, o0, count, windows);
@@ -262,6 +280,11 @@ void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std:
     }
   }
   // tap == 0 (every kernel row in the padding) still writes the epilogue of an empty sum.
+  std::int64_t valid_begin = 0, valid_end = count;
+  for (std::int64_t t = 0; mode == TapMode::edges && t < tap; ++t) {
+    valid_begin = std::max(valid_begin, s.valid[2 * t]);
+    valid_end = std::min(valid_end, s.valid[2 * t + 1]);
+  }
 
   const auto& ds = r.x.dst.strides;
   const bool unit_dst = ds[4] == 1;
@@ -290,6 +313,11 @@ void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std:
     tile.count = count;
     tile.channels = channels;
     tile.stream_dst = r.stream_dst && unit_dst;
+    if (mode == TapMode::edges) {
+      tile.valid = s.valid;
+      tile.valid_begin = valid_begin;
+      tile.valid_end = std::max(valid_begin, valid_end);
+    }
     EpilogueParams<float> epilogue;
     epilogue.bias = r.bias ? r.bias + k0 : nullptr;
     p.kernel->run(tile, epilogue);
@@ -317,14 +345,26 @@ void forward_row(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::
       }
     }
   }
-  // Output columns whose taps all read inside unit-stride rows at stride 1: read in place.
   const std::int64_t out_w = g.out[2];
+  const auto& ds = r.x.dst.strides;
+  const bool finite = r.finite[group] != 0;
+  if (g.stride[2] == 1 && ss[4] == 1 && ds[4] == 1 && finite) {
+    // Unit strides: the whole row in place, the kernel masking the taps' padding. Split where the
+    // dst row is 64-byte aligned, so whole-vector stores never split cache lines and may stream.
+    const float* dst_row = r.x.dst.data + n * ds[0] + group * p.k_per_group * ds[1] + od * ds[2] + oh * ds[3];
+    const auto address = reinterpret_cast<std::uintptr_t>(dst_row);
+    std::int64_t head = 0;
+    if (address % sizeof(float) == 0 && out_w > 64) head = std::int64_t((64 - address % 64) % 64 / sizeof(float));
+    if (head > 0) forward_tile(r, s, n, group, od, oh, 0, head, TapMode::edges);
+    forward_tile(r, s, n, group, od, oh, head, out_w - head, TapMode::edges);
+    return;
+  }
+  // Output columns whose taps all read inside unit-stride rows at stride 1: read in place.
   std::int64_t interior_begin = 0, interior_end = 0;
   if (g.stride[2] == 1 && ss[4] == 1) {
     interior_begin = std::min(out_w, g.pad_begin[2]);
     interior_end = std::clamp(g.in[2] - (g.kernel[2] - 1) * g.dilation[2] + g.pad_begin[2], interior_begin, out_w);
   }
-  const auto& ds = r.x.dst.strides;
   if (interior_end - interior_begin < out_w && out_w <= p.tile_width) {
     // A short row with edges: one window tile (one kernel call) instead of three.
     interior_begin = interior_end = 0;
@@ -342,17 +382,17 @@ void forward_row(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::
     // (measured 3-5% faster on the 1024^2 seed layer).
     interior_end = interior_begin + (interior_end - interior_begin) / p.kernel->width * p.kernel->width;
   }
-  auto tiles = [&](std::int64_t begin, std::int64_t end, bool direct) {
+  auto tiles = [&](std::int64_t begin, std::int64_t end, TapMode mode) {
     // In place with a unit-stride dst, one tile; the zero row (non-finite weights) and the dst
     // buffer hold only tile_width pixels.
-    const bool whole = direct && ds[4] == 1 && r.finite[group] != 0;
+    const bool whole = mode == TapMode::direct && ds[4] == 1 && finite;
     const std::int64_t step = whole ? end - begin : p.tile_width;
     for (std::int64_t o0 = begin; o0 < end; o0 += step)
-      forward_tile(r, s, n, group, od, oh, o0, std::min(step, end - o0), direct);
+      forward_tile(r, s, n, group, od, oh, o0, std::min(step, end - o0), mode);
   };
-  tiles(0, interior_begin, false);
-  tiles(interior_begin, interior_end, true);
-  tiles(interior_end, out_w, false);
+  tiles(0, interior_begin, TapMode::window);
+  tiles(interior_begin, interior_end, TapMode::direct);
+  tiles(interior_end, out_w, TapMode::window);
 }
 
 // Plane mode: every output pixel of image n, group `group`, output depth od in one kernel call

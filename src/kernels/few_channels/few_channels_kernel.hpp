@@ -17,6 +17,9 @@
 // ordered: the caller runs few_channels_store_fence() on the storing thread before anyone else
 // reads dst.
 //
+// Row edges: with tile.valid, the tiles reaching outside [valid_begin, valid_end) load each tap's
+// vectors with the lane mask of its valid pixels.
+//
 // Register tile: KB channels x V vectors of consecutive pixels (width = V * lanes). Per tap the
 // kernel loads V input vectors and broadcasts KB weights into KB * V accumulators. Row ends use a
 // tile of fewer vectors whose last vector is loaded and stored with a mask (never touching memory
@@ -48,6 +51,12 @@ struct FewChannelsTile {
   std::int64_t count = 0;          // output pixels
   int channels = 0;                // 1..KB channels stored
   bool stream_dst = false;         // non-temporal stores allowed (see above)
+  // Row edges (optional): tap t reads its source row only at pixels [valid[2t], valid[2t + 1])
+  // (0 <= valid[2t] <= valid[2t + 1] <= count); its other pixels read as zero and their memory is
+  // never touched, so a tap pointer may stand before its row's start (zero padding without a
+  // copy). Tiles inside [valid_begin, valid_end), where every tap is valid, run unmasked.
+  const std::int64_t* valid = nullptr;
+  std::int64_t valid_begin = 0, valid_end = 0;
 };
 
 // Orders this thread's non-temporal stores before its later stores (an sfence on x86).
