@@ -2,7 +2,7 @@
 // this CPU (and FASTCONV_MAX_ISA) allows, against a naive loop over the same taps.
 //
 // Edges: every pixel count 1 .. width + 1 (every row-end remainder, a full tile, a tile plus
-// one) and two tiles plus a few; every channel count 1 .. KB; C = 1..4 input channels with
+// one) and two tiles plus a few; every channel count 1 .. 2 KB + 1 (several channel blocks per call); C = 1..4 input channels with
 // square kernels 1, 3, 5, 7 (taps = C * k * k, each tap a unit-stride source row at its own
 // offset); bias on/off, accumulate on/off, activations none / relu / clamp; streaming
 // (non-temporal) stores allowed or not, on 64-byte aligned rows and on misaligned ones (where the
@@ -85,19 +85,21 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
     if (c.edges) return double(edge_rows[std::size_t(t)][std::size_t(j - valid[std::size_t(2 * t)])]);
     return double(tap_pointers[std::size_t(t)][j]);
   };
-  std::vector<float> weights(std::size_t(taps * kb));
-  std::vector<float> bias(static_cast<std::size_t>(kb));
+  // Channel blocks of KB: weights [block][tap][KB], zero past `channels`.
+  const std::int64_t slots = (c.channels + kb - 1) / kb * kb;
+  auto weight_index = [&](std::int64_t t, std::int64_t b) { return std::size_t(((b / kb) * taps + t) * kb + b % kb); };
+  std::vector<float> weights(std::size_t(slots * taps));
+  std::vector<float> bias(static_cast<std::size_t>(slots));
   for (std::int64_t t = 0; t < taps; ++t)
-    for (std::int64_t b = 0; b < kb; ++b)
-      weights[std::size_t(t * kb + b)] = b < c.channels ? float(small(rng)) : 0.0f;
+    for (std::int64_t b = 0; b < slots; ++b) weights[weight_index(t, b)] = b < c.channels ? float(small(rng)) : 0.0f;
   for (auto& v : bias) v = float(small(rng));
   // Destination rows with guards; the channel stride (count + 2 guards, rounded up to 64 bytes,
   // plus the misalignment) keeps every row as aligned as the first.
   const std::int64_t dst_stride = (c.count + 2 * kGuardWidth + 15) / 16 * 16 + c.dst_misalign;
-  std::vector<float> storage(std::size_t(kb * dst_stride + 16 + c.dst_misalign));
+  std::vector<float> storage(std::size_t(slots * dst_stride + 16 + c.dst_misalign));
   const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
   const std::span<float> dst(storage.data() + (64 - address % 64) % 64 / sizeof(float) + c.dst_misalign,
-                             std::size_t(kb * dst_stride));
+                             std::size_t(slots * dst_stride));
   std::fill(dst.begin(), dst.end(), kGuard);
   for (std::int64_t b = 0; b < c.channels; ++b)
     for (std::int64_t j = 0; j < c.count; ++j) dst[std::size_t(b * dst_stride + kGuardWidth + j)] = float(small(rng));
@@ -131,7 +133,7 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
   kernel.run(tile, epilogue);
   if (c.stream) few_channels_store_fence();
 
-  for (std::int64_t b = 0; b < kb; ++b)
+  for (std::int64_t b = 0; b < slots; ++b)
     for (std::int64_t j = -kGuardWidth; j < c.count + kGuardWidth; ++j) {
       const std::size_t index = std::size_t(b * dst_stride + kGuardWidth + j);
       if (b >= c.channels || j < 0 || j >= c.count) {
@@ -140,7 +142,7 @@ void run_case(const FewChannelsKernel& kernel, const Case& c, std::mt19937& rng)
       }
       double expected = 0.0;
       for (std::int64_t t = 0; t < taps; ++t)
-        expected += double(weights[std::size_t(t * kb + b)]) * tap_value(t, j);
+        expected += double(weights[weight_index(t, b)]) * tap_value(t, j);
       if (c.bias) expected += double(bias[std::size_t(b)]);
       if (c.accumulate) expected += double(initial[index]);
       if (c.activation == Activation::relu) expected = std::max(expected, 0.0);
@@ -159,7 +161,7 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
     for (std::int64_t count = 1; count <= kernel.width + 1; ++count) counts.push_back(count);
     counts.push_back(2 * kernel.width + 5);
     for (const std::int64_t count : counts)
-      for (int channels = 1; channels <= kernel.kb; ++channels) {
+      for (int channels = 1; channels <= 2 * kernel.kb + 1; ++channels) {
         // Every pixel count and channel count with one varying configuration...
         const int variant = int(count + channels);
         Case c{1 + variant % 4, 1 + 2 * (variant % 4), channels, count, variant % 2 == 0,
@@ -182,7 +184,8 @@ TEST(FewChannelsKernels, EveryKernelMatchesNaiveLoops) {
                 for (bool stream : {false, true})
                   for (bool edges : {false, true}) {
                     run_case(kernel,
-                             Case{input_channels, kernel_size, kernel.kb, count, bias, accumulate, activation, stream, 0, edges},
+                             Case{input_channels, kernel_size, count > kernel.width ? 2 * kernel.kb - 1 : kernel.kb,
+                                  count, bias, accumulate, activation, stream, 0, edges},
                              rng);
                     if (HasFatalFailure()) return;
                   }

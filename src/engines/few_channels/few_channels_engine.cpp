@@ -116,7 +116,7 @@ Plan make_plan(const ConvGeometry& g) {
   p.shared_bytes = round_up(std::size_t(p.packed_floats) * sizeof(float)) +
                    round_up(std::size_t(g.out_channels) * sizeof(float)) + round_up(std::size_t(g.groups));
   p.thread_bytes = round_up(std::size_t(window_rows * p.window_length) * sizeof(float)) +  // windows
-                   round_up(std::size_t(p.taps * p.kb) * sizeof(float)) +       // compact weights
+                   round_up(std::size_t(p.k_blocks * p.taps * p.kb) * sizeof(float)) +  // compact weights
                    round_up(std::size_t(p.kb * p.tile_width) * sizeof(float)) + // dst tile buffer
                    round_up(std::size_t(p.taps) * sizeof(const float*)) +       // tap pointers
                    round_up(std::size_t(2 * p.taps) * sizeof(std::int64_t)) +   // tap valid ranges
@@ -188,7 +188,7 @@ ThreadSlot thread_slot(const Plan& p, std::byte* base) {
   };
   s.windows = reinterpret_cast<float*>(take(std::size_t((p.kernel_rows * p.phases + 1) * p.window_length) * sizeof(float)));
   s.zero_row = s.windows + p.kernel_rows * p.phases * p.window_length;
-  s.compact_weights = reinterpret_cast<float*>(take(std::size_t(p.taps * p.kb) * sizeof(float)));
+  s.compact_weights = reinterpret_cast<float*>(take(std::size_t(p.k_blocks * p.taps * p.kb) * sizeof(float)));
   s.dst_tile = reinterpret_cast<float*>(take(std::size_t(p.kb * p.tile_width) * sizeof(float)));
   s.taps = reinterpret_cast<const float**>(take(std::size_t(p.taps) * sizeof(const float*)));
   s.valid = reinterpret_cast<std::int64_t*>(take(std::size_t(2 * p.taps) * sizeof(std::int64_t)));
@@ -288,21 +288,27 @@ void forward_tile(const RunContext& r, const ThreadSlot& s, std::int64_t n, std:
 
   const auto& ds = r.x.dst.strides;
   const bool unit_dst = ds[4] == 1;
-  for (std::int64_t block = 0; block < p.k_blocks; ++block) {
+  // A unit-stride dst takes every channel block in one call (one store pipe across them); the dst
+  // buffer of other strides holds one block.
+  const std::int64_t blocks_per_call = unit_dst ? p.k_blocks : 1;
+  for (std::int64_t block = 0; block < p.k_blocks; block += blocks_per_call) {
     const ProfileScope scope(Phase::microkernel);  // with the tile's store
     const float* block_weights = r.weights + (group * p.k_blocks + block) * p.taps * p.kb;
-    if (skipped) {  // the weights of the kernel rows inside the image, in tap order
-      std::int64_t t = 0;
-      for (std::int64_t row = 0; row < p.kernel_rows; ++row) {
-        if (s.rows[row] == nullptr) continue;
-        std::memcpy(s.compact_weights + t * p.kb, block_weights + row * kernel_w * p.kb,
-                    std::size_t(kernel_w * p.kb) * sizeof(float));
-        t += kernel_w;
+    if (skipped) {  // the weights of the kernel rows inside the image, in tap order, per block
+      for (std::int64_t b = 0; b < blocks_per_call; ++b) {
+        float* compact = s.compact_weights + b * tap * p.kb;
+        std::int64_t t = 0;
+        for (std::int64_t row = 0; row < p.kernel_rows; ++row) {
+          if (s.rows[row] == nullptr) continue;
+          std::memcpy(compact + t * p.kb, block_weights + (b * p.taps + row * kernel_w) * p.kb,
+                      std::size_t(kernel_w * p.kb) * sizeof(float));
+          t += kernel_w;
+        }
       }
       block_weights = s.compact_weights;
     }
     const std::int64_t k0 = group * p.k_per_group + block * p.kb;
-    const int channels = int(std::min(p.kb, p.k_per_group - block * p.kb));
+    const int channels = int(std::min(blocks_per_call * p.kb, p.k_per_group - block * p.kb));
     float* dst = r.x.dst.data + n * ds[0] + k0 * ds[1] + od * ds[2] + oh * ds[3] + o0 * ds[4];
     FewChannelsTile<float> tile;
     tile.taps = s.taps;

@@ -2,8 +2,8 @@
 //
 // Contract of one kernel call (FewChannelsTile): for j < count and b < channels,
 //   dst[b * dst_channel_stride + j] =
-//       epilogue( sum over taps t < tap_count of  Combine(w[t][b], taps[t][j]) )
-// where w = weights, packed [tap_count][KB] (rows zero-padded past `channels`), and each tap is a
+//       epilogue( sum over taps t < tap_count of  Combine(w[b / KB][t][b % KB], taps[t][j]) )
+// where w = weights, packed [channel block][tap_count][KB] (zero-padded past `channels`), and each tap is a
 // unit-stride source row already positioned at output pixel 0 (the engine resolves stride,
 // dilation and padding into these pointers, copying a bounded window when needed). The
 // epilogue (kernels/epilogue.hpp) adds bias[b], the old dst value when accumulating, and applies
@@ -19,6 +19,10 @@
 //
 // Row edges: with tile.valid, the tiles reaching outside [valid_begin, valid_end) load each tap's
 // vectors with the lane mask of its valid pixels.
+//
+// Channel blocks: channels > KB runs ceil(channels / KB) blocks in one call; block i uses the
+// weights at weights + i * tap_count * KB, bias + i * KB, and dst + i * KB * dst_channel_stride
+// (one store pipe across them).
 //
 // Register tile: KB channels x V vectors of consecutive pixels (width = V * lanes). Per tap the
 // kernel loads V input vectors and broadcasts KB weights into KB * V accumulators. Row ends use a
@@ -44,12 +48,12 @@ namespace fastconv::detail {
 template <typename T>
 struct FewChannelsTile {
   const T* const* taps = nullptr;  // tap_count source rows, unit stride, at output pixel 0
-  const T* weights = nullptr;      // [tap_count][KB]
+  const T* weights = nullptr;      // [channel block][tap_count][KB]
   std::int64_t tap_count = 0;
   T* dst = nullptr;                // output pixel 0 of channel 0; unit stride along pixels
   std::int64_t dst_channel_stride = 0;
   std::int64_t count = 0;          // output pixels
-  int channels = 0;                // 1..KB channels stored
+  int channels = 0;                // channels stored, in blocks of KB (see below)
   bool stream_dst = false;         // non-temporal stores allowed (see above)
   // Row edges (optional): tap t reads its source row only at pixels [valid[2t], valid[2t + 1])
   // (0 <= valid[2t] <= valid[2t + 1] <= count); its other pixels read as zero and their memory is

@@ -227,6 +227,47 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
   }
 }
 
+// One channel block's row: its whole tiles, then the row end. Results left in the pipe (if any)
+// are the caller's to flush.
+template <Isa isa, int KB, int kWidth, typename Combine>
+[[gnu::always_inline]] inline void fewch_block_row(const FewChannelsTile<float>& tile, const EpilogueParams<float>& epilogue,
+                                                   bool stream, FewchStorePipe<isa, KB, kWidth / SimdTraits<isa, float>::lanes>* piped) {
+  constexpr int kLanes = SimdTraits<isa, float>::lanes;
+  constexpr int kVectors = kWidth / kLanes;
+  // Whole tiles: unmasked inside [valid_begin, valid_end), with edge masks outside it.
+  const bool edges = tile.valid != nullptr;
+  auto inside = [&](std::int64_t first, std::int64_t width) {
+    return !edges || (first >= tile.valid_begin && first + width <= tile.valid_end);
+  };
+  std::int64_t first = 0;
+  for (; first + kWidth <= tile.count; first += kWidth) {
+    if (inside(first, kWidth)) {
+      fewch_tile<isa, KB, kVectors, false, false, Combine>(tile, epilogue, first, kLanes, stream, piped);
+    } else {
+      fewch_tile<isa, KB, kVectors, false, true, Combine>(tile, epilogue, first, kLanes, stream, piped);
+    }
+  }
+  const std::int64_t rest = tile.count - first;
+  if (rest <= 0) return;
+  // The row end: a tile of ceil(rest / lanes) vectors, the last one masked unless whole (whole
+  // vectors need no mask, and their stores may stream). The pipe's last tile drains during it.
+  const int vectors = int((rest + kLanes - 1) / kLanes);
+  const int last_lanes = int(rest - std::int64_t(vectors - 1) * kLanes);
+  auto row_end = [&]<int V, bool kMasked>() {
+    if (inside(first, rest)) {
+      fewch_tile<isa, KB, V, kMasked, false, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
+    } else {
+      fewch_tile<isa, KB, V, kMasked, true, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
+    }
+  };
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((vectors == I + 1 ? (last_lanes == kLanes ? row_end.template operator()<I + 1, false>()
+                                               : row_end.template operator()<I + 1, true>())
+                       : void()),
+     ...);
+  }(std::make_integer_sequence<int, kVectors>{});
+}
+
 template <Isa isa, int KB, int kWidth, typename Combine = MultiplyAdd>
 void few_channels_kernel(const FewChannelsTile<float>& tile, const EpilogueParams<float>& epilogue) {
   constexpr int kLanes = SimdTraits<isa, float>::lanes;
@@ -237,46 +278,20 @@ void few_channels_kernel(const FewChannelsTile<float>& tile, const EpilogueParam
   const bool stream = tile.stream_dst && !epilogue.accumulate &&
                       reinterpret_cast<std::uintptr_t>(tile.dst) % (kLanes * sizeof(float)) == 0 &&
                       (tile.channels == 1 || tile.dst_channel_stride % kLanes == 0);
-  // Whole tiles: unmasked inside [valid_begin, valid_end), with edge masks outside it.
-  const bool edges = tile.valid != nullptr;
-  auto inside = [&](std::int64_t first, std::int64_t width) {
-    return !edges || (first >= tile.valid_begin && first + width <= tile.valid_end);
-  };
+  // One pipe across the channel blocks: a block's last tile streams out during the next block's
+  // first tile instead of in a burst at the block's end.
   FewchStorePipe<isa, KB, kVectors> pipe(tile.dst_channel_stride);
-  FewchStorePipe<isa, KB, kVectors>* const piped = stream && tile.count >= 2 * kWidth ? &pipe : nullptr;
-  auto whole_tile = [&]<int V>(std::int64_t first) {
-    if (inside(first, V * kLanes)) {
-      fewch_tile<isa, KB, V, false, false, Combine, kVectors>(tile, epilogue, first, kLanes, stream, piped);
-    } else {
-      fewch_tile<isa, KB, V, false, true, Combine, kVectors>(tile, epilogue, first, kLanes, stream, piped);
-    }
-  };
-  std::int64_t first = 0;
-  for (; first + kWidth <= tile.count; first += kWidth) whole_tile.template operator()<kVectors>(first);
-  const std::int64_t rest = tile.count - first;
-  if (rest <= 0) {
-    if (piped != nullptr) pipe.flush();
-    return;
+  FewchStorePipe<isa, KB, kVectors>* const piped = stream ? &pipe : nullptr;
+  FewChannelsTile<float> block = tile;
+  EpilogueParams<float> block_epilogue = epilogue;
+  for (int b0 = 0; b0 < tile.channels; b0 += KB) {
+    block.weights = tile.weights + std::int64_t(b0 / KB) * tile.tap_count * KB;
+    block.dst = tile.dst + b0 * tile.dst_channel_stride;
+    block.channels = std::min(KB, tile.channels - b0);
+    block_epilogue.bias = epilogue.bias != nullptr ? epilogue.bias + b0 : nullptr;
+    fewch_block_row<isa, KB, kWidth, Combine>(block, block_epilogue, stream, piped);
   }
-  // The row end: a tile of ceil(rest / lanes) vectors, the last one masked unless whole (whole
-  // vectors need no mask, and their stores may stream).
-  const int vectors = int((rest + kLanes - 1) / kLanes);
-  const int last_lanes = int(rest - std::int64_t(vectors - 1) * kLanes);
-  auto row_end = [&]<int V, bool kMasked>() {
-    // The pipe's last tile drains during this tile's taps.
-    if (inside(first, rest)) {
-      fewch_tile<isa, KB, V, kMasked, false, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
-    } else {
-      fewch_tile<isa, KB, V, kMasked, true, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
-    }
-    if (piped != nullptr) pipe.flush();  // (a whole last tile went into the pipe)
-  };
-  [&]<int... I>(std::integer_sequence<int, I...>) {
-    ((vectors == I + 1 ? (last_lanes == kLanes ? row_end.template operator()<I + 1, false>()
-                                               : row_end.template operator()<I + 1, true>())
-                       : void()),
-     ...);
-  }(std::make_integer_sequence<int, kVectors>{});
+  if (piped != nullptr) pipe.flush();
 }
 
 }  // namespace fastconv::detail
