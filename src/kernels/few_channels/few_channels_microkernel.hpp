@@ -11,28 +11,10 @@
 
 #include "kernels/epilogue.hpp"
 #include "kernels/few_channels/few_channels_kernel.hpp"
+#include "simd/simd_partial.hpp"
 #include "simd/simd_traits.hpp"
 
 namespace fastconv::detail {
-
-// The first `n` (1..lanes) elements of p into a vector (the rest zero), without touching p[n..].
-template <Isa isa>
-inline typename SimdTraits<isa, float>::vec fewch_load_first(const float* p, int n) {
-  using vec = typename SimdTraits<isa, float>::vec;
-#if defined(__AVX512F__)
-  if constexpr (isa == Isa::avx512)
-    return vec(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p));
-#endif
-#if defined(__AVX2__)
-  if constexpr (isa == Isa::avx2) {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    return vec(_mm256_maskload_ps(p, mask));
-  }
-#endif
-  vec value{};
-  for (int i = 0; i < n; ++i) value[i] = p[i];
-  return value;
-}
 
 // Lanes [lo, hi) of p into a vector (the rest zero; lo and hi clamped to 0..lanes), without touching
 // p[i] outside that range (p itself may lie before the start of the memory).
@@ -58,25 +40,6 @@ inline typename SimdTraits<isa, float>::vec fewch_load_range(const float* p, std
   vec value{};
   for (int i = begin; i < end; ++i) value[i] = p[i];
   return value;
-}
-
-// Stores the first `n` (1..lanes) lanes of value to p, without touching p[n..].
-template <Isa isa>
-inline void fewch_store_first(float* p, typename SimdTraits<isa, float>::vec value, int n) {
-#if defined(__AVX512F__)
-  if constexpr (isa == Isa::avx512) {
-    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), __m512(value));
-    return;
-  }
-#endif
-#if defined(__AVX2__)
-  if constexpr (isa == Isa::avx2) {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(p, mask, __m256(value));
-    return;
-  }
-#endif
-  for (int i = 0; i < n; ++i) p[i] = value[i];
 }
 
 // Stores a whole vector to p, non-temporally when `stream` (p then vector-aligned).
@@ -145,7 +108,7 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
   using vec = typename Simd::vec;
   constexpr int kLanes = Simd::lanes;
   auto load = [&](const float* p, int v) {
-    if (kMaskedLast && v == NV - 1) return fewch_load_first<isa>(p, last_lanes);
+    if (kMaskedLast && v == NV - 1) return SimdPartial<isa>::template load<vec>(p, last_lanes);
     vec value;
     std::memcpy(&value, p, sizeof(vec));
     return value;
@@ -219,7 +182,7 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
         value = apply_activation(value, ep);
       }
       if (kMaskedLast && v == NV - 1) {
-        fewch_store_first<isa>(out + v * kLanes, value, last_lanes);
+        SimdPartial<isa>::store(out + v * kLanes, value, last_lanes);
       } else {
         fewch_store<isa>(out + v * kLanes, value, stream);
       }
