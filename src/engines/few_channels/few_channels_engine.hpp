@@ -7,18 +7,23 @@
 // padding, groups and operand strides. Declines the backward directions ("forward only"),
 // float64 and wider groups, with the reason.
 //
-// Per output row (image n, group g, od, oh), in width tiles: every (c, kd, kh) kernel row whose
-// input row is inside the image becomes C/g * KD * KH * KW "taps": unit-stride source pointers
-// positioned at the tile's first output pixel. Unit-stride source rows with stride 1 whose taps
-// are all inside the row are read in place; otherwise (horizontal padding, stride > 1, a
-// non-unit W stride such as channels-last, dilation at an edge) the kernel row is copied into a
-// per-thread window, zeros in the padding and one unit-stride row per stride phase. A
-// microkernel from kernels/few_channels (chosen per ISA and K/groups by a small cost model)
-// then computes KB output channels at a time. Rows outside the image vertically are skipped
-// (with finite weights; otherwise they read a zero row, so 0 * Inf gives NaN as in the
-// reference). Output with a non-unit W stride goes through a per-thread tile buffer. A short
-// row with padded edges is one window tile (one kernel call) rather than three; in a long row
-// the in-place part is whole kernel tiles and its remainder joins the right edge's window.
+// Per output row (image n, group g, od, oh): every (c, kd, kh) kernel row whose input row is
+// inside the image becomes C/g * KD * KH * KW "taps": unit-stride source pointers positioned at
+// the first output pixel. A microkernel from kernels/few_channels (chosen per ISA and K/groups by
+// a small cost model) computes KB output channels at a time. Rows outside the image vertically
+// are skipped (with finite weights; otherwise they read a zero row, so 0 * Inf gives NaN as in
+// the reference).
+// - Unit-stride source and dst rows at stride 1 with finite weights (the seeds' layers): the
+//   whole row in one kernel call for every channel block (one store pipe across them), the taps
+//   read in place; a tap reaching into the horizontal padding gets its valid pixel range, and
+//   the kernel loads the row's first and last tiles with lane masks (no copy; before, 18 small
+//   window copies per row of seed_1024_p1 took 11% of its time). The call splits where the dst
+//   row is 64-byte aligned.
+// - Otherwise (stride > 1, a non-unit W stride such as channels-last, non-finite weights), in
+//   width tiles: taps inside unit-stride rows at stride 1 are read in place, the rest of the
+//   row is copied into a per-thread window, zeros in the padding and one unit-stride row per
+//   stride phase. A short row with padded edges is one window tile (one kernel call) rather than
+//   three. Output with a non-unit W stride goes through a per-thread tile buffer.
 // Outputs above 4 MiB per thread (far beyond a core's L2) are stored with non-temporal stores
 // where rows are vector-aligned: no read for ownership, which halves the memory traffic of a
 // layer that writes far more than it reads (seed_1024_p1 writes 64 MiB from 12 MiB of input).
