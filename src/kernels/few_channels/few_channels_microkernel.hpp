@@ -125,7 +125,13 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
 
   const float* const* taps = tile.taps;
   const float* w = tile.weights;
-  for (std::int64_t t = 0; t < tile.tap_count; ++t, w += KB) {
+  const std::int64_t tap_count = tile.tap_count;
+  // The pipe's position in registers during the taps (its fields would be reloaded after every
+  // store, which may alias them).
+  int piped_next = pipe != nullptr ? pipe->next : 0;
+  const int piped_count = pipe != nullptr ? pipe->count : 0;
+  float* const piped_dst = pipe != nullptr ? pipe->dst : nullptr;
+  for (std::int64_t t = 0; t < tap_count; ++t, w += KB) {
     vec input[NV];
     const std::int64_t lo = kEdges ? tile.valid[2 * t] - first : 0;
     const std::int64_t hi = kEdges ? tile.valid[2 * t + 1] - first : 0;
@@ -147,8 +153,12 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
 #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[b][v] = Combine::apply(acc[b][v], input[v], weight);
     }
-    if (pipe != nullptr) pipe->store_one();
+    if (piped_next < piped_count) {
+      fewch_store<isa>(piped_dst + pipe->offsets[piped_next], pipe->values[piped_next], true);
+      ++piped_next;
+    }
   }
+  if (pipe != nullptr) pipe->next = piped_next;
 
   // Local copies: the stores below may alias anything reached through a reference, which would
   // reload these fields before every store.
