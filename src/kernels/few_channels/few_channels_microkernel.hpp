@@ -133,8 +133,10 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
   float* const piped_dst = pipe != nullptr ? pipe->dst : nullptr;
   for (std::int64_t t = 0; t < tap_count; ++t, w += KB) {
     vec input[NV];
-    const std::int64_t lo = kEdges ? tile.valid[2 * t] - first : 0;
-    const std::int64_t hi = kEdges ? tile.valid[2 * t + 1] - first : 0;
+    // (Without tile.valid every pixel is valid: row-end tiles always take the kEdges path.)
+    const bool tap_edges = kEdges && tile.valid != nullptr;
+    const std::int64_t lo = tap_edges ? tile.valid[2 * t] - first : 0;
+    const std::int64_t hi = tap_edges ? tile.valid[2 * t + 1] - first : std::int64_t(NV) * kLanes;
     if (kEdges && (lo > 0 || hi < (NV - 1) * kLanes + last_lanes)) {
       // Pointer arithmetic in integers: the tap may point before its row.
       const auto src = reinterpret_cast<std::uintptr_t>(taps[t]) + std::uintptr_t(first) * sizeof(float);
@@ -227,11 +229,8 @@ template <Isa isa, int KB, int kWidth, typename Combine>
   const int vectors = int((rest + kLanes - 1) / kLanes);
   const int last_lanes = int(rest - std::int64_t(vectors - 1) * kLanes);
   auto row_end = [&]<int V, bool kMasked>() {
-    if (inside(first, rest)) {
-      fewch_tile<isa, KB, V, kMasked, false, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
-    } else {
-      fewch_tile<isa, KB, V, kMasked, true, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
-    }
+    // One instantiation per size (the masks' cost is negligible on one tile per row).
+    fewch_tile<isa, KB, V, kMasked, true, Combine, kVectors>(tile, epilogue, first, last_lanes, stream, piped);
   };
   [&]<int... I>(std::integer_sequence<int, I...>) {
     ((vectors == I + 1 ? (last_lanes == kLanes ? row_end.template operator()<I + 1, false>()
