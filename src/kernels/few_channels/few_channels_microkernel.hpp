@@ -16,32 +16,6 @@
 
 namespace fastconv::detail {
 
-// Lanes [lo, hi) of p into a vector (the rest zero; lo and hi clamped to 0..lanes), without touching
-// p[i] outside that range (p itself may lie before the start of the memory).
-template <Isa isa>
-inline typename SimdTraits<isa, float>::vec fewch_load_range(const float* p, std::int64_t lo, std::int64_t hi) {
-  using vec = typename SimdTraits<isa, float>::vec;
-  constexpr int kLanes = SimdTraits<isa, float>::lanes;
-  const int begin = int(std::clamp<std::int64_t>(lo, 0, kLanes)), end = int(std::clamp<std::int64_t>(hi, 0, kLanes));
-#if defined(__AVX512F__)
-  if constexpr (isa == Isa::avx512) {
-    const unsigned mask = begin < end ? ((1u << end) - 1u) & ~((1u << begin) - 1u) : 0u;
-    return vec(_mm512_maskz_loadu_ps(__mmask16(mask), p));
-  }
-#endif
-#if defined(__AVX2__)
-  if constexpr (isa == Isa::avx2) {
-    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(begin), index),
-                                             _mm256_cmpgt_epi32(_mm256_set1_epi32(end), index));
-    return vec(_mm256_maskload_ps(p, mask));
-  }
-#endif
-  vec value{};
-  for (int i = begin; i < end; ++i) value[i] = p[i];
-  return value;
-}
-
 // Stores a whole vector to p, non-temporally when `stream` (p then vector-aligned).
 template <Isa isa>
 inline void fewch_store(float* p, typename SimdTraits<isa, float>::vec value, bool stream) {
@@ -131,10 +105,10 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
   int piped_next = pipe != nullptr ? pipe->next : 0;
   const int piped_count = pipe != nullptr ? pipe->count : 0;
   float* const piped_dst = pipe != nullptr ? pipe->dst : nullptr;
+  // (Without tile.valid every pixel is valid: row-end tiles always take the kEdges path.)
+  const bool tap_edges = kEdges && tile.valid != nullptr;
   for (std::int64_t t = 0; t < tap_count; ++t, w += KB) {
     vec input[NV];
-    // (Without tile.valid every pixel is valid: row-end tiles always take the kEdges path.)
-    const bool tap_edges = kEdges && tile.valid != nullptr;
     const std::int64_t lo = tap_edges ? tile.valid[2 * t] - first : 0;
     const std::int64_t hi = tap_edges ? tile.valid[2 * t + 1] - first : std::int64_t(NV) * kLanes;
     if (kEdges && (lo > 0 || hi < (NV - 1) * kLanes + last_lanes)) {
@@ -142,8 +116,9 @@ template <Isa isa, int KB, int NV, bool kMaskedLast, bool kEdges, typename Combi
       const auto src = reinterpret_cast<std::uintptr_t>(taps[t]) + std::uintptr_t(first) * sizeof(float);
 #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v)
-        input[v] = fewch_load_range<isa>(reinterpret_cast<const float*>(src + std::uintptr_t(v * kLanes) * sizeof(float)),
-                                         lo - v * kLanes, hi - v * kLanes);
+        input[v] = SimdPartial<isa>::template load_range<vec>(
+            reinterpret_cast<const float*>(src + std::uintptr_t(v * kLanes) * sizeof(float)),
+            int(std::clamp<std::int64_t>(lo - v * kLanes, 0, kLanes)), int(std::clamp<std::int64_t>(hi - v * kLanes, 0, kLanes)));
     } else {
       const float* src = taps[t] + first;
 #pragma GCC unroll 16

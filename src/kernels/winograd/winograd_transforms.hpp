@@ -60,22 +60,10 @@ inline bool winograd_load_inside(const float* row, std::int64_t first, std::int6
   const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, L);
   const auto address = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(row) +
                                                       std::uintptr_t(first * std::int64_t(sizeof(float))));
-#if defined(__AVX512F__)
-  if constexpr (isa == Isa::avx512) {
-    const auto mask = __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-    value = vec(_mm512_maskz_loadu_ps(mask, address));
+  if constexpr (isa == Isa::avx512 || isa == Isa::avx2) {
+    value = SimdPartial<isa>::template load_range<vec>(address, int(lo), int(hi));
     return true;
   }
-#endif
-#if defined(__AVX2__)
-  if constexpr (isa == Isa::avx2) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask = _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(int(lo) - 1)),
-                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(int(hi)), lane));
-    value = vec(_mm256_maskload_ps(address, mask));
-    return true;
-  }
-#endif
   (void)address, (void)value, (void)lo, (void)hi;
   return false;
 }
