@@ -185,15 +185,31 @@ struct WindowItem {
   std::int64_t n = 0, od = 0, oh0 = 0, rows = 0, t0 = 0, count = 0;
 };
 
-// Item `item` of the windows: row blocks fastest, then bands of `band` output rows, planes, images.
-WindowItem window_item_at(const ConvGeometry& g, const Setup& s, std::int64_t band, std::int64_t bands,
-                          std::int64_t item) {
+// How many bands the `rows` output rows of each plane are cut into: as few as the window allows
+// (each input row is transformed once per band and weight chunk), but with several threads and
+// all weights at once, at least 2 items per thread where there are rows, and if it costs at most
+// twice the bands, an item count the threads divide (equal bands under the dynamic schedule: a
+// 56-row plane in 5 bands left one of 2 threads 30 rows of work and the other 26). With weight
+// chunks, few windows are split by output-channel blocks instead (run_forward).
+std::int64_t band_count(std::int64_t rows, std::int64_t band_max, std::int64_t planes, int threads, bool chunked) {
+  std::int64_t bands = ceil_div(rows, band_max);
+  if (threads == 1 || chunked) return bands;
+  bands = std::min(rows, std::max(bands, ceil_div(2 * threads, planes)));
+  for (std::int64_t b = bands; b <= std::min(rows, 2 * bands); ++b)
+    if (planes * b % threads == 0) return b;
+  return bands;
+}
+
+// Item `item` of the windows: row blocks fastest, then `bands` bands of output rows (balanced:
+// their heights differ by at most one), planes, images.
+WindowItem window_item_at(const ConvGeometry& g, const Setup& s, std::int64_t bands, std::int64_t item) {
   WindowItem w;
   const std::int64_t block = item % s.blocks_per_row, rest = item / s.blocks_per_row;
-  w.oh0 = rest % bands * band;
+  const std::int64_t b = rest % bands;
+  w.oh0 = b * g.out[1] / bands;
   w.od = rest / bands % g.out[0];
   w.n = rest / (bands * g.out[0]);
-  w.rows = std::min(band, g.out[1] - w.oh0);
+  w.rows = (b + 1) * g.out[1] / bands - w.oh0;
   w.t0 = block * s.tiles_per_block;
   w.count = std::min(s.tiles_per_block, s.tiles_per_row - w.t0);
   return w;
@@ -344,14 +360,9 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
   }
 
-  // Bands as tall as the window allows (each input row transformed once per band and chunk), but
-  // with several threads and all weights at once, at least 2 items per thread where there are
-  // rows. (With weight chunks, few windows are split by output-channel blocks instead; below.)
   const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
   const std::int64_t planes = g.batch * g.out[0] * s.blocks_per_row;
-  const std::int64_t min_items = threads == 1 || k_chunk < s.k_blocks ? 1 : 2 * threads;
-  const std::int64_t band = std::clamp<std::int64_t>(g.out[1] / ceil_div(min_items, planes), 1, s.band_max);
-  const std::int64_t bands = ceil_div(g.out[1], band);
+  const std::int64_t bands = band_count(g.out[1], s.band_max, planes, threads, k_chunk < s.k_blocks);
   const std::int64_t items = planes * bands;
   std::atomic<bool> not_finite{false};
   std::byte* slots = shared + s.shared_bytes;
@@ -379,7 +390,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
       // [kb_begin, kb_end) of the chunk. A thread's window is kept while it stays the same item
       // (across chunks too).
       auto process = [&](std::int64_t item, std::int64_t kb_begin, std::int64_t kb_end) {
-        const WindowItem w = window_item_at(g, s, band, bands, item);
+        const WindowItem w = window_item_at(g, s, bands, item);
         if (item != window_item) {
           window_item = -1;
           if (!fill_window(g, s, x.src, w, window)) {
@@ -387,7 +398,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
             return;
           }
           window_item = item;
-          if (item + 1 < items) prefetch_window(g, s, x.src, window_item_at(g, s, band, bands, item + 1));
+          if (item + 1 < items) prefetch_window(g, s, x.src, window_item_at(g, s, bands, item + 1));
         }
         compute_window(g, s, x, w, window, products, offsets, bias, kb_begin, kb_end, block_weights);
       };
