@@ -8,10 +8,13 @@
 //   the 6 transformed rows, a 9-tap GEMM; then A^T back to 4 rows, stored non-temporally. Half the
 //   direct loop's multiply-adds (18 per output instead of 27, plus the transforms).
 // Each with the input read from the image (DRAM) or from hot rows, and the output streamed to the
-// 64 MiB image or stored to one hot buffer. All variants run interleaved, 25 rounds; min / p25 /
-// median ms. Not part of the build (x86-64 with AVX-512 only):
-//   g++ -O3 -std=c++20 -mavx512f -mfma bench/synthetic/seed_memory.cpp -o seed_memory && ./seed_memory
+// 64 MiB image or stored to a hot buffer (one per thread). All variants run interleaved, 25 rounds;
+// min / p25 / median ms. The rows are split statically over the threads (argument; default 1).
+// Not part of the build (x86-64 with AVX-512 only):
+//   g++ -O3 -std=c++20 -mavx512f -mfma -fopenmp bench/synthetic/seed_memory.cpp -o seed_memory
+//   ./seed_memory 1 && ./seed_memory 2
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,12 +30,13 @@ constexpr int kW = 1024, kH = 1024, kC = 3, kK = 16, kKB = 8, kNV = 3, kTileWidt
 float* image;      // [C][H][W]
 float* output;     // [K][H][W]
 float* hot_rows;   // 6 rows per channel of W + 64 (the direct loop reads the first 3)
-float* hot_output; // 32 vectors
+float* hot_outputs; // 32 vectors per thread
+int threads = 1;
 alignas(64) float weights[2][kTaps][kKB];           // [block][c * 9 + kh * 3 + kw][k]
 alignas(64) float winograd_weights[2][6][9][kKB];   // G g down each kernel column: [block][e][c * 3 + kw][k]
 constexpr int kStrip = 96, kStripStride = kStrip + 64;
-alignas(64) float strip[kC][6][kStripStride];       // B^T d of 6 input rows; pixel x0 - 16 at 0
-alignas(64) float products[6][kKB * kNV][16];       // one tile's 6 GEMM results
+alignas(64) thread_local float strip[kC][6][kStripStride];       // B^T d of 6 input rows; pixel x0 - 16 at 0
+alignas(64) thread_local float products[6][kKB * kNV][16];       // one tile's 6 GEMM results
 
 struct Pending {  // the previous tile's vectors and where they go
   __m512 values[kKB * kNV];
@@ -41,7 +45,7 @@ struct Pending {  // the previous tile's vectors and where they go
 };
 
 template <bool kHotInput, bool kHotOutput>
-void tile(int oh, int block, int o0, Pending& pending) {
+void tile(int oh, int block, int o0, Pending& pending, float* hot_output) {
   __m512 acc[kKB][kNV];
 #pragma GCC unroll 8
   for (int b = 0; b < kKB; ++b)
@@ -83,12 +87,17 @@ void tile(int oh, int block, int o0, Pending& pending) {
 
 template <bool kHotInput, bool kHotOutput>
 void run() {
-  Pending pending;
-  for (int oh = 0; oh < kH; ++oh)
-    for (int block = 0; block < 2; ++block)
-      for (int o0 = 16; o0 + kTileWidth <= kW; o0 += kTileWidth) tile<kHotInput, kHotOutput>(oh, block, o0, pending);
-  for (int i = 0; i < pending.count && !kHotOutput; ++i) _mm512_stream_ps(pending.dst[i], pending.values[i]);
-  _mm_sfence();
+#pragma omp parallel num_threads(threads)
+  {
+    Pending pending;
+    float* hot_output = hot_outputs + omp_get_thread_num() * 32 * 16;
+#pragma omp for schedule(static)
+    for (int oh = 0; oh < kH; ++oh)
+      for (int block = 0; block < 2; ++block)
+        for (int o0 = 16; o0 + kTileWidth <= kW; o0 += kTileWidth) tile<kHotInput, kHotOutput>(oh, block, o0, pending, hot_output);
+    for (int i = 0; i < pending.count && !kHotOutput; ++i) _mm512_stream_ps(pending.dst[i], pending.values[i]);
+    _mm_sfence();
+  }
 }
 
 // B^T of F(4,3) applied to 6 rows of pixels [x0 - 16, x0 - 16 + count) into `strip`.
@@ -119,8 +128,12 @@ void transform_strip(int oh, int x0, int count) {
 template <bool kHotInput, bool kHotOutput>
 void run_winograd_height() {
   const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8);
+#pragma omp parallel num_threads(threads)
+  {
   int hot = 0;
-  for (int oh = 0; oh + 4 <= kH; oh += 4)
+  float* hot_output = hot_outputs + omp_get_thread_num() * 32 * 16;
+#pragma omp for schedule(static)
+  for (int oh = 0; oh < kH - 3; oh += 4)
     for (int x0 = 16; x0 + kTileWidth <= kW; x0 += kStrip) {
       const int tiles = std::min(kStrip, (kW - 16 - x0) / kTileWidth * kTileWidth) / kTileWidth;
       transform_strip<kHotInput>(oh, x0, tiles * kTileWidth + 32);
@@ -168,15 +181,17 @@ void run_winograd_height() {
         }
     }
   _mm_sfence();
+  }
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  threads = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
   image = static_cast<float*>(std::aligned_alloc(4096, std::size_t(kC) * kH * kW * 4 + 4096));
   output = static_cast<float*>(std::aligned_alloc(4096, std::size_t(kK) * kH * kW * 4 + 4096));
   hot_rows = static_cast<float*>(std::aligned_alloc(64, kC * 6 * (kW + 64) * 4));
-  hot_output = static_cast<float*>(std::aligned_alloc(64, 64 * 32));
+  hot_outputs = static_cast<float*>(std::aligned_alloc(64, 64 * 32 * threads));
   for (std::size_t i = 0; i < std::size_t(kC) * kH * kW; ++i) image[i] = float(i % 7) - 3;
   std::memset(output, 0, std::size_t(kK) * kH * kW * 4);
   for (int i = 0; i < kC * 6 * (kW + 64); ++i) hot_rows[i] = 1;
@@ -217,7 +232,7 @@ int main() {
         const std::size_t i = (std::size_t(k) * kH + oh) * kW + ow;
         max_error = std::max(max_error, double(std::fabs(direct_output[i] - output[i])));
       }
-  std::printf("largest |direct - winograd_height| over the interior: %.3g\n", max_error);
+  std::printf("%d thread(s); largest |direct - winograd_height| over the interior: %.3g\n", threads, max_error);
   for (int round = 0; round < 25; ++round)
     for (Variant& v : variants) {
       const auto start = std::chrono::steady_clock::now();
