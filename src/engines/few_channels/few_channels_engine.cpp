@@ -390,12 +390,10 @@ void forward_row(const RunContext& r, const ThreadSlot& s, std::int64_t n, std::
     interior_end = interior_begin + (interior_end - interior_begin) / p.kernel->width * p.kernel->width;
   }
   auto tiles = [&](std::int64_t begin, std::int64_t end, TapMode mode) {
-    // In place with a unit-stride dst, one tile; the zero row (non-finite weights) and the dst
-    // buffer hold only tile_width pixels.
-    const bool whole = mode == TapMode::direct && ds[4] == 1 && finite;
-    const std::int64_t step = whole ? end - begin : p.tile_width;
-    for (std::int64_t o0 = begin; o0 < end; o0 += step)
-      forward_tile(r, s, n, group, od, oh, o0, std::min(step, end - o0), mode);
+    // Tiles of tile_width: the zero row (non-finite weights) and the dst buffer (non-unit dst
+    // stride) hold that many pixels. (Unit strides with finite weights returned above.)
+    for (std::int64_t o0 = begin; o0 < end; o0 += p.tile_width)
+      forward_tile(r, s, n, group, od, oh, o0, std::min(p.tile_width, end - o0), mode);
   };
   tiles(0, interior_begin, TapMode::window);
   tiles(interior_begin, interior_end, TapMode::direct);
