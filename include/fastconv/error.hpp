@@ -15,15 +15,17 @@ enum class ErrorKind {
   unsupported_dtype,  // a dtype the operation does not support, or mixed dtypes
   overflow,           // an element count, byte size or index that does not fit 64 bits
   engine_declined,    // a valid problem that the explicitly requested engine does not take
+  out_of_memory,      // the memory a run or plan needs (workspace, packed weights) could not be had
 };
 
-// "invalid_argument", "unsupported_dtype", "overflow" or "engine_declined".
+// "invalid_argument", "unsupported_dtype", "overflow", "engine_declined" or "out_of_memory".
 inline const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::invalid_argument: return "invalid_argument";
     case ErrorKind::unsupported_dtype: return "unsupported_dtype";
     case ErrorKind::overflow: return "overflow";
     case ErrorKind::engine_declined: return "engine_declined";
+    case ErrorKind::out_of_memory: return "out_of_memory";
   }
   return "unknown";
 }
