@@ -67,7 +67,7 @@ void blocked(benchmark::State& state, const GemmKernel<T>& kernel) {
   const MatrixView<const T> a_view{a.get(), k, 1}, b_view{b.get(), n, 1};
   const MatrixView<T> c_view{c.get(), n, 1};
   for (auto _ : state) {
-    gemm<T>(m, n, k, a_view, b_view, c_view, false, nullptr, workspace.get(), &kernel);
+    gemm<T>(m, n, k, a_view, b_view, c_view, false, nullptr, workspace.get(), fastconv::get_num_threads(), &kernel);
     benchmark::DoNotOptimize(c.get());
     benchmark::ClobberMemory();
   }

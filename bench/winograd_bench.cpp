@@ -21,7 +21,7 @@ void run_input(benchmark::State& state, const WinogradTransforms& entry) {
   const std::int64_t e_stride = rows * row_stride;
   std::vector<float> input(std::size_t(rows * width), 0.5f), memory(std::size_t(4 * e_stride + 16));
   float* window = memory.data() + (16 - reinterpret_cast<std::uintptr_t>(memory.data()) / sizeof(float) % 16) % 16;
-  alignas(64) float check[16] = {};
+  alignas(64) float check[2 * kWinogradCheckLanes] = {};
   for (auto _ : state) {
     for (std::int64_t r = 0; r < rows; ++r)
       entry.input_row(input.data() + r * width, 1, -1, width, tiles, window + r * row_stride, e_stride, check);

@@ -223,6 +223,73 @@ TEST(WinogradEngine, PackedNonFiniteWeightsGiveTheReferencePattern) {
   }
 }
 
+// Huge finite inputs (near +-3e38, alternating in sign along W, where the input transform's
+// differences exceed FLT_MAX) with tiny weights: the true results are finite, so winograd (and
+// auto, which picks it for this layer) hands them to the exact fallback and matches the reference
+// (to float rounding; auto takes winograd here on AVX-512 and AVX2), with weights transformed per
+// run or packed once, on 1 and 2 threads. A
+// large input in one window only, and a block of huge weights with small inputs, likewise.
+TEST(WinogradEngine, HugeFiniteOperandsStayFinite) {
+  const fc::ConvParams params = fc::ConvParams(2).padding({1});
+  const int threads_before = fc::get_num_threads();
+  struct Case {
+    const char* name;
+    double input_scale, weight_scale;
+    bool every_window;
+  };
+  for (const Case& c : {Case{"inputs 3e38", 3e38, 1e-6, true}, Case{"one huge input window", 3e38, 1e-6, false},
+                        Case{"weights 1e35", 1.0, 1e35, true}, Case{"inputs 1e17 weights 1e17", 1e17, 1e17, true}}) {
+    fctest::Rng rng(5);
+    fctest::Tensor src(fc::DType::float32, {1, 128, 14, 40}), weight(fc::DType::float32, {64, 128, 3, 3});
+    fctest::Tensor expected(fc::DType::float32, {1, 64, 14, 40});
+    for (std::int64_t i = 0; i < src.numel(); ++i) {
+      const std::int64_t w = i % 40, h = i / 40 % 14;
+      const bool big = c.every_window || (h < 2 && w < 8);
+      src.set_linear(i, (w % 2 ? -1.0 : 1.0) * (big ? c.input_scale : 1.0) * (0.5 + 0.5 * rng.uniform_real(0, 1)));
+    }
+    for (std::int64_t i = 0; i < weight.numel(); ++i) weight.set_linear(i, c.weight_scale * rng.uniform_real(-1, 1));
+    const fc::ConvArgs reference_args{.src = src.view(), .weight = weight.view(), .dst = expected.view()};
+    fc::ConvPlan(fc::ConvKind::forward, reference_args, params, fc::Engine::reference).run(reference_args);
+    // The bound of a float32 sum of L terms: 2 (L + 2) u sum |terms|, with sum |terms| from the
+    // reference on |src| and |weight| in float64.
+    fctest::Tensor src_abs = src.contiguous_copy(fc::DType::float64, true);
+    fctest::Tensor weight_abs = weight.contiguous_copy(fc::DType::float64, true);
+    fctest::Tensor magnitude(fc::DType::float64, {1, 64, 14, 40});
+    const fc::ConvArgs magnitude_args{.src = src_abs.view(), .weight = weight_abs.view(), .dst = magnitude.view()};
+    fc::ConvPlan(fc::ConvKind::forward, magnitude_args, params, fc::Engine::reference).run(magnitude_args);
+    const std::vector<double> want = expected.to_dense(), sums = magnitude.to_dense();
+    std::int64_t reference_non_finite = 0;
+    for (const double v : want) reference_non_finite += !std::isfinite(v);
+    ASSERT_EQ(reference_non_finite, 0) << c.name;
+    const double factor = 2.0 * (128 * 9 + 2) * std::ldexp(1.0, -24);
+    for (const int threads : {1, 2})
+      for (const bool packed : {false, true})
+        for (const fc::Engine engine : {kEngine, fc::Engine::automatic}) {
+          fc::set_num_threads(threads);
+          fctest::Tensor dst(fc::DType::float32, {1, 64, 14, 40});
+          fc::ConvPlan plan(fc::ConvKind::forward, {.src = src.view(), .weight = weight.view(), .dst = dst.view()},
+                            params, engine);
+          const std::string where = std::string(c.name) + " threads=" + std::to_string(threads) +
+                                    (packed ? " packed " : " ") + fc::engine_name(plan.engine());
+          if (packed) {
+            plan.pack_weights(weight.view());
+            plan.run({.src = src.view(), .dst = dst.view()});
+          } else {
+            plan.run({.src = src.view(), .weight = weight.view(), .dst = dst.view()});
+          }
+          const std::vector<double> got = dst.to_dense();
+          std::int64_t bad = 0;
+          for (std::size_t i = 0; i < got.size(); ++i) {
+            const bool wrong = !std::isfinite(got[i]) || std::abs(got[i] - want[i]) > factor * sums[i];
+            if (wrong && bad < 3) ADD_FAILURE() << where << " at " << i << ": " << got[i] << " vs " << want[i];
+            bad += wrong;
+          }
+          EXPECT_EQ(bad, 0) << where;
+        }
+  }
+  fc::set_num_threads(threads_before);
+}
+
 // The plan's workspace for a forward problem, from shapes only (nothing allocated).
 std::size_t forward_workspace(const Problem& p) {
   return fc::ConvPlan(fc::ConvKind::forward, fctest::shape_args(p), p.params, kEngine).workspace_bytes();

@@ -6,6 +6,13 @@
 // takes views of exactly those shapes (any strides), checks pointers and overlaps, and computes.
 // run() is const and may be called from several threads at once on different outputs.
 //
+// Threads: a plan is prepared for max(get_num_threads(), processors available) threads at
+// creation, and its workspace holds that many per-thread slots. Each run reads
+// get_num_threads() once and uses at most that many threads, never more than the plan was
+// prepared for, so later set_num_threads() calls or CPU-affinity changes never make a run write
+// past its workspace. Runs are bitwise identical whatever the thread count. The workspace of
+// every engine but `reference` (none) is bounded independently of the image size and batch.
+//
 // Operands per kind (PyTorch's layouts; g = groups; "spatial" has 1, 2 or 3 axes):
 //   forward:          src (N,C,in...), weight (K,C/g,k...), bias (K) optional   -> dst (N,K,out...)
 //   transposed:       src (N,C,in...), weight (C,K/g,k...), bias (K) optional   -> dst (N,K,out...)
@@ -60,11 +67,12 @@ class ConvPlan {
 
   ConvKind kind() const;
   Engine engine() const;                  // the engine actually chosen (never automatic)
-  std::size_t workspace_bytes() const;    // scratch memory run() needs
+  std::size_t workspace_bytes() const;    // scratch memory run() needs (see Threads above)
   double flop_count() const;              // 2 * multiply-adds of the direct algorithm
   std::string description() const;        // one line: kind, shapes, params, engine
 
-  // workspace: null (run() allocates) or at least workspace_bytes(), 64-byte aligned.
+  // workspace: null (run() allocates it, and throws Error(out_of_memory) if it cannot) or at
+  // least workspace_bytes(), 64-byte aligned.
   void run(const ConvArgs& args, void* workspace = nullptr) const;
 
   // Inference set-up for the kinds that read a weight (forward, transposed, backward_data):

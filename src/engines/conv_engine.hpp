@@ -1,4 +1,10 @@
-// conv_engine.hpp — what every convolution engine implements.
+// conv_engine.hpp — what every convolution engine implements: prepare once, run many times.
+//
+// An engine is asked to prepare a ConvProblem (direction, geometry, dtype, the threads its
+// workspace must serve). It either declines with a reason or returns a PreparedConv: its set-up
+// for that problem (chosen kernel, tiling, workspace size) made once per plan, as oneDNN's
+// primitive descriptors and XNNPACK's create/reshape do. A PreparedConv is immutable and is run
+// from any number of threads at once, each run with its own workspace.
 //
 // Operands use the FORWARD convolution's roles and the geometry's normalised rank-5 views:
 //   src (N, C, D, H, W), weight (K, C/g, KD, KH, KW), dst (N, K, OD, OH, OW).
@@ -8,12 +14,19 @@
 //                     (this is also the transposed convolution's forward pass)
 //   backward_weights: reads src, dst -> writes weight and bias (K, optional: sum of dst)
 // Engines may assume validated operands: matching shapes, no overlap between what is read and
-// what is written, non-null data for non-empty tensors.
+// what is written, non-null data for non-empty tensors, element-aligned pointers, and a
+// workspace of workspace_bytes() aligned to 64 bytes.
+//
+// Threads: a run is given `threads`, 1 <= threads <= problem.max_threads; it must never use more
+// threads (nor workspace slots) than that, and must stay correct when OpenMP gives its parallel
+// regions fewer threads than asked (e.g. a run called from inside another parallel region).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "core/view5.hpp"
 #include "fastconv/engine.hpp"
@@ -24,7 +37,15 @@ namespace fastconv::detail {
 
 enum class Direction { forward, backward_data, backward_weights };
 
-// Weights an engine rearranged once, when a plan was given them (ConvPlan::pack_weights);
+// One convolution to prepare.
+struct ConvProblem {
+  Direction direction = Direction::forward;
+  ConvGeometry geometry;
+  DType dtype = DType::float32;
+  int max_threads = 1;  // the most threads a run may be given (workspace slots are sized for it)
+};
+
+// Weights a prepared run rearranged once, when a plan was given them (ConvPlan::pack_weights);
 // each engine defines its own derived type and layout.
 struct PackedWeights {
   virtual ~PackedWeights() = default;
@@ -36,78 +57,105 @@ struct ConvOperands {
   View5<T> weight;
   View5<T> dst;
   Vector1<T> bias;
-  // The engine's own packing of exactly `weight` (made by this engine's pack_weights for this
-  // geometry and direction), or null: then the engine packs what it needs while running.
+  // Made by the same PreparedConv's pack_weights from exactly `weight`, or null: then the
+  // engine packs what it needs while running.
   const PackedWeights* packed_weights = nullptr;
 };
 
-class ConvEngine {
+// One engine's set-up for one problem.
+class PreparedConv {
  public:
-  virtual ~ConvEngine() = default;
-  virtual Engine id() const = 0;
-  // Empty when the engine takes the problem; otherwise the reason it declines.
-  virtual std::string decline_reason(Direction, const ConvGeometry&, DType) const { return {}; }
-  virtual std::size_t workspace_bytes(Direction direction, const ConvGeometry& geometry,
-                                      DType dtype) const = 0;
-  // The microkernel(s) a run would use on this CPU (for FASTCONV_VERBOSE); empty when the
-  // engine has none (plain loops).
-  virtual std::string kernel_name(Direction, const ConvGeometry&, DType) const { return {}; }
-  virtual void run(Direction direction, const ConvGeometry& geometry,
-                   const ConvOperands<float>& operands, void* workspace) const = 0;
-  virtual void run(Direction direction, const ConvGeometry& geometry,
-                   const ConvOperands<double>& operands, void* workspace) const = 0;
-  // The weights (forward roles: (K, C/g, KD, KH, KW)) in the engine's run-time layout, made once
-  // per plan; null when the engine has nothing to prepare for this problem.
-  virtual std::unique_ptr<PackedWeights> pack_weights(Direction, const ConvGeometry&,
-                                                      const View5<float>&) const {
-    return nullptr;
-  }
-  virtual std::unique_ptr<PackedWeights> pack_weights(Direction, const ConvGeometry&,
-                                                      const View5<double>&) const {
-    return nullptr;
-  }
+  PreparedConv(Engine engine, const ConvProblem& problem) : engine_(engine), problem_(problem) {}
+  virtual ~PreparedConv() = default;
+  PreparedConv(const PreparedConv&) = delete;
+  PreparedConv& operator=(const PreparedConv&) = delete;
+
+  Engine engine() const { return engine_; }
+  const ConvProblem& problem() const { return problem_; }
+  // Scratch memory a run needs (for problem().max_threads threads); independent of the image
+  // size and batch for every engine but the reference (which needs none).
+  virtual std::size_t workspace_bytes() const = 0;
+  // The microkernel(s) a run uses (FASTCONV_VERBOSE); empty for plain loops.
+  virtual std::string kernel_name() const { return {}; }
+  // The weights (forward roles: (K, C/g, KD, KH, KW)) in the engine's run-time layout; null when
+  // the engine has nothing to prepare for this problem.
+  virtual std::unique_ptr<PackedWeights> pack_weights(const View5<float>&) const { return nullptr; }
+  virtual std::unique_ptr<PackedWeights> pack_weights(const View5<double>&) const { return nullptr; }
+  virtual void run(const ConvOperands<float>& operands, void* workspace, int threads) const = 0;
+  virtual void run(const ConvOperands<double>& operands, void* workspace, int threads) const = 0;
+
+ protected:
+  const ConvGeometry& geometry() const { return problem_.geometry; }
+  Direction direction() const { return problem_.direction; }
+
+ private:
+  Engine engine_;
+  ConvProblem problem_;
 };
 
-// Base for engines written once as a template over the element type: implements both run()
-// overloads by calling Derived::run_typed<T>(direction, geometry, operands, workspace), and both
-// pack_weights() overloads by Derived::pack_weights_typed<T>(...) when Derived has one.
-template <typename Derived>
-class TypedConvEngine : public ConvEngine {
+// Thrown by a run() for an element type its engine declined at prepare (a library bug).
+[[noreturn]] void unreachable_dtype(Engine engine);
+
+// Base for prepared runs written once as a template over the element type: implements both
+// run() overloads by Derived::run_typed<T>(operands, workspace, threads), and both
+// pack_weights() by Derived::pack_weights_typed<T>(weight) when Derived has one. An engine that
+// prepares float32 only says so with Float32Only = true; its float64 entry points then throw.
+// Derived names its engine in `static constexpr Engine kEngine`.
+template <typename Derived, bool Float32Only = false>
+class TypedPreparedConv : public PreparedConv {
  public:
-  std::unique_ptr<PackedWeights> pack_weights(Direction direction, const ConvGeometry& geometry,
-                                              const View5<float>& weight) const final {
-    return pack(direction, geometry, weight);
+  explicit TypedPreparedConv(const ConvProblem& problem) : PreparedConv(Derived::kEngine, problem) {}
+  std::unique_ptr<PackedWeights> pack_weights(const View5<float>& weight) const final {
+    return pack(weight);
   }
-  std::unique_ptr<PackedWeights> pack_weights(Direction direction, const ConvGeometry& geometry,
-                                              const View5<double>& weight) const final {
-    return pack(direction, geometry, weight);
+  std::unique_ptr<PackedWeights> pack_weights(const View5<double>& weight) const final {
+    return pack(weight);
   }
-  void run(Direction direction, const ConvGeometry& geometry, const ConvOperands<float>& operands,
-           void* workspace) const final {
-    static_cast<const Derived&>(*this).run_typed(direction, geometry, operands, workspace);
+  void run(const ConvOperands<float>& operands, void* workspace, int threads) const final {
+    derived().run_typed(operands, workspace, threads);
   }
-  void run(Direction direction, const ConvGeometry& geometry, const ConvOperands<double>& operands,
-           void* workspace) const final {
-    static_cast<const Derived&>(*this).run_typed(direction, geometry, operands, workspace);
+  void run(const ConvOperands<double>& operands, void* workspace, int threads) const final {
+    if constexpr (Float32Only) {
+      unreachable_dtype(Derived::kEngine);
+    } else {
+      derived().run_typed(operands, workspace, threads);
+    }
   }
 
  private:
+  const Derived& derived() const { return static_cast<const Derived&>(*this); }
   template <typename T>
-  std::unique_ptr<PackedWeights> pack(Direction direction, const ConvGeometry& geometry,
-                                      const View5<T>& weight) const {
-    const auto& derived = static_cast<const Derived&>(*this);
-    if constexpr (requires { derived.pack_weights_typed(direction, geometry, weight); }) {
-      return derived.pack_weights_typed(direction, geometry, weight);
+  std::unique_ptr<PackedWeights> pack(const View5<T>& weight) const {
+    if constexpr (Float32Only && !std::is_same_v<T, float>) {
+      return nullptr;
+    } else if constexpr (requires { derived().pack_weights_typed(weight); }) {
+      return derived().pack_weights_typed(weight);
     } else {
       return nullptr;
     }
   }
 };
 
+// What prepare() returns: a prepared run, or the reason the engine declines the problem.
+struct Preparation {
+  std::unique_ptr<PreparedConv> prepared;
+  std::string decline_reason;  // non-empty exactly when prepared is null
+
+  static Preparation decline(std::string reason) { return {nullptr, std::move(reason)}; }
+  static Preparation take(std::unique_ptr<PreparedConv> prepared) { return {std::move(prepared), {}}; }
+};
+
+class ConvEngine {
+ public:
+  virtual ~ConvEngine() = default;
+  virtual Engine id() const = 0;
+  virtual Preparation prepare(const ConvProblem& problem) const = 0;
+};
+
 // The engine behind an id (not Engine::automatic).
 const ConvEngine& engine_instance(Engine id);
-// Engine::automatic's choice for a problem, with the reasons the others were passed over.
-Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dtype,
-                     std::string* why);
+// Engine::automatic's choice for a problem, prepared, with the reasons the others were passed
+// over appended to *why.
+Preparation choose_and_prepare(const ConvProblem& problem, std::string* why);
 
 }  // namespace fastconv::detail

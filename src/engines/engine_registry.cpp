@@ -79,21 +79,28 @@ const ConvEngine& engine_instance(Engine id) {
               std::string("engine_instance: no engine behind '") + engine_name(id) + "'");
 }
 
-Engine choose_engine(Direction direction, const ConvGeometry& geometry, DType dtype,
-                     std::string* why) {
+void unreachable_dtype(Engine engine) {
+  throw Error(ErrorKind::unsupported_dtype,
+              std::string("internal error: engine ") + engine_name(engine) +
+                  " was run on float64 after declining it");
+}
+
+Preparation choose_and_prepare(const ConvProblem& problem, std::string* why) {
   // Preference order; the reference engine is the last resort.
   for (Engine candidate :
        {Engine::depthwise, Engine::few_channels, Engine::pointwise, Engine::winograd,
         Engine::implicit_gemm, Engine::im2col, Engine::reference}) {
-    std::string reason = engine_instance(candidate).decline_reason(direction, geometry, dtype);
-    if (reason.empty()) reason = auto_skip_reason(candidate, geometry);
+    Preparation preparation = engine_instance(candidate).prepare(problem);
+    std::string reason = preparation.decline_reason;
+    if (reason.empty()) reason = auto_skip_reason(candidate, problem.geometry);
     if (reason.empty()) {
       if (why) *why += std::string(engine_name(candidate)) + ": chosen";
-      return candidate;
+      return preparation;
     }
     if (why) *why += std::string(engine_name(candidate)) + ": declined (" + reason + "); ";
   }
-  return Engine::reference;
+  throw Error(ErrorKind::engine_declined, "internal error: every engine declined " +
+                                              std::string(why ? *why : std::string()));
 }
 
 }  // namespace fastconv::detail

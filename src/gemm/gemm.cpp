@@ -129,7 +129,7 @@ std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k)
 template <typename T>
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
           MatrixView<const T> b, MatrixView<T> c, bool accumulate, const T* row_bias,
-          void* workspace, const GemmKernel<T>* kernel_choice) {
+          void* workspace, int thread_budget, const GemmKernel<T>* kernel_choice) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // C = (accumulate ? C : 0) + bias
     for (std::int64_t i = 0; i < m; ++i) {
@@ -148,7 +148,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
   T* packed_b = static_cast<T*>(workspace);
   T* packed_a = packed_b + kc_max * nc_max;
 
-  const int threads = threads_for_work(double(m) * double(n) * double(k));
+  const int threads = threads_for_work(double(m) * double(n) * double(k), thread_budget);
 #pragma omp parallel num_threads(threads)
   {
     alignas(64) T tile[16 * 64];  // scratch for edge tiles (mr * nr <= 1024)
@@ -209,7 +209,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
   template const GemmKernel<T>& active_gemm_kernel<T>();                                        \
   template std::size_t gemm_workspace_bytes<T>(std::int64_t, std::int64_t, std::int64_t);       \
   template void gemm<T>(std::int64_t, std::int64_t, std::int64_t, MatrixView<const T>,          \
-                        MatrixView<const T>, MatrixView<T>, bool, const T*, void*,              \
+                        MatrixView<const T>, MatrixView<T>, bool, const T*, void*, int,         \
                         const GemmKernel<T>*);
 FASTCONV_INSTANTIATE_GEMM(float)
 FASTCONV_INSTANTIATE_GEMM(double)

@@ -2,7 +2,7 @@
 //
 // One internal interface; the microkernel behind it is chosen at run time per ISA from the
 // list in gemm_kernels.inc. Matrices are strided (row and column strides in elements), so
-// transposed and sub-matrix views need no copy. Threads: the library's thread count.
+// transposed and sub-matrix views need no copy. Threads: up to the `threads` given.
 #pragma once
 
 #include <cstddef>
@@ -56,11 +56,11 @@ template <typename T>
 std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k);
 
 // C[m x n] = (accumulate ? C : 0) + A[m x k] * B[k x n] + row_bias[i] (if not null).
-// workspace: at least gemm_workspace_bytes(m, n, k), 64-byte aligned. `kernel` defaults to the
-// active one; tests pass each kernel explicitly.
+// workspace: at least gemm_workspace_bytes(m, n, k), 64-byte aligned (shared by the threads).
+// Uses up to `threads` threads. `kernel` defaults to the active one; tests pass each kernel.
 template <typename T>
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
           MatrixView<const T> b, MatrixView<T> c, bool accumulate, const T* row_bias,
-          void* workspace, const GemmKernel<T>* kernel = nullptr);
+          void* workspace, int threads, const GemmKernel<T>* kernel = nullptr);
 
 }  // namespace fastconv::detail

@@ -10,7 +10,9 @@
 #include <sstream>
 #include <vector>
 
+#include "core/aligned_buffer.hpp"
 #include "core/format.hpp"
+#include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/conv_engine.hpp"
 #include "fastconv/error.hpp"
@@ -64,6 +66,12 @@ std::array<Use, kOperandCount> operand_uses(ConvKind kind) {
   return {};
 }
 
+std::int64_t shape_numel(const std::vector<std::int64_t>& shape) {
+  std::int64_t count = 1;
+  for (std::int64_t size : shape) count *= size;
+  return count;
+}
+
 template <typename T>
 void copy_view5(const View5<T>& from, const View5<T>& to) {
   for (std::int64_t i0 = 0; i0 < from.shape[0]; ++i0)
@@ -110,22 +118,24 @@ class PlanImpl {
     derive_geometry(shapes, params);
     check_operand_shapes(operands);
 
+    const ConvProblem problem{direction_, geometry_, dtype_, prepared_max_threads()};
+    Preparation preparation;
     if (requested == Engine::automatic) {
-      engine_ = choose_engine(direction_, geometry_, dtype_, &why_);
+      preparation = choose_and_prepare(problem, &why_);
     } else {
-      engine_ = requested;
-      const std::string reason =
-          engine_instance(engine_).decline_reason(direction_, geometry_, dtype_);
-      if (!reason.empty()) {
+      preparation = engine_instance(requested).prepare(problem);
+      if (!preparation.prepared) {
         throw Error(ErrorKind::engine_declined, std::string(operation_) + ": engine " +
-                                                    engine_name(engine_) + " declines: " + reason);
+                                                    engine_name(requested) +
+                                                    " declines: " + preparation.decline_reason);
       }
-      why_ = std::string(engine_name(engine_)) + ": requested";
+      why_ = std::string(engine_name(requested)) + ": requested";
     }
-    engine_impl_ = &engine_instance(engine_);
-    workspace_bytes_ = engine_impl_->workspace_bytes(direction_, geometry_, dtype_);
+    prepared_ = std::move(preparation.prepared);
+    engine_ = prepared_->engine();
+    workspace_bytes_ = prepared_->workspace_bytes();
     if (const char* verbose = std::getenv("FASTCONV_VERBOSE"); verbose && *verbose && *verbose != '0') {
-      const std::string kernel = engine_impl_->kernel_name(direction_, geometry_, dtype_);
+      const std::string kernel = prepared_->kernel_name();
       std::clog << "fastconv: " << description() << (kernel.empty() ? "" : " kernel=" + kernel)
                 << " [" << why_ << "]\n";
     }
@@ -160,23 +170,21 @@ class PlanImpl {
     check_operands(("pack_weights of " + std::string(operation_)).c_str(), dtype_,
                    std::span<const Operand>(operands).subspan(kWeight, 1), expected_weight);
     // A contiguous copy, so runs do not depend on the caller's buffer staying alive.
-    const std::size_t element = dtype_size(dtype_);
-    std::int64_t count = 1;
-    for (std::int64_t size : expected_[kWeight]) count *= size;
-    std::vector<std::byte> copy(std::size_t(count) * element);
-    TensorView copy_view = TensorView::contiguous(copy.data(), dtype_, expected_[kWeight]);
-    if (dtype_ == DType::float32) {
-      copy_view5(to_view5<float>(weight), to_view5<float>(copy_view));
-    } else {
-      copy_view5(to_view5<double>(weight), to_view5<double>(copy_view));
-    }
-    std::unique_ptr<PackedWeights> packed =
-        dtype_ == DType::float32
-            ? engine_impl_->pack_weights(direction_, geometry_, to_view5<float>(copy_view))
-            : engine_impl_->pack_weights(direction_, geometry_, to_view5<double>(copy_view));
-    weight_copy_ = std::move(copy);
-    weight_view_ = TensorView::contiguous(weight_copy_.data(), dtype_, expected_[kWeight]);
-    packed_ = std::move(packed);
+    allocating(std::string("pack_weights of ") + operation_, [&] {
+      std::vector<std::byte> copy(std::size_t(shape_numel(expected_[kWeight])) * dtype_size(dtype_));
+      TensorView copy_view = TensorView::contiguous(copy.data(), dtype_, expected_[kWeight]);
+      if (dtype_ == DType::float32) {
+        copy_view5(to_view5<float>(weight), to_view5<float>(copy_view));
+      } else {
+        copy_view5(to_view5<double>(weight), to_view5<double>(copy_view));
+      }
+      std::unique_ptr<PackedWeights> packed =
+          dtype_ == DType::float32 ? prepared_->pack_weights(to_view5<float>(copy_view))
+                                   : prepared_->pack_weights(to_view5<double>(copy_view));
+      weight_copy_ = std::move(copy);
+      weight_view_ = TensorView::contiguous(weight_copy_.data(), dtype_, expected_[kWeight]);
+      packed_ = std::move(packed);
+    });
   }
   bool has_packed_weights() const { return weight_view_.rank != 0; }
 
@@ -198,19 +206,19 @@ class PlanImpl {
     }
     check_operands(operation_, dtype_, operands, expected_);
 
-    std::unique_ptr<std::byte[], void (*)(std::byte*)> owned(nullptr, [](std::byte* p) {
-      ::operator delete[](p, std::align_val_t(64));
-    });
-    if (workspace == nullptr && workspace_bytes_ > 0) {
-      owned.reset(static_cast<std::byte*>(::operator new[](workspace_bytes_, std::align_val_t(64))));
-      workspace = owned.get();
+    AlignedBuffer owned;
+    if (workspace == nullptr) {
+      owned = AlignedBuffer(workspace_bytes_, std::string(operation_) + ": workspace");
+      workspace = owned.data();
     }
+    // The thread count is read once per run: set_num_threads() may change it meanwhile.
+    const int threads = run_threads(prepared_->problem().max_threads);
     checks.reset();  // the engine's phases are its own
     const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
     if (dtype_ == DType::float32) {
-      engine_impl_->run(direction_, geometry_, engine_operands<float>(args, packed), workspace);
+      prepared_->run(engine_operands<float>(args, packed), workspace, threads);
     } else {
-      engine_impl_->run(direction_, geometry_, engine_operands<double>(args, packed), workspace);
+      prepared_->run(engine_operands<double>(args, packed), workspace, threads);
     }
   }
 
@@ -303,7 +311,7 @@ class PlanImpl {
   std::vector<Shape> expected_;
   std::string params_string_;
   Engine engine_ = Engine::reference;
-  const ConvEngine* engine_impl_ = nullptr;
+  std::unique_ptr<PreparedConv> prepared_;
   std::size_t workspace_bytes_ = 0;
   std::string why_;
   std::vector<std::byte> weight_copy_;

@@ -5,6 +5,7 @@
 #include "engines/reference/reference_windows.hpp"
 #include "fastconv/error.hpp"
 #include "fastconv/ops.hpp"
+#include "fastconv/threading.hpp"
 #include "plan/conv_geometry.hpp"
 #include "plan/operands.hpp"
 #include "transforms/im2col.hpp"
@@ -35,8 +36,8 @@ void unfold_typed(const ConvGeometry& g, const TensorView& src, const TensorView
   if (engine == Engine::reference) return detail::reference_unfold(g, image, cols);
   for (std::int64_t n = 0; n < g.batch; ++n) {
     detail::im2col<T>(g, {image.plane(n, 0), {image.strides[1], image.strides[2], image.strides[3], image.strides[4]}},
-                      0, g.in_channels,
-                      {cols.data + n * cols.strides[0], cols.strides[1], cols.strides[2]});
+                      0, g.in_channels, {0, g.out_pixels()},
+                      {cols.data + n * cols.strides[0], cols.strides[1], cols.strides[2]}, get_num_threads());
   }
 }
 
@@ -53,7 +54,7 @@ void fold_typed(const ConvGeometry& g, const TensorView& src, const TensorView& 
     detail::col2im_accumulate<T>(
         g, {cols.data + n * cols.strides[0], cols.strides[1], cols.strides[2]},
         {image.plane(n, 0), {image.strides[1], image.strides[2], image.strides[3], image.strides[4]}},
-        0, g.in_channels);
+        0, g.in_channels, {0, g.out_pixels()}, get_num_threads());
   }
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fastconv/threading.hpp"
 #include "gemm/gemm.hpp"
 #include "isa/cpu_isa.hpp"
 
@@ -46,7 +47,7 @@ void run_case(const GemmKernel<T>& kernel, const GemmCase<T>& c, std::mt19937& r
   const std::size_t bytes = gemm_workspace_bytes<T>(c.m, c.n, c.k);
   void* workspace = ::operator new(bytes, std::align_val_t(64));
   gemm<T>(c.m, c.n, c.k, av, bv, cv, c.accumulate, c.bias ? bias.data() : nullptr, workspace,
-          &kernel);
+          fastconv::get_num_threads(), &kernel);
   ::operator delete(workspace, std::align_val_t(64));
 
   for (std::int64_t i = 0; i < c.m; ++i) {

@@ -6,12 +6,14 @@
 // first column before, at and after the row start, rows of 1..70 columns ending inside, at and
 // before the tiles' reach, unit and strided steps; values past round_up(count, 16) and columns
 // outside the row must stay untouched (sentinels around the row, which is never read there), and
-// an Inf or NaN anywhere in the columns read must make the check lanes' sum non-finite. Output
+// an Inf or NaN anywhere in the columns read must make the check lanes' sum non-finite, and the
+// largest-magnitude lanes must hold max |V_e| (the weight transform's: max |g|). Output
 // transform: 1..33 channels, 1..20 tiles, an odd last column, bias on/off, unit and strided
 // columns, sentinels between rows. Weight transform: widths with and without a vector
 // remainder. Inputs are small integers and the factors 1 and 1/2, so results are exact.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -26,10 +28,18 @@ namespace {
 
 constexpr float kSentinel = -777.125f;
 
+constexpr int kLanes = 2 * kWinogradCheckLanes;
+
 float check_sum(const float* lanes) {
   float sum = 0.0f;
-  for (int i = 0; i < 16; ++i) sum += lanes[i];
+  for (int i = 0; i < kWinogradCheckLanes; ++i) sum += lanes[i];
   return sum;
+}
+
+float check_largest(const float* lanes) {
+  float largest = 0.0f;
+  for (int i = kWinogradCheckLanes; i < kLanes; ++i) largest = std::max(largest, lanes[i]);
+  return largest;
 }
 
 TEST(WinogradKernels, InputRowAgainstNaive) {
@@ -48,7 +58,7 @@ TEST(WinogradKernels, InputRowAgainstNaive) {
             for (std::int64_t x = 0; x < width; ++x) row[x * step] = float((x * 7 + 3) % 11) - 5.0f;
             const std::int64_t written = (count + 15) / 16 * 16, e_stride = written + 8;
             std::vector<float> v(std::size_t(4 * e_stride), kSentinel);
-            alignas(64) float lanes[16] = {};
+            alignas(64) float lanes[kLanes] = {};
             entry.input_row(row, step, x0, width, count, v.data(), e_stride, lanes);
             const std::string where = entry.name() + " step=" + std::to_string(step) + " width=" +
                                       std::to_string(width) + " x0=" + std::to_string(x0) +
@@ -57,10 +67,20 @@ TEST(WinogradKernels, InputRowAgainstNaive) {
               const std::int64_t x = x0 + 2 * p + j;
               return x >= 0 && x < width ? row[x * step] : 0.0f;
             };
+            float largest = 0.0f;
             for (std::int64_t p = 0; p < count; ++p) {
               const float expected[4] = {d(p, 0) - d(p, 2), d(p, 1) + d(p, 2), d(p, 2) - d(p, 1), d(p, 1) - d(p, 3)};
-              for (int e = 0; e < 4; ++e) ASSERT_EQ(v[std::size_t(e * e_stride + p)], expected[e]) << where << " p=" << p << " e=" << e;
+              for (int e = 0; e < 4; ++e) {
+                ASSERT_EQ(v[std::size_t(e * e_stride + p)], expected[e]) << where << " p=" << p << " e=" << e;
+                largest = std::max(largest, std::abs(expected[e]));
+              }
             }
+            // At least max |V_e| of the tiles; the tiles past count that a vector computes may add
+            // more, but never beyond what two values of the row make.
+            float row_largest = 0.0f;
+            for (std::int64_t x = 0; x < width; ++x) row_largest = std::max(row_largest, std::abs(row[x * step]));
+            ASSERT_GE(check_largest(lanes), largest) << where;
+            ASSERT_LE(check_largest(lanes), 2 * row_largest) << where;
             for (int e = 0; e < 4; ++e)
               for (std::int64_t p = written; p < e_stride; ++p)
                 ASSERT_EQ(v[std::size_t(e * e_stride + p)], kSentinel) << where << " wrote past round_up(count, 16)";
@@ -72,7 +92,7 @@ TEST(WinogradKernels, InputRowAgainstNaive) {
               for (const float bad : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
                 const float saved = row[x * step];
                 row[x * step] = bad;
-                alignas(64) float bad_lanes[16] = {};
+                alignas(64) float bad_lanes[kLanes] = {};
                 entry.input_row(row, step, x0, width, count, v.data(), e_stride, bad_lanes);
                 EXPECT_FALSE(std::isfinite(check_sum(bad_lanes))) << where << " bad column " << x;
                 row[x * step] = saved;
@@ -125,21 +145,24 @@ TEST(WinogradKernels, WeightsAgainstNaive) {
         for (std::size_t i = 0; i < t.size(); ++i) t[i] = float(int(i * 3 % 17) - 8);
         const std::int64_t e_stride = rows * width + 3;
         std::vector<float> u(std::size_t(4 * e_stride), kSentinel), expected(u.size(), kSentinel);
-        alignas(64) float lanes[16] = {};
+        alignas(64) float lanes[kLanes] = {};
         entry.weights(t.data(), rows, width, u.data(), e_stride, lanes);
         double sum = 0.0;
+        float largest = 0.0f;
         for (std::int64_t r = 0; r < rows; ++r)
           for (std::int64_t j = 0; j < width; ++j) {
             const float g0 = t[std::size_t((r * 3) * width + j)], g1 = t[std::size_t((r * 3 + 1) * width + j)];
             const float g2 = t[std::size_t((r * 3 + 2) * width + j)];
             sum += double(g0) + g1 + g2;
+            largest = std::max({largest, std::abs(g0), std::abs(g1), std::abs(g2)});
             const float values[4] = {g0, (g0 + g1 + g2) * 0.5f, (g0 - g1 + g2) * 0.5f, g2};
             for (int e = 0; e < 4; ++e) expected[std::size_t(e * e_stride + r * width + j)] = values[e];
           }
         ASSERT_EQ(u, expected) << entry.name() << " rows=" << rows << " width=" << width;
         EXPECT_EQ(double(check_sum(lanes)), sum) << entry.name();
+        EXPECT_EQ(check_largest(lanes), largest) << entry.name();
         t[t.size() / 2] = std::numeric_limits<float>::infinity();
-        alignas(64) float bad_lanes[16] = {};
+        alignas(64) float bad_lanes[kLanes] = {};
         entry.weights(t.data(), rows, width, u.data(), e_stride, bad_lanes);
         EXPECT_FALSE(std::isfinite(check_sum(bad_lanes))) << entry.name();
       }

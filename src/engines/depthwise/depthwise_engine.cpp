@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -185,15 +186,16 @@ void forward_channel(const ConvGeometry& g, const ConvOperands<T>& x,
 }
 
 template <typename T>
-void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
-  if (depthwise_plane_forward_fits(g, sizeof(T))) {
-    depthwise_plane_forward(g, x);
+void forward(const ConvGeometry& g, const PlanePlan& plan, const ConvOperands<T>& x,
+             std::byte* workspace, int threads) {
+  if (plan.fits()) {
+    depthwise_plane_forward(g, plan, x, workspace, threads);
     return;
   }
   const std::vector<Range> w_ranges = width_ranges(g);
   const Range interior = interior_of(w_ranges);
   const DepthwiseRowsKernels<T>& kernels = active_depthwise_rows_kernels<T>();
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds(), threads))
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t k = 0; k < g.out_channels; ++k) {
       const ProfileScope scope(Phase::microkernel);
@@ -252,9 +254,9 @@ void backward_data_channel(const ConvGeometry& g, const ConvOperands<T>& x,
 }
 
 template <typename T>
-void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
+void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::vector<Range> w_ranges = width_ranges(g);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds(), threads))
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t c = 0; c < g.in_channels; ++c) {
       const ProfileScope scope(Phase::microkernel);
@@ -301,10 +303,10 @@ T weight_gradient(const ConvGeometry& g, const ConvOperands<T>& x, const Range& 
 }
 
 template <typename T>
-void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
+void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::vector<Range> w_ranges = width_ranges(g);
   const std::int64_t kg = g.out_channels_per_group();
-#pragma omp parallel for schedule(static) num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel for schedule(static) num_threads(threads_for_work(g.multiply_adds(), threads))
   for (std::int64_t k = 0; k < g.out_channels; ++k) {
     const ProfileScope scope(Phase::microkernel);
     for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
@@ -318,38 +320,51 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
 
 // ---- the engine ---------------------------------------------------------------------------------
 
-template <typename T>
-void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands) {
-  switch (direction) {
-    case Direction::forward: forward(g, operands); break;
-    case Direction::backward_data: backward_data(g, operands); break;
-    case Direction::backward_weights: backward_weights(g, operands); break;
-  }
-}
-
-class DepthwiseEngine final : public TypedConvEngine<DepthwiseEngine> {
+// Forward runs take the plane kernels' plan (made for the problem's dtype) and its per-thread
+// slots; the backward directions are plain loops without workspace.
+class PreparedDepthwise final : public TypedPreparedConv<PreparedDepthwise> {
  public:
-  Engine id() const override { return Engine::depthwise; }
-  std::string decline_reason(Direction, const ConvGeometry& g, DType) const override {
-    if (g.in_channels_per_group() != 1)
-      return "not depthwise: C/groups = " + std::to_string(g.in_channels_per_group());
-    return {};
+  static constexpr Engine kEngine = Engine::depthwise;
+  explicit PreparedDepthwise(const ConvProblem& problem)
+      : TypedPreparedConv(problem),
+        plan_(problem.direction == Direction::forward
+                  ? make_plane_plan(problem.geometry, std::int64_t(dtype_size(problem.dtype)))
+                  : PlanePlan{}) {}
+  std::size_t workspace_bytes() const override {
+    return plan_.fits() ? plan_.slot_bytes * std::size_t(problem().max_threads) : 0;
   }
-  std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
   // The forward kernel families (named by ISA; depthwise_engine.hpp): plane kernels when a row
   // fits their buffers (the direct masked-load kernel on small contiguous "same"-width planes),
   // row kernels otherwise. The backward directions are plain loops.
-  std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
-    if (direction != Direction::forward || !decline_reason(direction, g, dtype).empty()) return {};
+  std::string kernel_name() const override {
+    if (direction() != Direction::forward) return {};
     const std::string isa = isa_name(active_isa());
-    return depthwise_plane_forward_fits(g, std::int64_t(dtype_size(dtype)))
-               ? "depthwise plane kernels__" + isa + " (direct kernel on small contiguous planes)"
-               : "depthwise row kernels__" + isa;
+    return plan_.fits() ? "depthwise plane kernels__" + isa + " (direct kernel on small contiguous planes)"
+                        : "depthwise row kernels__" + isa;
   }
   template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
-                 void*) const {
-    run_direction(direction, g, operands);
+  void run_typed(const ConvOperands<T>& operands, void* workspace, int threads) const {
+    switch (direction()) {
+      case Direction::forward:
+        forward(geometry(), plan_, operands, static_cast<std::byte*>(workspace), threads);
+        break;
+      case Direction::backward_data: backward_data(geometry(), operands, threads); break;
+      case Direction::backward_weights: backward_weights(geometry(), operands, threads); break;
+    }
+  }
+
+ private:
+  PlanePlan plan_;
+};
+
+class DepthwiseEngine final : public ConvEngine {
+ public:
+  Engine id() const override { return Engine::depthwise; }
+  Preparation prepare(const ConvProblem& problem) const override {
+    if (problem.geometry.in_channels_per_group() != 1)
+      return Preparation::decline("not depthwise: C/groups = " +
+                                  std::to_string(problem.geometry.in_channels_per_group()));
+    return Preparation::take(std::make_unique<PreparedDepthwise>(problem));
   }
 };
 

@@ -4,7 +4,8 @@
 // single-channel input with K filters), any spatial rank, stride, dilation, asymmetric padding,
 // operand strides, float32 and float64. Declines everything else ("not depthwise: C/groups = 4").
 //
-// No im2col, no GEMM, no workspace; bounded per-thread scratch only.
+// No im2col, no GEMM; the forward plane kernels' bounded scratch is one workspace slot per
+// thread (depthwise_plane_forward.hpp); the other paths need none.
 //   forward:          depthwise_plane_forward.hpp: per (image, channel, band of output rows), the
 //                     band's input copied once into a zero-padded polyphase buffer, then every
 //                     output element as one flat vector loop over the taps (any stride, dilation,

@@ -6,8 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include <omp.h>
-
+#include "core/aligned_buffer.hpp"
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/depthwise/depthwise_direct_kernels.hpp"
@@ -16,13 +15,35 @@
 namespace fastconv::detail {
 namespace {
 
-// The polyphase buffer's shape for a problem: which phases the taps use, the pitch, the band
-// height and each tap's offset (PlaneLayout points into the vectors).
-struct PlanePlan {
-  std::vector<std::int64_t> phase_row, phase_col, tap_offsets;
-  std::int64_t pitch = 0, phase_rows = 0, band_rows = 0, bands = 0;
-  std::int64_t buffer_elements = 0, acc_elements = 0;
+// One thread's slot: [polyphase buffer | accumulators | a gathered filter | depth-slice pointers].
+template <typename T>
+struct PlaneSlot {
+  T* buffer;
+  T* acc;
+  T* weights;
+  const T** slices;
 };
+
+std::size_t buffer_bytes(const PlanePlan& plan, std::int64_t element_bytes) {
+  return align64(std::size_t(plan.buffer_elements + kPlaneSlack) * std::size_t(element_bytes));
+}
+std::size_t acc_bytes(const PlanePlan& plan, std::int64_t element_bytes) {
+  return align64(std::size_t(plan.acc_elements + kPlaneSlack) * std::size_t(element_bytes));
+}
+std::size_t filter_bytes(const ConvGeometry& g, std::int64_t element_bytes) {
+  return align64(std::size_t(g.kernel_volume() * element_bytes));
+}
+
+template <typename T>
+PlaneSlot<T> plane_slot(const ConvGeometry& g, const PlanePlan& plan, std::byte* workspace) {
+  std::byte* slot = workspace + std::size_t(thread_index()) * plan.slot_bytes;
+  const std::size_t buffer = buffer_bytes(plan, sizeof(T)), acc = acc_bytes(plan, sizeof(T));
+  return {reinterpret_cast<T*>(slot), reinterpret_cast<T*>(slot + buffer),
+          reinterpret_cast<T*>(slot + buffer + acc),
+          reinterpret_cast<const T**>(slot + buffer + acc + filter_bytes(g, sizeof(T)))};
+}
+
+}  // namespace
 
 PlanePlan make_plane_plan(const ConvGeometry& g, std::int64_t element_bytes) {
   PlanePlan plan;
@@ -62,8 +83,12 @@ PlanePlan make_plane_plan(const ConvGeometry& g, std::int64_t element_bytes) {
                                tap_shift_h[t] * plan.pitch + tap_shift_w[t]);
   plan.buffer_elements = slots * plan.phase_rows * plan.pitch;
   plan.acc_elements = plan.band_rows * plan.pitch;
+  plan.slot_bytes = buffer_bytes(plan, element_bytes) + acc_bytes(plan, element_bytes) +
+                    filter_bytes(g, element_bytes) + align64(std::size_t(g.kernel[0]) * sizeof(void*));
   return plan;
 }
+
+namespace {
 
 template <typename T>
 bool all_finite(const T* values, std::int64_t count) {
@@ -77,7 +102,7 @@ struct ItemRange {
   std::int64_t begin = 0, end = 0;
 };
 ItemRange this_threads_items(std::int64_t count) {
-  const std::int64_t thread = omp_get_thread_num(), threads = omp_get_num_threads();
+  const std::int64_t thread = thread_index(), threads = team_size();
   return {count * thread / threads, count * (thread + 1) / threads};
 }
 
@@ -135,8 +160,9 @@ bool direct_applies(const ConvGeometry& g, const ConvOperands<T>& x, int lanes) 
 }
 
 template <typename T>
-void direct_forward(const ConvGeometry& g, const ConvOperands<T>& x, const DepthwiseDirectKernel<T>& kernel,
-                    const EpilogueParams<T>& epilogue) {
+void direct_forward(const ConvGeometry& g, const PlanePlan& plan, const ConvOperands<T>& x,
+                    const DepthwiseDirectKernel<T>& kernel, const EpilogueParams<T>& epilogue,
+                    std::byte* workspace, int threads) {
   const std::int64_t width = g.in[2], height = g.in[1], lanes = kernel.lanes;
   std::vector<std::int64_t> offsets;
   std::vector<std::uint16_t> masks;
@@ -176,20 +202,19 @@ void direct_forward(const ConvGeometry& g, const ConvOperands<T>& x, const Depth
   const auto& ds = x.dst.strides;
   const std::int64_t multiplier = g.out_channels_per_group();
   const std::int64_t items = g.batch * g.groups * g.out[0];
-#pragma omp parallel num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel num_threads(threads_for_work(g.multiply_adds(), threads))
   {
-    std::vector<T> weights(std::size_t(g.kernel_volume()));
-    std::vector<const T*> slices(std::size_t(g.kernel[0]));
+    const PlaneSlot<T> slot = plane_slot<T>(g, plan, workspace);
     const ItemRange range = this_threads_items(items);
     ItemCursor at(range.begin, g, 1);
     for (std::int64_t item = range.begin; item < range.end; ++item, at.next(g, 1)) {
       const T* src = x.src.plane(at.n, at.c);
       for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
-        slices[std::size_t(kd)] = src + (at.od * g.stride[0] + kd * g.dilation[0]) * ss[2];
+        slot.slices[kd] = src + (at.od * g.stride[0] + kd * g.dilation[0]) * ss[2];
       for (std::int64_t k = at.c * multiplier; k < (at.c + 1) * multiplier; ++k) {
         const ProfileScope scope(Phase::microkernel);
-        kernel.run(x.dst.plane(at.n, k) + at.od * ds[2], slices.data(), int(g.kernel[0]),
-                   gather_filter(g, x.weight, k, weights.data()), layout, epilogue, k);
+        kernel.run(x.dst.plane(at.n, k) + at.od * ds[2], slot.slices, int(g.kernel[0]),
+                   gather_filter(g, x.weight, k, slot.weights), layout, epilogue, k);
       }
     }
   }
@@ -197,12 +222,9 @@ void direct_forward(const ConvGeometry& g, const ConvOperands<T>& x, const Depth
 
 }  // namespace
 
-bool depthwise_plane_forward_fits(const ConvGeometry& g, std::int64_t element_bytes) {
-  return make_plane_plan(g, element_bytes).band_rows > 0;
-}
-
 template <typename T>
-void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
+void depthwise_plane_forward(const ConvGeometry& g, const PlanePlan& plan, const ConvOperands<T>& x,
+                             std::byte* workspace, int threads) {
   std::vector<T> bias;
   if (x.bias.data)
     for (std::int64_t k = 0; k < g.out_channels; ++k) bias.push_back(x.bias[k]);
@@ -210,11 +232,10 @@ void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
   epilogue.bias = bias.empty() ? nullptr : bias.data();
   const DepthwiseDirectKernel<T>& direct = active_depthwise_direct_kernel<T>();
   if (direct_applies(g, x, direct.lanes)) {
-    direct_forward(g, x, direct, epilogue);
+    direct_forward(g, plan, x, direct, epilogue, workspace, threads);
     return;
   }
 
-  const PlanePlan plan = make_plane_plan(g, sizeof(T));
   const auto& ss = x.src.strides;
   const auto& ds = x.dst.strides;
   PlaneLayout layout;
@@ -243,12 +264,12 @@ void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
   const std::int64_t items = g.batch * g.groups * g.out[0] * plan.bands;
   constexpr std::int64_t kNothing = std::numeric_limits<std::int64_t>::min();
   constexpr std::int64_t kZeros = -1;
-#pragma omp parallel num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel num_threads(threads_for_work(g.multiply_adds(), threads))
   {
-    // Zeroed once: the columns that are always padding are never written (plane_fill).
-    std::vector<T> buffer(std::size_t(plan.buffer_elements + kPlaneSlack), T(0));
-    std::vector<T> acc(std::size_t(plan.acc_elements + kPlaneSlack), T(0));
-    std::vector<T> weights(std::size_t(g.kernel_volume()));
+    const PlaneSlot<T> slot = plane_slot<T>(g, plan, workspace);
+    // Zeroed once per run: the columns that are always padding are never written (plane_fill).
+    std::fill(slot.buffer, slot.buffer + plan.buffer_elements + kPlaneSlack, T(0));
+    std::fill(slot.acc, slot.acc + plan.acc_elements + kPlaneSlack, T(0));
     const ItemRange range = this_threads_items(items);
     ItemCursor at(range.begin, g, plan.bands);
     for (std::int64_t item = range.begin; item < range.end; ++item, at.next(g, plan.bands)) {
@@ -259,7 +280,7 @@ void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
       std::int64_t buffer_holds = kNothing;  // input slice in the buffer, or kZeros
       for (std::int64_t k = at.c * multiplier; k < (at.c + 1) * multiplier; ++k) {
         const ProfileScope scope(Phase::microkernel);  // taps and the store with its epilogue
-        const T* filter = gather_filter(g, x.weight, k, weights.data());
+        const T* filter = gather_filter(g, x.weight, k, slot.weights);
         bool started = false;
         for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
           const T* slice_weights = filter + kd * slice_taps;
@@ -271,21 +292,23 @@ void depthwise_plane_forward(const ConvGeometry& g, const ConvOperands<T>& x) {
           }
           if (slice != buffer_holds) {
             const ProfileScope fill_scope(Phase::transforms);  // padded copy of the input slice
-            kernels.fill(buffer.data(), layout, slice == kZeros ? nullptr : src + slice * ss[2], oh0);
+            kernels.fill(slot.buffer, layout, slice == kZeros ? nullptr : src + slice * ss[2], oh0);
             buffer_holds = slice;
           }
-          kernels.taps(acc.data(), count, buffer.data(), layout, slice_weights, started);
+          kernels.taps(slot.acc, count, slot.buffer, layout, slice_weights, started);
           started = true;
         }
-        if (!started) std::fill(acc.begin(), acc.begin() + count, T(0));
-        kernels.store(x.dst.plane(at.n, k) + at.od * ds[2] + oh0 * ds[3], layout, acc.data(),
+        if (!started) std::fill(slot.acc, slot.acc + count, T(0));
+        kernels.store(x.dst.plane(at.n, k) + at.od * ds[2] + oh0 * ds[3], layout, slot.acc,
                       rows, epilogue, k);
       }
     }
   }
 }
 
-template void depthwise_plane_forward<float>(const ConvGeometry&, const ConvOperands<float>&);
-template void depthwise_plane_forward<double>(const ConvGeometry&, const ConvOperands<double>&);
+template void depthwise_plane_forward<float>(const ConvGeometry&, const PlanePlan&,
+                                            const ConvOperands<float>&, std::byte*, int);
+template void depthwise_plane_forward<double>(const ConvGeometry&, const PlanePlan&,
+                                             const ConvOperands<double>&, std::byte*, int);
 
 }  // namespace fastconv::detail

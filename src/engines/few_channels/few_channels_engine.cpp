@@ -1,12 +1,11 @@
 // few_channels_engine.cpp — see few_channels_engine.hpp.
 #include "engines/few_channels/few_channels_engine.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,8 +74,7 @@ struct Plan {
   std::int64_t padded_h = 0, padded_w = 0, flat_count = 0;
   // Workspace, in floats / bytes.
   std::int64_t packed_floats = 0;
-  std::size_t shared_bytes = 0, thread_bytes = 0;
-  int thread_slots = 1;
+  std::size_t shared_bytes = 0, thread_bytes = 0;  // the workspace: shared part, then a slot per thread
 };
 
 Plan make_plan(const ConvGeometry& g) {
@@ -127,7 +125,6 @@ Plan make_plan(const ConvGeometry& g) {
                    round_up(std::size_t(p.taps) * sizeof(const float*)) +       // tap pointers
                    round_up(std::size_t(2 * p.taps) * sizeof(std::int64_t)) +   // tap valid ranges
                    round_up(std::size_t(p.kernel_rows) * sizeof(const float*)); // kernel rows
-  p.thread_slots = workspace_slots();
 
   p.padded_h = g.in[1] + g.pad_begin[1] + g.pad_end[1];
   p.padded_w = g.in[2] + g.pad_begin[2] + g.pad_end[2];
@@ -464,8 +461,8 @@ void forward_plane(const RunContext& r, std::byte* slot_base, std::int64_t n, st
   }
 }
 
-void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
-  const Plan p = make_plan(g);
+void forward(const ConvGeometry& g, const Plan& p, const ConvOperands<float>& x, void* workspace,
+             int thread_budget) {
   auto* shared = static_cast<std::byte*>(workspace);
   const float* weights = nullptr;
   const unsigned char* finite = nullptr;
@@ -487,7 +484,7 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
     for (std::int64_t k = 0; k < g.out_channels; ++k) bias_copy[k] = x.bias[k];
     bias = bias_copy;
   }
-  const int threads = std::min(threads_for_work(g.multiply_adds()), p.thread_slots);
+  const int threads = threads_for_work(g.multiply_adds(), thread_budget);
   const double dst_bytes = double(g.batch) * double(g.out_channels) * double(g.out[0]) * double(g.out[1]) *
                            double(g.out[2]) * sizeof(float);
   const bool stream_dst = dst_bytes / threads >= kStreamingMinBytesPerThread;
@@ -497,7 +494,7 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
     const std::int64_t planes = g.batch * g.groups * g.out[0];
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (std::int64_t item = 0; item < planes; ++item) {
-      std::byte* slot = slots + std::size_t(omp_get_thread_num()) * p.thread_bytes;
+      std::byte* slot = slots + std::size_t(thread_index()) * p.thread_bytes;
       forward_plane(context, slot, item / (g.groups * g.out[0]), item / g.out[0] % g.groups, item % g.out[0]);
     }
     return;
@@ -505,7 +502,7 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
   const std::int64_t rows = g.batch * g.groups * g.out[0] * g.out[1];
 #pragma omp parallel num_threads(threads)
   {
-    const ThreadSlot slot = thread_slot(p, slots + std::size_t(omp_get_thread_num()) * p.thread_bytes);
+    const ThreadSlot slot = thread_slot(p, slots + std::size_t(thread_index()) * p.thread_bytes);
 #pragma omp for schedule(static) nowait
     for (std::int64_t item = 0; item < rows; ++item) {
       std::int64_t rest = item;
@@ -521,55 +518,50 @@ void forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspac
   }
 }
 
-class FewChannelsEngine final : public TypedConvEngine<FewChannelsEngine> {
+class PreparedFewChannels final : public TypedPreparedConv<PreparedFewChannels, true> {
+ public:
+  static constexpr Engine kEngine = Engine::few_channels;
+  explicit PreparedFewChannels(const ConvProblem& problem)
+      : TypedPreparedConv(problem), plan_(make_plan(problem.geometry)) {}
+
+  std::size_t workspace_bytes() const override {
+    return plan_.shared_bytes + std::size_t(problem().max_threads) * plan_.thread_bytes;
+  }
+  std::string kernel_name() const override {
+    return std::string(plan_.kernel->name) + (plan_.plane_mode ? " (plane mode)" : "");
+  }
+
+  std::unique_ptr<PackedWeights> pack_weights_typed(const View5<float>& weight) const {
+    auto packed = std::make_unique<FewChannelsPackedWeights>();
+    packed->kernel = plan_.kernel;
+    packed->weights.resize(std::size_t(plan_.packed_floats));
+    packed->finite.resize(std::size_t(geometry().groups));
+    pack_weights_into(geometry(), plan_, weight, packed->weights.data(), packed->finite.data());
+    return packed;
+  }
+
+  void run_typed(const ConvOperands<float>& operands, void* workspace, int threads) const {
+    forward(geometry(), plan_, operands, workspace, threads);
+  }
+
+ private:
+  Plan plan_;
+};
+
+class FewChannelsEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::few_channels; }
-
-  std::string decline_reason(Direction direction, const ConvGeometry& g, DType dtype) const override {
-    if (direction != Direction::forward) return "forward only";
-    if (dtype != DType::float32) return "float32 only";
+  Preparation prepare(const ConvProblem& problem) const override {
+    if (problem.direction != Direction::forward) return Preparation::decline("forward only");
+    if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
+    const ConvGeometry& g = problem.geometry;
     const std::int64_t c = g.in_channels_per_group(), k = g.out_channels_per_group();
     if (c > kFewChannelsMaxThinGroup || (c > kFewChannelsMaxPerGroup && k > kFewChannelsMaxThinGroup))
-      return "C/groups = " + std::to_string(c) + " > " + std::to_string(kFewChannelsMaxPerGroup) +
-             " and not a thin group (C/groups and K/groups <= " +
-             std::to_string(kFewChannelsMaxThinGroup) + "; K/groups = " + std::to_string(k) + ")";
-    return {};
-  }
-
-  std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
-    if (!decline_reason(direction, g, dtype).empty()) return {};
-    const Plan p = make_plan(g);
-    return std::string(p.kernel->name) + (p.plane_mode ? " (plane mode)" : "");
-  }
-
-  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g, DType dtype) const override {
-    if (!decline_reason(direction, g, dtype).empty()) return 0;
-    const Plan p = make_plan(g);
-    return p.shared_bytes + std::size_t(p.thread_slots) * p.thread_bytes;
-  }
-
-  template <typename T>
-  std::unique_ptr<PackedWeights> pack_weights_typed(Direction direction, const ConvGeometry& g,
-                                                    const View5<T>& weight) const {
-    if constexpr (std::is_same_v<T, float>) {
-      if (!decline_reason(direction, g, DType::float32).empty()) return nullptr;
-      const Plan p = make_plan(g);
-      auto packed = std::make_unique<FewChannelsPackedWeights>();
-      packed->kernel = p.kernel;
-      packed->weights.resize(std::size_t(p.packed_floats));
-      packed->finite.resize(std::size_t(g.groups));
-      pack_weights_into(g, p, weight, packed->weights.data(), packed->finite.data());
-      return packed;
-    } else {
-      return nullptr;
-    }
-  }
-
-  template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& x, void* workspace) const {
-    if constexpr (std::is_same_v<T, float>) {
-      if (direction == Direction::forward) forward(g, x, workspace);
-    }
+      return Preparation::decline(
+          "C/groups = " + std::to_string(c) + " > " + std::to_string(kFewChannelsMaxPerGroup) +
+          " and not a thin group (C/groups and K/groups <= " + std::to_string(kFewChannelsMaxThinGroup) +
+          "; K/groups = " + std::to_string(k) + ")");
+    return Preparation::take(std::make_unique<PreparedFewChannels>(problem));
   }
 };
 

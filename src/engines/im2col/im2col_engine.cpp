@@ -2,9 +2,10 @@
 #include "engines/im2col/im2col_engine.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
-#include <vector>
 
+#include "core/aligned_buffer.hpp"
 #include "engines/bias.hpp"
 #include "gemm/gemm.hpp"
 #include "transforms/im2col.hpp"
@@ -12,7 +13,10 @@
 namespace fastconv::detail {
 namespace {
 
-std::size_t align64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+// Bytes of one unfolded chunk (or of the dst chunk copy) above which chunks get narrower.
+constexpr std::int64_t kChunkBudgetBytes = 8 << 20;
+// Output positions per chunk at least (a few GEMM column panels).
+constexpr std::int64_t kMinChunkPixels = 16;
 
 // Axes [first, 4] of a rank-5 view as one axis: its stride, or nothing when they do not merge.
 template <typename T>
@@ -31,56 +35,53 @@ std::optional<std::int64_t> merged_stride(const View5<T>& view, int first) {
   return stride.value_or(1);
 }
 
-// Sizes of the GEMMs each direction runs for one (image, group).
-struct Sizes {
-  std::int64_t cg, kg, rows, pixels;  // rows = C/g * kernel volume
+// The sizes of one problem's GEMMs and the workspace layout:
+// [unfolded chunk | GEMM packing | weight copy | bias copy | dst chunk copy].
+template <typename T>
+struct Setup {
+  std::int64_t cg = 0, kg = 0, rows = 0, pixels = 0;  // rows = C/g * kernel volume, pixels per image
+  std::int64_t chunk = 0;                             // output positions per chunk
+  std::size_t col_bytes = 0, gemm_bytes = 0, weight_bytes = 0, bias_bytes = 0, temp_bytes = 0;
+
+  Setup(Direction direction, const ConvGeometry& g)
+      : cg(g.in_channels_per_group()), kg(g.out_channels_per_group()),
+        rows(g.in_channels_per_group() * g.kernel_volume()), pixels(g.out_pixels()) {
+    const std::int64_t widest = std::max<std::int64_t>({rows, kg, 1});
+    const std::int64_t fitting = kChunkBudgetBytes / (widest * std::int64_t(sizeof(T)));
+    chunk = std::clamp<std::int64_t>(fitting / kMinChunkPixels * kMinChunkPixels, kMinChunkPixels,
+                                     std::max<std::int64_t>(pixels, 1));
+    switch (direction) {
+      case Direction::forward: gemm_bytes = gemm_workspace_bytes<T>(kg, chunk, rows); break;
+      case Direction::backward_data: gemm_bytes = gemm_workspace_bytes<T>(rows, chunk, kg); break;
+      case Direction::backward_weights: gemm_bytes = gemm_workspace_bytes<T>(kg, rows, chunk); break;
+    }
+    col_bytes = align64(std::size_t(rows * chunk) * sizeof(T));
+    gemm_bytes = align64(gemm_bytes);
+    weight_bytes = align64(std::size_t(g.out_channels * rows) * sizeof(T));
+    bias_bytes = align64(std::size_t(std::max(g.in_channels, g.out_channels)) * sizeof(T));
+    temp_bytes = align64(std::size_t(kg * chunk) * sizeof(T));
+  }
+  std::size_t workspace_bytes() const { return col_bytes + gemm_bytes + weight_bytes + bias_bytes + temp_bytes; }
 };
 
-Sizes sizes_of(const ConvGeometry& g) {
-  return {g.in_channels_per_group(), g.out_channels_per_group(),
-          g.in_channels_per_group() * g.kernel_volume(), g.out_pixels()};
-}
-
-// Workspace layout: [unfolded image | GEMM packing | weight copy | bias copy].
 template <typename T>
 struct Workspace {
   T* col;
   void* gemm;
   T* weight;
   T* bias;
+  T* temp;
 };
 
 template <typename T>
-std::size_t gemm_bytes(Direction direction, const Sizes& s) {
-  switch (direction) {
-    case Direction::forward: return gemm_workspace_bytes<T>(s.kg, s.pixels, s.rows);
-    case Direction::backward_data: return gemm_workspace_bytes<T>(s.rows, s.pixels, s.kg);
-    case Direction::backward_weights: return gemm_workspace_bytes<T>(s.kg, s.rows, s.pixels);
-  }
-  return 0;
-}
-
-template <typename T>
-std::size_t workspace_size(Direction direction, const ConvGeometry& g) {
-  const Sizes s = sizes_of(g);
-  const std::int64_t channels = std::max(g.in_channels, g.out_channels);
-  return align64(std::size_t(s.rows * s.pixels) * sizeof(T)) + align64(gemm_bytes<T>(direction, s)) +
-         align64(std::size_t(g.out_channels * s.rows) * sizeof(T)) +
-         align64(std::size_t(channels) * sizeof(T));
-}
-
-template <typename T>
-Workspace<T> carve(Direction direction, const ConvGeometry& g, void* memory) {
-  const Sizes s = sizes_of(g);
-  char* bytes = static_cast<char*>(memory);
+Workspace<T> carve(const Setup<T>& s, void* memory) {
+  auto* bytes = static_cast<std::byte*>(memory);
   Workspace<T> w;
   w.col = reinterpret_cast<T*>(bytes);
-  bytes += align64(std::size_t(s.rows * s.pixels) * sizeof(T));
-  w.gemm = bytes;
-  bytes += align64(gemm_bytes<T>(direction, s));
-  w.weight = reinterpret_cast<T*>(bytes);
-  bytes += align64(std::size_t(g.out_channels * s.rows) * sizeof(T));
-  w.bias = reinterpret_cast<T*>(bytes);
+  w.gemm = bytes + s.col_bytes;
+  w.weight = reinterpret_cast<T*>(bytes + s.col_bytes + s.gemm_bytes);
+  w.bias = reinterpret_cast<T*>(bytes + s.col_bytes + s.gemm_bytes + s.weight_bytes);
+  w.temp = reinterpret_cast<T*>(bytes + s.col_bytes + s.gemm_bytes + s.weight_bytes + s.bias_bytes);
   return w;
 }
 
@@ -111,30 +112,31 @@ void copy_weight_out(const T* scratch, const View5<T>& weight) {
           for (std::int64_t x = 0; x < weight.shape[4]; ++x) weight.at(k, c, d, h, x) = scratch[i++];
 }
 
-// Channels [c_begin, c_begin + rows) of image n of a rank-5 view as a rows x pixels matrix.
-// Uses the view directly when the spatial axes merge; otherwise `temp` (resized to fit).
+// Channels [c_begin, c_begin + rows) of image n of a rank-5 view at output positions `pixels`,
+// as a rows x chunk matrix: the view itself when its spatial axes merge (spatial_stride),
+// otherwise `temp` (the caller copies with copy_pixels).
 template <typename T>
 MatrixView<T> pixel_matrix(const View5<T>& view, std::int64_t n, std::int64_t c_begin,
-                           std::optional<std::int64_t> spatial_stride, std::vector<T>& temp,
-                           std::int64_t rows) {
-  if (spatial_stride) return {view.plane(n, c_begin), view.strides[1], *spatial_stride};
-  const std::int64_t pixels = view.shape[2] * view.shape[3] * view.shape[4];
-  temp.resize(std::size_t(rows * pixels));
-  return {temp.data(), pixels, 1};
+                           std::optional<std::int64_t> spatial_stride, PixelRange pixels, T* temp) {
+  if (spatial_stride) {
+    return {view.plane(n, c_begin) + pixels.begin * *spatial_stride, view.strides[1], *spatial_stride};
+  }
+  return {temp, pixels.end - pixels.begin, 1};
 }
 
-// Copies between a strided image's channels and a contiguous rows x pixels matrix.
+// Copies between a strided image's channels at output positions `pixels` and a contiguous
+// rows x (pixels.end - pixels.begin) matrix.
 template <typename T>
 void copy_pixels(const View5<T>& view, std::int64_t n, std::int64_t c_begin, std::int64_t rows,
-                 T* matrix, bool to_view) {
-  std::int64_t i = 0;
-  for (std::int64_t c = c_begin; c < c_begin + rows; ++c)
-    for (std::int64_t d = 0; d < view.shape[2]; ++d)
-      for (std::int64_t h = 0; h < view.shape[3]; ++h)
-        for (std::int64_t x = 0; x < view.shape[4]; ++x, ++i) {
-          T& element = view.at(n, c, d, h, x);
-          if (to_view) element = matrix[i]; else matrix[i] = element;
-        }
+                 PixelRange pixels, T* matrix, bool to_view) {
+  const std::int64_t width = view.shape[4], height = view.shape[3];
+  const std::int64_t count = pixels.end - pixels.begin;
+  for (std::int64_t c = 0; c < rows; ++c)
+    for (std::int64_t p = pixels.begin; p < pixels.end; ++p) {
+      T& element = view.at(n, c_begin + c, p / (width * height), p / width % height, p % width);
+      T& copy = matrix[c * count + p - pixels.begin];
+      if (to_view) element = copy; else copy = element;
+    }
 }
 
 template <typename T>
@@ -149,105 +151,119 @@ const T* contiguous_bias(const Vector1<T>& bias, std::int64_t count, T* scratch)
   return scratch;
 }
 
+// Calls chunk(n, group, pixels) for every chunk of every image and group, in that order.
+template <typename T, typename Chunk>
+void for_each_chunk(const ConvGeometry& g, const Setup<T>& s, Chunk&& chunk) {
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t group = 0; group < g.groups; ++group)
+      for (std::int64_t p = 0; p < s.pixels; p += s.chunk)
+        chunk(n, group, PixelRange{p, std::min(s.pixels, p + s.chunk)});
+}
+
 template <typename T>
-void forward(const ConvGeometry& g, const ConvOperands<T>& x, const Workspace<T>& w) {
-  const Sizes s = sizes_of(g);
+void forward(const ConvGeometry& g, const Setup<T>& s, const ConvOperands<T>& x, const Workspace<T>& w,
+             int threads) {
   const MatrixView<T> weights = weight_matrix(x.weight, w.weight, s.rows, true);
   const T* bias = contiguous_bias(x.bias, g.out_channels, w.bias);
   const auto dst_stride = merged_stride(x.dst, 2);
-  std::vector<T> temp;
-  const MatrixView<T> col{w.col, s.pixels, 1};
-  for (std::int64_t n = 0; n < g.batch; ++n) {
-    for (std::int64_t group = 0; group < g.groups; ++group) {
-      const ImageView<const T> image = {image_of(x.src, n).data, image_of(x.src, n).strides};
-      im2col(g, image, group * s.cg, (group + 1) * s.cg, col);
-      const MatrixView<T> out = pixel_matrix(x.dst, n, group * s.kg, dst_stride, temp, s.kg);
-      gemm<T>(s.kg, s.pixels, s.rows,
-              {weights.data + group * s.kg * weights.row_stride, weights.row_stride, weights.col_stride},
-              {col.data, col.row_stride, col.col_stride}, out, false,
-              bias ? bias + group * s.kg : nullptr, w.gemm);
-      if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, temp.data(), true);
-    }
-  }
+  for_each_chunk(g, s, [&](std::int64_t n, std::int64_t group, PixelRange pixels) {
+    const std::int64_t count = pixels.end - pixels.begin;
+    const MatrixView<T> col{w.col, count, 1};
+    const ImageView<const T> image = {image_of(x.src, n).data, image_of(x.src, n).strides};
+    im2col(g, image, group * s.cg, (group + 1) * s.cg, pixels, col, threads);
+    const MatrixView<T> out = pixel_matrix(x.dst, n, group * s.kg, dst_stride, pixels, w.temp);
+    gemm<T>(s.kg, count, s.rows,
+            {weights.data + group * s.kg * weights.row_stride, weights.row_stride, weights.col_stride},
+            {col.data, col.row_stride, col.col_stride}, out, false, bias ? bias + group * s.kg : nullptr,
+            w.gemm, threads);
+    if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, pixels, w.temp, true);
+  });
 }
 
 template <typename T>
-void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, const Workspace<T>& w) {
-  const Sizes s = sizes_of(g);
+void backward_data(const ConvGeometry& g, const Setup<T>& s, const ConvOperands<T>& x,
+                   const Workspace<T>& w, int threads) {
   const MatrixView<T> weights = weight_matrix(x.weight, w.weight, s.rows, true);
   const auto dst_stride = merged_stride(x.dst, 2);
-  std::vector<T> temp;
-  const MatrixView<T> col{w.col, s.pixels, 1};
   // diff_src starts as the bias (transposed convolution) or zero, then folds accumulate.
   fill_with_bias(g, x.src, x.bias);
-  for (std::int64_t n = 0; n < g.batch; ++n) {
-    for (std::int64_t group = 0; group < g.groups; ++group) {
-      const MatrixView<T> diff = pixel_matrix(x.dst, n, group * s.kg, dst_stride, temp, s.kg);
-      if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, temp.data(), false);
-      // col = W_g^T * diff_dst_g: A(p, m) = W(group * kg + m, p).
-      gemm<T>(s.rows, s.pixels, s.kg,
-              {weights.data + group * s.kg * weights.row_stride, weights.col_stride, weights.row_stride},
-              {diff.data, diff.row_stride, diff.col_stride}, col, false, nullptr, w.gemm);
-      col2im_accumulate<T>(g, {col.data, col.row_stride, col.col_stride}, image_of(x.src, n),
-                           group * s.cg, (group + 1) * s.cg);
-    }
-  }
+  for_each_chunk(g, s, [&](std::int64_t n, std::int64_t group, PixelRange pixels) {
+    const std::int64_t count = pixels.end - pixels.begin;
+    const MatrixView<T> col{w.col, count, 1};
+    const MatrixView<T> diff = pixel_matrix(x.dst, n, group * s.kg, dst_stride, pixels, w.temp);
+    if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, pixels, w.temp, false);
+    // col = W_g^T * diff_dst_g: A(p, m) = W(group * kg + m, p).
+    gemm<T>(s.rows, count, s.kg,
+            {weights.data + group * s.kg * weights.row_stride, weights.col_stride, weights.row_stride},
+            {diff.data, diff.row_stride, diff.col_stride}, col, false, nullptr, w.gemm, threads);
+    col2im_accumulate<T>(g, {col.data, col.row_stride, col.col_stride}, image_of(x.src, n),
+                         group * s.cg, (group + 1) * s.cg, pixels, threads);
+  });
 }
 
 template <typename T>
-void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, const Workspace<T>& w) {
-  const Sizes s = sizes_of(g);
+void backward_weights(const ConvGeometry& g, const Setup<T>& s, const ConvOperands<T>& x,
+                      const Workspace<T>& w, int threads) {
   const MatrixView<T> weights = weight_matrix(x.weight, w.weight, s.rows, false);
   const auto dst_stride = merged_stride(x.dst, 2);
-  std::vector<T> temp;
-  const MatrixView<T> col{w.col, s.pixels, 1};
-  for (std::int64_t group = 0; group < g.groups; ++group) {
-    const MatrixView<T> diff_weight{weights.data + group * s.kg * weights.row_stride,
-                                    weights.row_stride, weights.col_stride};
-    if (g.batch == 0) {
+  auto diff_weight = [&](std::int64_t group) {
+    return MatrixView<T>{weights.data + group * s.kg * weights.row_stride, weights.row_stride,
+                         weights.col_stride};
+  };
+  if (g.batch == 0 || s.pixels == 0) {  // the empty sum
+    for (std::int64_t group = 0; group < g.groups; ++group)
       for (std::int64_t k = 0; k < s.kg; ++k)
-        for (std::int64_t p = 0; p < s.rows; ++p) diff_weight.at(k, p) = T(0);
-    }
-    for (std::int64_t n = 0; n < g.batch; ++n) {
-      const ImageView<const T> image = {image_of(x.src, n).data, image_of(x.src, n).strides};
-      im2col(g, image, group * s.cg, (group + 1) * s.cg, col);
-      const MatrixView<T> diff = pixel_matrix(x.dst, n, group * s.kg, dst_stride, temp, s.kg);
-      if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, temp.data(), false);
-      // diff_W_g += diff_dst_g * col^T: B(p, j) = col(j, p).
-      gemm<T>(s.kg, s.rows, s.pixels, {diff.data, diff.row_stride, diff.col_stride},
-              {col.data, col.col_stride, col.row_stride}, diff_weight, n > 0, nullptr, w.gemm);
-    }
+        for (std::int64_t p = 0; p < s.rows; ++p) diff_weight(group).at(k, p) = T(0);
   }
+  for_each_chunk(g, s, [&](std::int64_t n, std::int64_t group, PixelRange pixels) {
+    const std::int64_t count = pixels.end - pixels.begin;
+    const MatrixView<T> col{w.col, count, 1};
+    const ImageView<const T> image = {image_of(x.src, n).data, image_of(x.src, n).strides};
+    im2col(g, image, group * s.cg, (group + 1) * s.cg, pixels, col, threads);
+    const MatrixView<T> diff = pixel_matrix(x.dst, n, group * s.kg, dst_stride, pixels, w.temp);
+    if (!dst_stride) copy_pixels(x.dst, n, group * s.kg, s.kg, pixels, w.temp, false);
+    // diff_W_g (+)= diff_dst_g * col^T: B(p, j) = col(j, p); the first chunk overwrites.
+    const bool first = n == 0 && pixels.begin == 0;
+    gemm<T>(s.kg, s.rows, count, {diff.data, diff.row_stride, diff.col_stride},
+            {col.data, col.col_stride, col.row_stride}, diff_weight(group), !first, nullptr, w.gemm,
+            threads);
+  });
   if (weights.data == w.weight) copy_weight_out(w.weight, x.weight);
   write_bias_gradient(g, x);
 }
 
-template <typename T>
-void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
-                   void* memory) {
-  const Workspace<T> w = carve<T>(direction, g, memory);
-  switch (direction) {
-    case Direction::forward: forward(g, operands, w); break;
-    case Direction::backward_data: backward_data(g, operands, w); break;
-    case Direction::backward_weights: backward_weights(g, operands, w); break;
-  }
-}
-
-class Im2colEngine final : public TypedConvEngine<Im2colEngine> {
+class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
  public:
-  Engine id() const override { return Engine::im2col; }
-  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g,
-                              DType dtype) const override {
-    return dtype == DType::float32 ? workspace_size<float>(direction, g)
-                                   : workspace_size<double>(direction, g);
-  }
-  std::string kernel_name(Direction, const ConvGeometry&, DType dtype) const override {
-    return active_gemm_kernel_name(dtype == DType::float32);
+  static constexpr Engine kEngine = Engine::im2col;
+  explicit PreparedIm2col(const ConvProblem& problem)
+      : TypedPreparedConv(problem),
+        workspace_bytes_(problem.dtype == DType::float32
+                             ? Setup<float>(problem.direction, problem.geometry).workspace_bytes()
+                             : Setup<double>(problem.direction, problem.geometry).workspace_bytes()) {}
+  std::size_t workspace_bytes() const override { return workspace_bytes_; }
+  std::string kernel_name() const override {
+    return active_gemm_kernel_name(problem().dtype == DType::float32);
   }
   template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
-                 void* workspace) const {
-    run_direction(direction, g, operands, workspace);
+  void run_typed(const ConvOperands<T>& operands, void* workspace, int threads) const {
+    const Setup<T> s(direction(), geometry());
+    const Workspace<T> w = carve(s, workspace);
+    switch (direction()) {
+      case Direction::forward: forward(geometry(), s, operands, w, threads); break;
+      case Direction::backward_data: backward_data(geometry(), s, operands, w, threads); break;
+      case Direction::backward_weights: backward_weights(geometry(), s, operands, w, threads); break;
+    }
+  }
+
+ private:
+  std::size_t workspace_bytes_;
+};
+
+class Im2colEngine final : public ConvEngine {
+ public:
+  Engine id() const override { return Engine::im2col; }
+  Preparation prepare(const ConvProblem& problem) const override {
+    return Preparation::take(std::make_unique<PreparedIm2col>(problem));
   }
 };
 

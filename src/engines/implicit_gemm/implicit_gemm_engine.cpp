@@ -2,8 +2,8 @@
 // layout, channel chunks, workspace) are in implicit_gemm_setup.hpp, the window copy in
 // implicit_gemm_window.hpp, the weight packing in implicit_gemm_weights.hpp.
 //
-// Threading: one parallel region per run, at most one thread per workspace slot (one slot per
-// processor). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
+// Threading: one parallel region per run, at most one thread per workspace slot (the run's
+// thread budget). Work items are pixel tiles, ordered (group, n, od, oh, tile); each thread takes an
 // even contiguous range of them with every output-channel block, or, when that balances worse
 // (few pixels, e.g. 7x7 layers, or weights costly to pack) or equally with few tiles per thread,
 // every item with an even range of output-channel blocks. Per thread, for each block of up to
@@ -29,10 +29,6 @@
 #include "engines/implicit_gemm/implicit_gemm_setup.hpp"
 #include "engines/implicit_gemm/implicit_gemm_weights.hpp"
 #include "engines/implicit_gemm/implicit_gemm_window.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace fastconv::detail {
 namespace {
@@ -301,9 +297,9 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
   }
 }
 
-void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
+void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x, void* workspace,
+                 int thread_budget) {
   if (g.batch == 0 || g.out_channels == 0 || g.out_pixels() == 0) return;
-  const IgemmSetup s = igemm_setup(g);
   const auto* packed = dynamic_cast<const IgemmPackedWeights*>(x.packed_weights);
   if (packed != nullptr && packed->ocb != s.ocb) packed = nullptr;
 
@@ -329,7 +325,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
 
   // Threads and how they split the work (see the file comment).
   const std::int64_t items = g.groups * s.items_per_group;
-  const int threads = int(std::min<std::int64_t>(std::min(threads_for_work(g.multiply_adds()), workspace_slots()),
+  const int threads = int(std::min<std::int64_t>(threads_for_work(g.multiply_adds(), thread_budget),
                                                  items * s.oc_blocks));
   bool split_blocks = false;
   if (threads > 1) {
@@ -371,67 +367,54 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
       team_packing && items >= kIgemmDynamicParts * threads * kIgemmTeamMinItems ? kIgemmDynamicParts * threads : 1;
 #pragma omp parallel num_threads(threads)
   {
-#if defined(_OPENMP)
-    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const int thread = 0, team = 1;
-#endif
+    const int thread = thread_index(), team = team_size();
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
     const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, team_parts};
     run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing);
   }
 }
 
-class ImplicitGemmEngine final : public TypedConvEngine<ImplicitGemmEngine> {
+class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm, true> {
+ public:
+  static constexpr Engine kEngine = Engine::implicit_gemm;
+  explicit PreparedImplicitGemm(const ConvProblem& problem)
+      : TypedPreparedConv(problem), setup_(igemm_setup(problem.geometry)) {}
+
+  // Shared part plus one slot per thread.
+  std::size_t workspace_bytes() const override {
+    return setup_.shared_bytes + setup_.slot_bytes * std::size_t(problem().max_threads);
+  }
+  std::string kernel_name() const override { return setup_.kernel->family_name(); }
+
+  std::unique_ptr<PackedWeights> pack_weights_typed(const View5<float>& weight) const {
+    const ConvGeometry& g = geometry();
+    const IgemmSetup& s = setup_;
+    auto packed = std::make_unique<IgemmPackedWeights>();
+    packed->ocb = s.ocb;
+    const std::int64_t block_floats = s.in_per_group * s.taps * s.ocb;
+    packed->data.resize(std::size_t(g.groups * s.oc_blocks * block_floats));
+    for (std::int64_t group = 0; group < g.groups; ++group)
+      for (std::int64_t b = 0; b < s.oc_blocks; ++b)
+        pack_block(g, s, weight, group, b, 0, s.in_per_group,
+                   packed->data.data() + (group * s.oc_blocks + b) * block_floats);
+    return packed;
+  }
+
+  void run_typed(const ConvOperands<float>& operands, void* workspace, int threads) const {
+    run_forward(geometry(), setup_, operands, workspace, threads);
+  }
+
+ private:
+  IgemmSetup setup_;
+};
+
+class ImplicitGemmEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::implicit_gemm; }
-
-  std::string decline_reason(Direction direction, const ConvGeometry&, DType dtype) const override {
-    if (direction != Direction::forward) return "forward only";
-    if (dtype != DType::float32) return "float32 only";
-    return {};
-  }
-
-  std::string kernel_name(Direction direction, const ConvGeometry& geometry,
-                          DType dtype) const override {
-    if (!decline_reason(direction, geometry, dtype).empty()) return {};
-    return igemm_setup(geometry).kernel->family_name();
-  }
-
-  // Shared part plus one slot per processor (workspace_slots()).
-  std::size_t workspace_bytes(Direction direction, const ConvGeometry& geometry,
-                              DType dtype) const override {
-    if (!decline_reason(direction, geometry, dtype).empty()) return 0;
-    const IgemmSetup s = igemm_setup(geometry);
-    return s.shared_bytes + s.slot_bytes * std::size_t(workspace_slots());
-  }
-
-  template <typename T>
-  std::unique_ptr<PackedWeights> pack_weights_typed(Direction direction, const ConvGeometry& g,
-                                                    const View5<T>& weight) const {
-    if constexpr (!std::is_same_v<T, float>) {
-      return nullptr;
-    } else {
-      if (direction != Direction::forward) return nullptr;
-      const IgemmSetup s = igemm_setup(g);
-      auto packed = std::make_unique<IgemmPackedWeights>();
-      packed->ocb = s.ocb;
-      const std::int64_t block_floats = s.in_per_group * s.taps * s.ocb;
-      packed->data.resize(std::size_t(g.groups * s.oc_blocks * block_floats));
-      for (std::int64_t group = 0; group < g.groups; ++group)
-        for (std::int64_t b = 0; b < s.oc_blocks; ++b)
-          pack_block(g, s, weight, group, b, 0, s.in_per_group,
-                     packed->data.data() + (group * s.oc_blocks + b) * block_floats);
-      return packed;
-    }
-  }
-
-  template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& geometry, const ConvOperands<T>& operands,
-                 void* workspace) const {
-    if constexpr (std::is_same_v<T, float>) {
-      if (direction == Direction::forward) run_forward(geometry, operands, workspace);
-    }
+  Preparation prepare(const ConvProblem& problem) const override {
+    if (problem.direction != Direction::forward) return Preparation::decline("forward only");
+    if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
+    return Preparation::take(std::make_unique<PreparedImplicitGemm>(problem));
   }
 };
 

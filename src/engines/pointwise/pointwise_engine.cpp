@@ -3,14 +3,14 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 
+#include "core/aligned_buffer.hpp"
 #include "engines/bias.hpp"
 #include "gemm/gemm.hpp"
 
 namespace fastconv::detail {
 namespace {
-
-std::size_t align64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // "3x1" for a 2-D kernel of 3x1 (the geometry's leading unused axes are left out).
 std::string spatial_string(const ConvGeometry& g, const SpatialArray& values) {
@@ -145,7 +145,8 @@ MatrixView<const T> as_const(const MatrixView<T>& m) {
 }
 
 template <typename T>
-void forward(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space, T* bias_space) {
+void forward(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space, T* bias_space,
+             int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
   const T* bias = contiguous_bias(x.bias, g.out_channels, bias_space);
   const PixelAxes axes = pixel_axes(g, x.src, x.dst);
@@ -157,14 +158,14 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space, 
       gemm<T>(kg, blocks.pixels, cg, as_const(weight_matrix(g, x.weight, group, false)),
               as_const(pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride)),
               pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride), false,
-              bias ? bias + group * kg : nullptr, gemm_space);
+              bias ? bias + group * kg : nullptr, gemm_space, threads);
     }
   }
 }
 
 template <typename T>
 void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space,
-                   T* bias_space) {
+                   T* bias_space, int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
   // Every input pixel gets exactly one product unless the stride skips some or output_padding
   // adds some; then the others keep the bias (or zero) and the GEMMs accumulate.
@@ -182,13 +183,14 @@ void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_s
       gemm<T>(cg, blocks.pixels, kg, as_const(weight_matrix(g, x.weight, group, true)),
               as_const(pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride)),
               pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride), !every_pixel,
-              bias ? bias + group * cg : nullptr, gemm_space);
+              bias ? bias + group * cg : nullptr, gemm_space, threads);
     }
   }
 }
 
 template <typename T>
-void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space) {
+void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space,
+                      int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
   const PixelAxes axes = pixel_axes(g, x.src, x.dst);
   const PixelBlocks blocks = pixel_blocks(axes);
@@ -206,55 +208,64 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, void* gem
       gemm<T>(kg, cg, blocks.pixels,
               as_const(pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride)),
               {src.data, src.col_stride, src.row_stride}, diff_weight, block > 0, nullptr,
-              gemm_space);
+              gemm_space, threads);
     }
   }
   write_bias_gradient(g, x);
 }
 
-template <typename T>
-void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
-                   void* memory) {
-  void* gemm_space = memory;
-  T* bias_space = reinterpret_cast<T*>(static_cast<char*>(memory) +
-                                       align64(gemm_bytes<T>(direction, g)));
-  switch (direction) {
-    case Direction::forward: forward(g, operands, gemm_space, bias_space); break;
-    case Direction::backward_data: backward_data(g, operands, gemm_space, bias_space); break;
-    case Direction::backward_weights: backward_weights(g, operands, gemm_space); break;
-  }
-}
-
-class PointwiseEngine final : public TypedConvEngine<PointwiseEngine> {
+class PreparedPointwise final : public TypedPreparedConv<PreparedPointwise> {
  public:
-  Engine id() const override { return Engine::pointwise; }
-  std::string decline_reason(Direction, const ConvGeometry& g, DType) const override {
-    if (g.kernel_volume() != 1) {
-      return "kernel " + spatial_string(g, g.kernel) + " is not " +
-             spatial_string(g, SpatialArray{1, 1, 1});
-    }
-    if (g.pad_begin != SpatialArray{0, 0, 0} || g.pad_end != SpatialArray{0, 0, 0}) {
-      return "padding " + spatial_string(g, g.pad_begin) + "/" + spatial_string(g, g.pad_end) +
-             " is not zero";
-    }
-    if (g.stride != SpatialArray{1, 1, 1}) {
-      return "stride " + spatial_string(g, g.stride) +
-             " is not 1 (per-row GEMMs lose to im2col's subsampled copy)";
-    }
-    return {};
-  }
-  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g,
-                              DType dtype) const override {
-    return dtype == DType::float32 ? workspace_size<float>(direction, g)
-                                   : workspace_size<double>(direction, g);
-  }
-  std::string kernel_name(Direction, const ConvGeometry&, DType dtype) const override {
-    return active_gemm_kernel_name(dtype == DType::float32);
+  static constexpr Engine kEngine = Engine::pointwise;
+  explicit PreparedPointwise(const ConvProblem& problem)
+      : TypedPreparedConv(problem),
+        workspace_bytes_(problem.dtype == DType::float32
+                             ? workspace_size<float>(problem.direction, problem.geometry)
+                             : workspace_size<double>(problem.direction, problem.geometry)) {}
+  std::size_t workspace_bytes() const override { return workspace_bytes_; }
+  std::string kernel_name() const override {
+    return active_gemm_kernel_name(problem().dtype == DType::float32);
   }
   template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
-                 void* workspace) const {
-    run_direction(direction, g, operands, workspace);
+  void run_typed(const ConvOperands<T>& operands, void* memory, int threads) const {
+    const ConvGeometry& g = geometry();
+    void* gemm_space = memory;
+    T* bias_space = reinterpret_cast<T*>(static_cast<char*>(memory) +
+                                         align64(gemm_bytes<T>(direction(), g)));
+    switch (direction()) {
+      case Direction::forward: forward(g, operands, gemm_space, bias_space, threads); break;
+      case Direction::backward_data: backward_data(g, operands, gemm_space, bias_space, threads); break;
+      case Direction::backward_weights: backward_weights(g, operands, gemm_space, threads); break;
+    }
+  }
+
+ private:
+  std::size_t workspace_bytes_;
+};
+
+// Why the engine declines a geometry, or empty.
+std::string decline_reason(const ConvGeometry& g) {
+  if (g.kernel_volume() != 1) {
+    return "kernel " + spatial_string(g, g.kernel) + " is not " + spatial_string(g, SpatialArray{1, 1, 1});
+  }
+  if (g.pad_begin != SpatialArray{0, 0, 0} || g.pad_end != SpatialArray{0, 0, 0}) {
+    return "padding " + spatial_string(g, g.pad_begin) + "/" + spatial_string(g, g.pad_end) +
+           " is not zero";
+  }
+  if (g.stride != SpatialArray{1, 1, 1}) {
+    return "stride " + spatial_string(g, g.stride) +
+           " is not 1 (per-row GEMMs lose to im2col's subsampled copy)";
+  }
+  return {};
+}
+
+class PointwiseEngine final : public ConvEngine {
+ public:
+  Engine id() const override { return Engine::pointwise; }
+  Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string reason = decline_reason(problem.geometry); !reason.empty())
+      return Preparation::decline(std::move(reason));
+    return Preparation::take(std::make_unique<PreparedPointwise>(problem));
   }
 };
 

@@ -27,9 +27,9 @@ inline std::int64_t output_position(const ConvGeometry& g, int axis, std::int64_
 inline bool inside(const ConvGeometry& g, int axis, std::int64_t i) { return i >= 0 && i < g.in[axis]; }
 
 template <typename T>
-void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
+void forward(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds(), threads))
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t k = 0; k < g.out_channels; ++k) {
       const ProfileScope scope(Phase::microkernel);
@@ -55,9 +55,9 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x) {
 }
 
 template <typename T>
-void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
+void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds(), threads))
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t c = 0; c < g.in_channels; ++c) {
       const ProfileScope scope(Phase::microkernel);
@@ -82,9 +82,9 @@ void backward_data(const ConvGeometry& g, const ConvOperands<T>& x) {
 }
 
 template <typename T>
-void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
+void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds()))
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads_for_work(g.multiply_adds(), threads))
   for (std::int64_t k = 0; k < g.out_channels; ++k) {
     for (std::int64_t c = 0; c < cg; ++c) {
       const ProfileScope scope(Phase::microkernel);
@@ -120,23 +120,26 @@ void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x) {
   }
 }
 
-template <typename T>
-void run_direction(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands) {
-  switch (direction) {
-    case Direction::forward: forward(g, operands); break;
-    case Direction::backward_data: backward_data(g, operands); break;
-    case Direction::backward_weights: backward_weights(g, operands); break;
+class PreparedReference final : public TypedPreparedConv<PreparedReference> {
+ public:
+  static constexpr Engine kEngine = Engine::reference;
+  using TypedPreparedConv::TypedPreparedConv;
+  std::size_t workspace_bytes() const override { return 0; }
+  template <typename T>
+  void run_typed(const ConvOperands<T>& operands, void*, int threads) const {
+    switch (direction()) {
+      case Direction::forward: forward(geometry(), operands, threads); break;
+      case Direction::backward_data: backward_data(geometry(), operands, threads); break;
+      case Direction::backward_weights: backward_weights(geometry(), operands, threads); break;
+    }
   }
-}
+};
 
-class ReferenceEngine final : public TypedConvEngine<ReferenceEngine> {
+class ReferenceEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::reference; }
-  std::size_t workspace_bytes(Direction, const ConvGeometry&, DType) const override { return 0; }
-  template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& operands,
-                 void*) const {
-    run_direction(direction, g, operands);
+  Preparation prepare(const ConvProblem& problem) const override {
+    return Preparation::take(std::make_unique<PreparedReference>(problem));
   }
 };
 

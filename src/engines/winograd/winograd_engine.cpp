@@ -1,13 +1,12 @@
 // winograd_engine.cpp — see winograd_engine.hpp.
 #include "engines/winograd/winograd_engine.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +23,18 @@ namespace {
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// A transform's check lanes (winograd_kernels.hpp), reduced.
+struct CheckLanes {
+  bool finite;
+  float largest;
+};
+CheckLanes reduce_check(const float* lanes) {
+  float sum = 0.0f, largest = 0.0f;
+  for (int i = 0; i < kWinogradCheckLanes; ++i) sum += lanes[i];
+  for (int i = kWinogradCheckLanes; i < 2 * kWinogradCheckLanes; ++i) largest = std::max(largest, lanes[i]);
+  return {std::isfinite(sum), largest};
+}
 
 constexpr std::int64_t kMaxCallsPerBlock = 8;  // kernel calls (of Pmax tiles) per window block
 constexpr std::int64_t kMaxBand = 16;           // output rows per window
@@ -55,7 +66,7 @@ struct Setup {
   std::int64_t e_stride = 0;         // window floats per transform e: C x channel_stride + 16 (row tails)
   std::int64_t k_chunk = 0;          // blocks of OCB output channels whose weights are transformed at once
   std::int64_t product_stride = 0;   // floats per channel row of the products: >= Pmax
-  std::size_t weights_bytes = 0, offsets_bytes = 0, bias_bytes = 0, shared_bytes = 0;
+  std::size_t weights_bytes = 0, offsets_bytes = 0, bias_bytes = 0, limits_bytes = 0, shared_bytes = 0;
   std::size_t window_bytes = 0, slot_bytes = 0;
 };
 
@@ -116,22 +127,35 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   r.weights_bytes = round_up(std::size_t(r.k_chunk * block_weight_bytes));
   r.offsets_bytes = round_up(std::size_t(r.kernel_rows) * sizeof(std::int64_t));
   r.bias_bytes = round_up(std::size_t(r.k_blocks * r.ocb) * sizeof(float));
-  r.shared_bytes = r.weights_bytes + r.offsets_bytes + r.bias_bytes;
+  r.limits_bytes = round_up(std::size_t(r.k_blocks) * sizeof(float));
+  r.shared_bytes = r.weights_bytes + r.offsets_bytes + r.bias_bytes + r.limits_bytes;
   r.window_bytes = round_up(std::size_t(window_bytes(r.row_stride, r.band_max)));
   // Products: 4 x OCB rows, and 16 floats more for the reads of a call's last row segment.
   r.slot_bytes = r.window_bytes + round_up(std::size_t(4 * r.ocb * r.product_stride + 16) * sizeof(float));
   return {};
 }
 
+// The largest |V| a window may hold for block kb's products, sums and output transform to stay
+// below FLT_MAX / 2 (so below overflow wherever the direct sum is): with |U| <= 1.5 max|g|, each
+// M_e sums R = C * KD * KH products and an output adds three M_e, |y| <= 4.5 R max|g| max|V|.
+// Windows above it (huge finite inputs) go to the exact fallback; every window does when a
+// weight is not finite (the limit is then negative).
+float input_limit(const Setup& s, bool weights_finite, float largest_weight) {
+  if (!weights_finite) return -1.0f;
+  const double bound = 4.5 * double(s.channels * s.kernel_rows) * double(largest_weight);
+  const double limit = double(std::numeric_limits<float>::max()) / 2.0 / bound;
+  return bound == 0.0 ? std::numeric_limits<float>::infinity() : float(std::min(limit, 1e38));
+}
+
 // U of the OCB output channels of block kb: [e][channel][kernel row][OCB], zero past K. Returns
-// whether every weight read is finite.
+// the block's input_limit (negative when a weight read is not finite).
 //
 // Per group of channels, the block's filters are first transposed into t[channel][row][kw][OCB]
 // (the ISA's implicit-GEMM weight packing, on as many consecutive floats per filter as the layout
 // has: a group's channels, one channel's kernel rows, or element by element), then combined along
 // OCB-long rows.
-bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, std::int64_t kb,
-                       float* u) {
+float transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>& weight, std::int64_t kb,
+                        float* u) {
   constexpr std::int64_t kTempFloats = 6144;
   const std::int64_t ocb = s.ocb, kh_count = g.kernel[1], row_floats = s.kernel_rows * 3;  // per channel
   const auto& ws = weight.strides;
@@ -146,7 +170,7 @@ bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>
   if (group >= 16) group = group / 16 * 16;
   const std::int64_t rows_per_group = std::min(s.kernel_rows, kTempFloats / (3 * ocb));
   alignas(64) static thread_local float t[kTempFloats];  // (thread_local: 24 KiB off the stack)
-  alignas(64) float check[16] = {};                      // sums of the weights (WinogradWeightsFn)
+  alignas(64) float check[2 * kWinogradCheckLanes] = {};  // sums and magnitudes (WinogradWeightsFn)
   if (filters < ocb) std::fill_n(t, kTempFloats, 0.0f);  // lanes past K stay zero (never packed)
   for (std::int64_t c0 = 0; c0 < s.channels; c0 += group) {
     const std::int64_t channels = std::min(group, s.channels - c0);
@@ -174,9 +198,8 @@ bool transform_weights(const ConvGeometry& g, const Setup& s, const View5<float>
       s.transforms->weights(t, channels * rows, ocb, u + (c0 * s.kernel_rows + row0) * ocb, e_stride, check);
     }
   }
-  float sum = 0.0f;
-  for (const float lane : check) sum += lane;
-  return std::isfinite(sum);
+  const CheckLanes lanes = reduce_check(check);
+  return input_limit(s, lanes.finite, lanes.largest);
 }
 
 // One window's part of the problem: tiles [t0, t0 + count) of the `rows` output rows from oh0 of
@@ -237,11 +260,11 @@ void for_each_window_row(const ConvGeometry& g, const Setup& s, const View5<floa
     }
 }
 
-// The window of item w. Returns false when an input value read is not finite.
-bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, const WindowItem& w, float* window) {
+// The window of item w. Returns max |V| over it, or Inf when an input value read is not finite.
+float fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, const WindowItem& w, float* window) {
   const ProfileScope scope(Phase::transforms);
   const std::int64_t x0 = 2 * w.t0 - g.pad_begin[2];  // tile t0's first input column
-  alignas(64) float check[16] = {};
+  alignas(64) float check[2 * kWinogradCheckLanes] = {};
   for_each_window_row(g, s, src, w, [&](std::int64_t offset, const float* in) {
     float* v = window + offset;
     if (in == nullptr) {
@@ -250,9 +273,8 @@ bool fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src,
       s.transforms->input_row(in, src.strides[4], x0, g.in[2], w.count, v, s.e_stride, check);
     }
   });
-  float sum = 0.0f;
-  for (const float lane : check) sum += lane;
-  return std::isfinite(sum);
+  const CheckLanes lanes = reduce_check(check);
+  return lanes.finite ? lanes.largest : std::numeric_limits<float>::infinity();
 }
 
 // Prefetches the input item w's window reads (issued one item ahead: the rows are short strided
@@ -276,15 +298,8 @@ void prefetch_window(const ConvGeometry& g, const Setup& s, const View5<float>& 
 // The transformed weights made once per plan (WinogradEngine::pack_weights_typed).
 struct WinogradPackedWeights final : PackedWeights {
   std::vector<float> u;
-  bool finite = true;
+  std::vector<float> limits;  // per block of OCB output channels: input_limit
 };
-
-// The whole problem through implicit_gemm (for operands that are not all finite).
-void run_fallback(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
-  ConvOperands<float> plain = x;
-  plain.packed_weights = nullptr;  // winograd's packing means nothing to implicit_gemm
-  implicit_gemm_engine().run(Direction::forward, g, plain, workspace);
-}
 
 // Output-channel blocks [kb_begin, kb_end) of window item w, whose window is built: per block,
 // the four product sums as kernel calls over the window, then the output transform. Calls cover
@@ -340,14 +355,14 @@ void compute_window(const ConvGeometry& g, const Setup& s, const ConvOperands<fl
   }
 }
 
-void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* workspace) {
-  Setup s;
-  check(Direction::forward, g, DType::float32, &s);
+// The forward convolution. Returns false, having written any part of dst, when the operands
+// need the exact fallback: a value is not finite, or an input so large that the transformed
+// products could overflow where the direct sum does not (input_limit).
+bool run_forward(const ConvGeometry& g, const Setup& s, const ConvOperands<float>& x,
+                 const WinogradPackedWeights* packed, void* workspace, int thread_budget) {
   auto* shared = static_cast<std::byte*>(workspace);
   const std::int64_t block_floats = 4 * s.channels * s.kernel_rows * s.ocb;  // U of one block of OCB channels
   // Weights transformed once per plan (all blocks at once), or per chunk of k_chunk blocks here.
-  const auto* packed = dynamic_cast<const WinogradPackedWeights*>(x.packed_weights);
-  if (packed != nullptr && !packed->finite) return run_fallback(g, x, workspace);
   float* chunk_weights = reinterpret_cast<float*>(shared);
   const std::int64_t k_chunk = packed != nullptr ? s.k_blocks : s.k_chunk;
   auto* offsets = reinterpret_cast<std::int64_t*>(shared + s.weights_bytes);
@@ -359,19 +374,24 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
     bias = reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes);
     for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
   }
+  // Per block, the largest |V| its products may take (input_limit).
+  float* limits = packed != nullptr ? nullptr
+                                    : reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes + s.bias_bytes);
+  const float* block_limits = packed != nullptr ? packed->limits.data() : limits;
 
-  const int threads = std::min(threads_for_work(g.multiply_adds()), workspace_slots());
+  const int threads = threads_for_work(g.multiply_adds(), thread_budget);
   const std::int64_t planes = g.batch * g.out[0] * s.blocks_per_row;
   const std::int64_t bands = band_count(g.out[1], s.band_max, planes, threads, k_chunk < s.k_blocks);
   const std::int64_t items = planes * bands;
-  std::atomic<bool> not_finite{false};
+  std::atomic<bool> needs_exact{false};
   std::byte* slots = shared + s.shared_bytes;
 #pragma omp parallel num_threads(threads)
   {
-    std::byte* slot = slots + std::size_t(omp_get_thread_num()) * s.slot_bytes;
+    std::byte* slot = slots + std::size_t(thread_index()) * s.slot_bytes;
     float* window = reinterpret_cast<float*>(slot);
     float* products = reinterpret_cast<float*>(slot + s.window_bytes);
     std::int64_t window_item = -1;  // the item whose window the slot holds, or -1
+    float window_largest = 0.0f;    // its max |V|
     for (std::int64_t kb0 = 0; kb0 < s.k_blocks; kb0 += k_chunk) {
       const std::int64_t kb1 = std::min(s.k_blocks, kb0 + k_chunk);
       // U of block kb (kb0 <= kb < kb1).
@@ -382,8 +402,7 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
 #pragma omp for schedule(static)
         for (std::int64_t kb = kb0; kb < kb1; ++kb) {
           const ProfileScope scope(Phase::packing);
-          if (!transform_weights(g, s, x.weight, kb, chunk_weights + (kb - kb0) * block_floats))
-            not_finite.store(true, std::memory_order_relaxed);
+          limits[kb] = transform_weights(g, s, x.weight, kb, chunk_weights + (kb - kb0) * block_floats);
         }  // (barrier: every block of the chunk ready)
       }
       // Window `item` (the band and row block it covers) against output-channel blocks
@@ -393,12 +412,15 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
         const WindowItem w = window_item_at(g, s, bands, item);
         if (item != window_item) {
           window_item = -1;
-          if (!fill_window(g, s, x.src, w, window)) {
-            not_finite.store(true, std::memory_order_relaxed);
-            return;
-          }
+          window_largest = fill_window(g, s, x.src, w, window);
           window_item = item;
           if (item + 1 < items) prefetch_window(g, s, x.src, window_item_at(g, s, bands, item + 1));
+        }
+        for (std::int64_t kb = kb_begin; kb < kb_end; ++kb) {
+          if (!(window_largest <= block_limits[kb])) {  // (also when it is NaN or Inf)
+            needs_exact.store(true, std::memory_order_relaxed);
+            return;
+          }
         }
         compute_window(g, s, x, w, window, products, offsets, bias, kb_begin, kb_end, block_weights);
       };
@@ -409,64 +431,66 @@ void run_forward(const ConvGeometry& g, const ConvOperands<float>& x, void* work
         // building the windows itself.
 #pragma omp for schedule(static)
         for (std::int64_t index = 0; index < kc * items; ++index)
-          if (!not_finite.load(std::memory_order_relaxed))
+          if (!needs_exact.load(std::memory_order_relaxed))
             process(index % items, kb0 + index / items, kb0 + index / items + 1);
       } else {
 #pragma omp for schedule(dynamic)  // a vCPU the host slows down then holds the call up less
         for (std::int64_t item = 0; item < items; ++item)
-          if (!not_finite.load(std::memory_order_relaxed)) process(item, kb0, kb1);
+          if (!needs_exact.load(std::memory_order_relaxed)) process(item, kb0, kb1);
       }  // (barrier: the chunk's weights are no longer read)
     }
   }
-  // Operands that are not all finite: the whole problem through implicit_gemm (it rewrites every
-  // output).
-  if (not_finite.load()) run_fallback(g, x, workspace);
+  return !needs_exact.load();
 }
 
-class WinogradEngine final : public TypedConvEngine<WinogradEngine> {
+class PreparedWinograd final : public TypedPreparedConv<PreparedWinograd, true> {
+ public:
+  static constexpr Engine kEngine = Engine::winograd;
+  PreparedWinograd(const ConvProblem& problem, const Setup& setup)
+      : TypedPreparedConv(problem), setup_(setup),
+        fallback_(std::move(implicit_gemm_engine().prepare(problem).prepared)) {}
+
+  // Its own workspace or the fallback's, the larger.
+  std::size_t workspace_bytes() const override {
+    return std::max(setup_.shared_bytes + setup_.slot_bytes * std::size_t(problem().max_threads),
+                    fallback_->workspace_bytes());
+  }
+  std::string kernel_name() const override { return setup_.kernel->family_name() + " (Winograd F(2,3) along W)"; }
+
+  std::unique_ptr<PackedWeights> pack_weights_typed(const View5<float>& weight) const {
+    const Setup& s = setup_;
+    auto packed = std::make_unique<WinogradPackedWeights>();
+    const std::int64_t block_floats = 4 * s.channels * s.kernel_rows * s.ocb;
+    packed->u.resize(std::size_t(s.k_blocks * block_floats));
+    packed->limits.resize(std::size_t(s.k_blocks));
+    for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
+      packed->limits[std::size_t(kb)] = transform_weights(geometry(), s, weight, kb, packed->u.data() + kb * block_floats);
+    return packed;
+  }
+
+  void run_typed(const ConvOperands<float>& x, void* workspace, int threads) const {
+    const auto* packed = dynamic_cast<const WinogradPackedWeights*>(x.packed_weights);
+    if (run_forward(geometry(), setup_, x, packed, workspace, threads)) return;
+    // Operands that are not all finite, or huge: the whole problem through implicit_gemm, which
+    // computes the direct sums and rewrites every output.
+    ConvOperands<float> plain = x;
+    plain.packed_weights = nullptr;  // winograd's packing means nothing to implicit_gemm
+    fallback_->run(plain, workspace, threads);
+  }
+
+ private:
+  Setup setup_;
+  std::unique_ptr<PreparedConv> fallback_;
+};
+
+class WinogradEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::winograd; }
-
-  std::string decline_reason(Direction direction, const ConvGeometry& g, DType dtype) const override {
-    return check(direction, g, dtype, nullptr);
-  }
-
-  std::string kernel_name(Direction direction, const ConvGeometry& g, DType dtype) const override {
+  Preparation prepare(const ConvProblem& problem) const override {
     Setup s;
-    if (!check(direction, g, dtype, &s).empty()) return {};
-    return s.kernel->family_name() + " (Winograd F(2,3) along W)";
-  }
-
-  // Its own workspace or implicit_gemm's (the fallback for non-finite operands), the larger.
-  std::size_t workspace_bytes(Direction direction, const ConvGeometry& g, DType dtype) const override {
-    Setup s;
-    if (!check(direction, g, dtype, &s).empty()) return 0;
-    return std::max(s.shared_bytes + s.slot_bytes * std::size_t(workspace_slots()),
-                    implicit_gemm_engine().workspace_bytes(direction, g, dtype));
-  }
-
-  template <typename T>
-  std::unique_ptr<PackedWeights> pack_weights_typed(Direction direction, const ConvGeometry& g,
-                                                    const View5<T>& weight) const {
-    if constexpr (!std::is_same_v<T, float>) {
-      return nullptr;
-    } else {
-      Setup s;
-      if (direction != Direction::forward || !check(direction, g, DType::float32, &s).empty()) return nullptr;
-      auto packed = std::make_unique<WinogradPackedWeights>();
-      const std::int64_t block_floats = 4 * s.channels * s.kernel_rows * s.ocb;
-      packed->u.resize(std::size_t(s.k_blocks * block_floats));
-      for (std::int64_t kb = 0; kb < s.k_blocks; ++kb)
-        packed->finite = transform_weights(g, s, weight, kb, packed->u.data() + kb * block_floats) && packed->finite;
-      return packed;
-    }
-  }
-
-  template <typename T>
-  void run_typed(Direction direction, const ConvGeometry& g, const ConvOperands<T>& x, void* workspace) const {
-    if constexpr (std::is_same_v<T, float>) {
-      if (direction == Direction::forward) run_forward(g, x, workspace);
-    }
+    if (std::string reason = check(problem.direction, problem.geometry, problem.dtype, &s); !reason.empty())
+      return Preparation::decline(std::move(reason));
+    return Preparation::take(std::make_unique<PreparedWinograd>(problem, s));
   }
 };
 

@@ -18,15 +18,21 @@
 
 namespace fastconv::detail {
 
+// The transforms report on what they read in check_lanes[0, 2 * kWinogradCheckLanes) (64-byte
+// aligned; spread over the lanes in any way; callers start from zeros and may pass the same
+// lanes to several calls): lanes [0, 16) accumulate a sum that stays finite exactly when every
+// value read is finite (and not huge), lanes [16, 32) keep the largest magnitude seen.
+inline constexpr int kWinogradCheckLanes = 16;
+
 // Input transform of one input row into `count` tiles. d_j is the row's value at column
 // x = x0 + 2p + j, read at row[x * step], or 0 when x is outside [0, width) (never read there):
 //   v[e * e_stride + p] = V_e(p)   for e < 4, p < count.
 // Tiles [count, round_up(count, 16)) of each V_e row may be written as well (with any value).
-// Adds the products V0 * V3 of the tiles into check_lanes[0..16) (spread over the lanes in any
-// way; 64-byte aligned): the lanes' sum stays finite when every value read is finite and becomes
-// Inf or NaN when one is (each column enters V0 or V3). Huge finite values may overflow it too;
-// callers treat that like an Inf. (Lanes, not one sum: a horizontal sum per row would cost more
-// than a short row's transform.)
+// Check lanes: the sum of the products V0 * V3 of the tiles, which stays finite when every value
+// read is finite and becomes Inf or NaN when one is (each column enters V0 or V3; huge finite
+// values may overflow it too: callers treat that like an Inf), and max |V_e|, from which callers
+// tell whether the products and sums that follow can overflow. (Lanes, not one value: a
+// horizontal reduction per row would cost more than a short row's transform.)
 using WinogradInputRowFn = void (*)(const float* row, std::int64_t step, std::int64_t x0, std::int64_t width,
                                     std::int64_t count, float* v, std::int64_t e_stride, float* check_lanes);
 
@@ -42,8 +48,8 @@ using WinogradOutputFn = void (*)(const float* products, std::int64_t e_stride, 
 // Weight transform of `rows` kernel rows of `width` filters each: with g_kw at
 // t[(r * 3 + kw) * width + j] (the three taps along W of filter j, kernel row r),
 //   u[e * e_stride + r * width + j] = U_e      for e < 4, r < rows, j < width,
-// and g0 + g1 + g2 of each filter added into check_lanes[0..16) (64-byte aligned; any lanes):
-// their sum is finite exactly when the weights are (or some are huge).
+// and in the check lanes: the sum of g0 + g1 + g2 of each filter (finite exactly when the
+// weights are, or some are huge) and max |g|.
 using WinogradWeightsFn = void (*)(const float* t, std::int64_t rows, std::int64_t width, float* u,
                                    std::int64_t e_stride, float* check_lanes);
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -36,6 +37,15 @@ inline vec winograd_load(const float* from) {
 template <typename vec>
 inline void winograd_store(float* to, vec value) {
   std::memcpy(to, &value, sizeof(vec));
+}
+
+// Lane-wise max(m, |v|). Blind to NaN (a NaN lane of v may be dropped): the finite sums catch
+// NaN, this tracks magnitudes.
+template <typename vec>
+inline vec winograd_max_abs(vec m, vec v) {
+  const vec zero = v - v;
+  const vec magnitude = v < zero ? -v : v;
+  return magnitude > m ? magnitude : m;
 }
 
 // Lanes 2i + PHASE of the 2L lanes (a, b): the even (PHASE 0) or odd (PHASE 1) columns.
@@ -70,22 +80,24 @@ inline bool winograd_load_inside(const float* row, std::int64_t first, std::int6
 
 // V_0..V_3 of L tiles from their 2L + 2 columns (tile i's d0 is lane 2i of low, high; d2 lane 2i
 // of low2, high2, which start two columns later); stored at v + e * e_stride; V0 * V3 is added
-// to check.
+// to check, max |V_e| kept in largest.
 template <Isa isa>
 inline void winograd_input_vector(typename SimdTraits<isa, float>::vec low, typename SimdTraits<isa, float>::vec high,
                                   typename SimdTraits<isa, float>::vec low2,
                                   typename SimdTraits<isa, float>::vec high2, float* v, std::int64_t e_stride,
-                                  typename SimdTraits<isa, float>::vec& check) {
+                                  typename SimdTraits<isa, float>::vec& check,
+                                  typename SimdTraits<isa, float>::vec& largest) {
   using vec = typename SimdTraits<isa, float>::vec;
   constexpr auto lanes = std::make_integer_sequence<int, SimdTraits<isa, float>::lanes>{};
   const vec d0 = winograd_split<0>(low, high, lanes), d1 = winograd_split<1>(low, high, lanes);
   const vec d2 = winograd_split<0>(low2, high2, lanes), d3 = winograd_split<1>(low2, high2, lanes);
-  const vec v0 = d0 - d2, v3 = d1 - d3;
+  const vec v0 = d0 - d2, v1 = d1 + d2, v2 = d2 - d1, v3 = d1 - d3;
   winograd_store(v, v0);
-  winograd_store(v + e_stride, d1 + d2);
-  winograd_store(v + 2 * e_stride, d2 - d1);
+  winograd_store(v + e_stride, v1);
+  winograd_store(v + 2 * e_stride, v2);
   winograd_store(v + 3 * e_stride, v3);
   check += v0 * v3;
+  largest = winograd_max_abs(winograd_max_abs(largest, v0), winograd_max_abs(v1, winograd_max_abs(v2, v3)));
 }
 
 template <Isa isa>
@@ -94,6 +106,7 @@ void winograd_input_row(const float* row, std::int64_t step, std::int64_t x0, st
   using vec = typename SimdTraits<isa, float>::vec;
   constexpr int L = SimdTraits<isa, float>::lanes;
   vec check = winograd_load<vec>(check_lanes);
+  vec largest = winograd_load<vec>(check_lanes + kWinogradCheckLanes);
   // L consecutive columns from `first`: a plain load inside the row at unit step, a masked load
   // across its ends; false where the ISA has no masked load (then the stack copy below).
   auto load = [&](std::int64_t first, vec& value) {
@@ -120,9 +133,10 @@ void winograd_input_row(const float* row, std::int64_t step, std::int64_t x0, st
       low = winograd_load<vec>(columns), high = winograd_load<vec>(columns + L);
       low2 = winograd_load<vec>(columns + 2), high2 = winograd_load<vec>(columns + L + 2);
     }
-    winograd_input_vector<isa>(low, high, low2, high2, v + s, e_stride, check);
+    winograd_input_vector<isa>(low, high, low2, high2, v + s, e_stride, check, largest);
   }
   winograd_store(check_lanes, check);
+  winograd_store(check_lanes + kWinogradCheckLanes, largest);
 }
 
 template <Isa isa>
@@ -174,7 +188,8 @@ void winograd_weights(const float* __restrict t, std::int64_t rows, std::int64_t
   constexpr int L = Simd::lanes;
   const vec half = Simd::broadcast(0.5f);
   vec check = winograd_load<vec>(check_lanes);
-  float tail_check = 0.0f;
+  vec largest = winograd_load<vec>(check_lanes + kWinogradCheckLanes);
+  float tail_check = 0.0f, tail_largest = 0.0f;
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* t0 = t + r * 3 * width;
     const float* t1 = t0 + width;
@@ -185,6 +200,7 @@ void winograd_weights(const float* __restrict t, std::int64_t rows, std::int64_t
       const vec g0 = winograd_load<vec>(t0 + j), g1 = winograd_load<vec>(t1 + j), g2 = winograd_load<vec>(t2 + j);
       const vec outer = g0 + g2;
       check += outer + g1;
+      largest = winograd_max_abs(winograd_max_abs(largest, g0), winograd_max_abs(g1, g2));
       winograd_store(to + j, g0);
       winograd_store(to + e_stride + j, (outer + g1) * half);
       winograd_store(to + 2 * e_stride + j, (outer - g1) * half);
@@ -193,6 +209,7 @@ void winograd_weights(const float* __restrict t, std::int64_t rows, std::int64_t
     for (; j < width; ++j) {
       const float g0 = t0[j], g1 = t1[j], g2 = t2[j];
       tail_check += g0 + g1 + g2;
+      tail_largest = std::max({tail_largest, std::abs(g0), std::abs(g1), std::abs(g2)});
       to[j] = g0;
       to[e_stride + j] = (g0 + g1 + g2) * 0.5f;
       to[2 * e_stride + j] = (g0 - g1 + g2) * 0.5f;
@@ -200,7 +217,9 @@ void winograd_weights(const float* __restrict t, std::int64_t rows, std::int64_t
     }
   }
   check[0] += tail_check;
+  largest[0] = std::max(largest[0], tail_largest);
   winograd_store(check_lanes, check);
+  winograd_store(check_lanes + kWinogradCheckLanes, largest);
 }
 
 }  // namespace fastconv::detail
