@@ -330,4 +330,34 @@ TEST(ThreadsWorkspace, Im2colFloat64LargeKernelIsBoundedAndRight) {
   }
 }
 
+// An allocation the library cannot get is an Error (out_of_memory) naming the operation, not
+// std::bad_alloc: packing a 150 GB weight (a broadcast view of one value). ASan's allocator
+// aborts on such a request instead of failing it, so sanitizer builds leave this case out.
+TEST(ThreadsWorkspace, AllocationFailureIsAnOutOfMemoryError) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer aborts on allocations beyond its limit instead of failing them";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "AddressSanitizer aborts on allocations beyond its limit instead of failing them";
+#endif
+#endif
+  const std::int64_t channels = 1 << 16;
+  float value = 1.0f;
+  const std::vector<std::int64_t> src_shape{1, channels, 3, 3}, weight_shape{channels, channels, 3, 3},
+      dst_shape{1, channels, 1, 1}, zeros{0, 0, 0, 0};
+  const fc::TensorView src = fc::TensorView::strided(&value, fc::DType::float32, src_shape, zeros);
+  const fc::TensorView weight = fc::TensorView::strided(&value, fc::DType::float32, weight_shape, zeros);
+  std::vector<float> out(static_cast<std::size_t>(channels));
+  const fc::TensorView dst = fc::TensorView::contiguous(out.data(), fc::DType::float32, dst_shape);
+  fc::ConvPlan plan(fc::ConvKind::forward, {.src = src, .weight = weight, .dst = dst}, fc::ConvParams(2));
+  try {
+    plan.pack_weights(weight);
+    FAIL() << "packing 150 GB of weights succeeded";
+  } catch (const fc::Error& e) {
+    EXPECT_EQ(e.kind(), fc::ErrorKind::out_of_memory) << e.what();
+    EXPECT_NE(std::string(e.what()).find("pack_weights"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(plan.has_packed_weights());
+}
+
 }  // namespace

@@ -215,11 +215,15 @@ class PlanImpl {
     const int threads = run_threads(prepared_->problem().max_threads);
     checks.reset();  // the engine's phases are its own
     const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
-    if (dtype_ == DType::float32) {
-      prepared_->run(engine_operands<float>(args, packed), workspace, threads);
-    } else {
-      prepared_->run(engine_operands<double>(args, packed), workspace, threads);
-    }
+    // (Engines allocate nothing inside their parallel regions; what they allocate outside them,
+    // e.g. a bias copy, fails as an Error too.)
+    allocating(operation_, [&] {
+      if (dtype_ == DType::float32) {
+        prepared_->run(engine_operands<float>(args, packed), workspace, threads);
+      } else {
+        prepared_->run(engine_operands<double>(args, packed), workspace, threads);
+      }
+    });
   }
 
  private:
