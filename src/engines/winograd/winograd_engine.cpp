@@ -135,14 +135,14 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
   return {};
 }
 
-// The largest |V| a window may hold for block kb's products, sums and output transform to stay
-// below FLT_MAX / 2 (so below overflow wherever the direct sum is): with |U| <= 1.5 max|g|, each
-// M_e sums R = C * KD * KH products and an output adds three M_e, |y| <= 4.5 R max|g| max|V|.
-// Windows above it (huge finite inputs) go to the exact fallback; every window does when a
-// weight is not finite (the limit is then negative).
+// The largest input magnitude |d| a window may hold for block kb's products, sums and output
+// transform to stay below FLT_MAX / 2 (so below overflow wherever the direct sum is): with
+// |V| <= 2 max |d| and |U| <= 1.5 max |g|, each M_e sums R = C * KD * KH products and an output
+// adds three M_e, so |y| <= 9 R max |g| max |d|. Windows above it (huge finite inputs) go to the
+// exact fallback; every window does when a weight is not finite (the limit is then negative).
 float input_limit(const Setup& s, bool weights_finite, float largest_weight) {
   if (!weights_finite) return -1.0f;
-  const double bound = 4.5 * double(s.channels * s.kernel_rows) * double(largest_weight);
+  const double bound = 9.0 * double(s.channels * s.kernel_rows) * double(largest_weight);
   const double limit = double(std::numeric_limits<float>::max()) / 2.0 / bound;
   return bound == 0.0 ? std::numeric_limits<float>::infinity() : float(std::min(limit, 1e38));
 }
@@ -260,7 +260,7 @@ void for_each_window_row(const ConvGeometry& g, const Setup& s, const View5<floa
     }
 }
 
-// The window of item w. Returns max |V| over it, or Inf when an input value read is not finite.
+// The window of item w. Returns the largest |input| it read, or Inf when one is not finite.
 float fill_window(const ConvGeometry& g, const Setup& s, const View5<float>& src, const WindowItem& w, float* window) {
   const ProfileScope scope(Phase::transforms);
   const std::int64_t x0 = 2 * w.t0 - g.pad_begin[2];  // tile t0's first input column
@@ -374,7 +374,7 @@ bool run_forward(const ConvGeometry& g, const Setup& s, const ConvOperands<float
     bias = reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes);
     for (std::int64_t k = 0; k < s.k_blocks * s.ocb; ++k) bias[k] = k < g.out_channels ? x.bias[k] : 0.0f;
   }
-  // Per block, the largest |V| its products may take (input_limit).
+  // Per block, the largest |input| its products may take (input_limit).
   float* limits = packed != nullptr ? nullptr
                                     : reinterpret_cast<float*>(shared + s.weights_bytes + s.offsets_bytes + s.bias_bytes);
   const float* block_limits = packed != nullptr ? packed->limits.data() : limits;
@@ -391,7 +391,7 @@ bool run_forward(const ConvGeometry& g, const Setup& s, const ConvOperands<float
     float* window = reinterpret_cast<float*>(slot);
     float* products = reinterpret_cast<float*>(slot + s.window_bytes);
     std::int64_t window_item = -1;  // the item whose window the slot holds, or -1
-    float window_largest = 0.0f;    // its max |V|
+    float window_largest = 0.0f;    // the largest |input| it read
     for (std::int64_t kb0 = 0; kb0 < s.k_blocks; kb0 += k_chunk) {
       const std::int64_t kb1 = std::min(s.k_blocks, kb0 + k_chunk);
       // U of block kb (kb0 <= kb < kb1).

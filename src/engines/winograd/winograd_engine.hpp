@@ -25,8 +25,8 @@
 // that are not all finite are computed by implicit_gemm instead (the transform's differences
 // would turn an Inf into NaN where the direct sum gives Inf), so NaN and Inf propagate as in the
 // reference; so are finite inputs so large that the transformed products and sums could
-// overflow where the direct sum does not (max |V| of a window above FLT_MAX / 2 / (4.5 * C * KD
-// * KH * max |g|) of an output-channel block: the transforms report max |V| and max |g| as they
+// overflow where the direct sum does not (a window's largest |input| above FLT_MAX / 2 / (9 * C
+// * KD * KH * max |g|) of an output-channel block: the transforms report both magnitudes as they
 // go, so the check costs no extra pass).
 //
 // Workspace: the transformed weights of as many blocks of OCB output channels as fit

@@ -30,8 +30,9 @@ inline constexpr int kWinogradCheckLanes = 16;
 // Tiles [count, round_up(count, 16)) of each V_e row may be written as well (with any value).
 // Check lanes: the sum of the products V0 * V3 of the tiles, which stays finite when every value
 // read is finite and becomes Inf or NaN when one is (each column enters V0 or V3; huge finite
-// values may overflow it too: callers treat that like an Inf), and max |V_e|, from which callers
-// tell whether the products and sums that follow can overflow. (Lanes, not one value: a
+// values may overflow it too: callers treat that like an Inf), and the largest |d| read (the
+// values of the columns the vectors cover; |V_e| <= 2 max |d|), from which callers tell
+// whether the products and sums that follow can overflow. (Lanes, not one value: a
 // horizontal reduction per row would cost more than a short row's transform.)
 using WinogradInputRowFn = void (*)(const float* row, std::int64_t step, std::int64_t x0, std::int64_t width,
                                     std::int64_t count, float* v, std::int64_t e_stride, float* check_lanes);

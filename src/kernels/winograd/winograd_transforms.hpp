@@ -80,24 +80,22 @@ inline bool winograd_load_inside(const float* row, std::int64_t first, std::int6
 
 // V_0..V_3 of L tiles from their 2L + 2 columns (tile i's d0 is lane 2i of low, high; d2 lane 2i
 // of low2, high2, which start two columns later); stored at v + e * e_stride; V0 * V3 is added
-// to check, max |V_e| kept in largest.
+// to check.
 template <Isa isa>
 inline void winograd_input_vector(typename SimdTraits<isa, float>::vec low, typename SimdTraits<isa, float>::vec high,
                                   typename SimdTraits<isa, float>::vec low2,
                                   typename SimdTraits<isa, float>::vec high2, float* v, std::int64_t e_stride,
-                                  typename SimdTraits<isa, float>::vec& check,
-                                  typename SimdTraits<isa, float>::vec& largest) {
+                                  typename SimdTraits<isa, float>::vec& check) {
   using vec = typename SimdTraits<isa, float>::vec;
   constexpr auto lanes = std::make_integer_sequence<int, SimdTraits<isa, float>::lanes>{};
   const vec d0 = winograd_split<0>(low, high, lanes), d1 = winograd_split<1>(low, high, lanes);
   const vec d2 = winograd_split<0>(low2, high2, lanes), d3 = winograd_split<1>(low2, high2, lanes);
-  const vec v0 = d0 - d2, v1 = d1 + d2, v2 = d2 - d1, v3 = d1 - d3;
+  const vec v0 = d0 - d2, v3 = d1 - d3;
   winograd_store(v, v0);
-  winograd_store(v + e_stride, v1);
-  winograd_store(v + 2 * e_stride, v2);
+  winograd_store(v + e_stride, d1 + d2);
+  winograd_store(v + 2 * e_stride, d2 - d1);
   winograd_store(v + 3 * e_stride, v3);
   check += v0 * v3;
-  largest = winograd_max_abs(winograd_max_abs(largest, v0), winograd_max_abs(v1, winograd_max_abs(v2, v3)));
 }
 
 template <Isa isa>
@@ -133,7 +131,9 @@ void winograd_input_row(const float* row, std::int64_t step, std::int64_t x0, st
       low = winograd_load<vec>(columns), high = winograd_load<vec>(columns + L);
       low2 = winograd_load<vec>(columns + 2), high2 = winograd_load<vec>(columns + L + 2);
     }
-    winograd_input_vector<isa>(low, high, low2, high2, v + s, e_stride, check, largest);
+    winograd_input_vector<isa>(low, high, low2, high2, v + s, e_stride, check);
+    // low, low2 and high2 cover the vector's 2L + 2 columns.
+    largest = winograd_max_abs(winograd_max_abs(winograd_max_abs(largest, low), low2), high2);
   }
   winograd_store(check_lanes, check);
   winograd_store(check_lanes + kWinogradCheckLanes, largest);
