@@ -3,6 +3,7 @@
 
 #include "fastconv/engine.hpp"
 #include "fastconv/error.hpp"
+#include "fastconv/inner_op.hpp"
 #include "fastconv/ops.hpp"
 #include "fastconv/params.hpp"
 #include "fastconv/plan.hpp"

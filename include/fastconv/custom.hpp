@@ -1,0 +1,88 @@
+// fastconv/custom.hpp — writing your own inner operation in C++.
+//
+// An operation is a struct of static functions templated on V, which is a SIMD vector of float
+// lanes (the library's kernels) or a double (its reference and scalar steps). `p` points to the
+// operation's parameters, each broadcast to V (p[0] .. p[params - 1]). Write them with +, -, *,
+// /, comparisons and fastconv::vmath (abs, min, max, select, exp, log, ...):
+//
+//   struct AdderOp {
+//     static constexpr const char* name = "adder";
+//     static constexpr fastconv::Reduce reduce = fastconv::Reduce::sum;  // sum, max, min, logsumexp
+//     static constexpr int params = 0;                                    // optional (default 0)
+//     template <class V> static V combine(V x, V w, const V* p) { return -fastconv::vmath::abs(x - w); }
+//     // optional, for gradients (surrogates welcome: AdderNet trains with these two):
+//     template <class V> static V combine_dx(V x, V w, const V* p) { return fastconv::vmath::clamp(w - x, V(-1), V(1)); }
+//     template <class V> static V combine_dw(V x, V w, const V* p) { return x - w; }
+//     // optional: an epilogue out = epilogue(y, b) replacing the InnerOp's (default y + b), with
+//     // epilogue_dy and epilogue_db for gradients.
+//   };
+//   FASTCONV_CUSTOM_OP(adder_op, AdderOp)   // in a source file given to fastconv_add_custom_ops
+//
+// and elsewhere `FASTCONV_DECLARE_CUSTOM_OP(adder_op);` then `fastconv::InnerOp op = adder_op();`
+// The source file is compiled once per ISA by the CMake function that fastconv's package config
+// provides:
+//
+//   find_package(fastconv REQUIRED)
+//   fastconv_add_custom_ops(my_app ops/adder.cpp)
+//
+// which adds it to `my_app` three times, with FASTCONV_CUSTOM_ISA = 0, 1, 2 and the portable,
+// AVX2 + FMA and AVX-512F flags. The library then runs the operation in its engines like its own
+// catalog (fastconv/inner_op.hpp), choosing the unit of the CPU's ISA at run time.
+#pragma once
+
+#include "fastconv/custom/op_kernels.hpp"
+#include "fastconv/custom/op_table.hpp"
+#include "fastconv/custom/vector_math.hpp"
+#include "fastconv/inner_op.hpp"
+
+#if !defined(FASTCONV_CUSTOM_ISA)
+#error "fastconv/custom.hpp: compile this file through fastconv_add_custom_ops (FASTCONV_CUSTOM_ISA is not set)"
+#endif
+
+namespace fastconv::custom {
+
+// The ISA of this translation unit: its vector type and channel-tile shape.
+#if FASTCONV_CUSTOM_ISA == 2
+typedef float unit_vector __attribute__((vector_size(64)));
+inline constexpr int kUnitOcv = 2, kUnitPmax = 14;  // 28 accumulators of 32 registers
+#elif FASTCONV_CUSTOM_ISA == 1
+typedef float unit_vector __attribute__((vector_size(32)));
+inline constexpr int kUnitOcv = 2, kUnitPmax = 6;  // 12 of 16
+#else
+typedef float unit_vector __attribute__((vector_size(16)));
+inline constexpr int kUnitOcv = 2, kUnitPmax = 6;
+#endif
+
+}  // namespace fastconv::custom
+
+#define FASTCONV_CUSTOM_CAT2(a, b) a##b
+#define FASTCONV_CUSTOM_CAT(a, b) FASTCONV_CUSTOM_CAT2(a, b)
+#define FASTCONV_CUSTOM_ISA_SYMBOL(symbol, isa) FASTCONV_CUSTOM_CAT(symbol##_fastconv_isa, isa)
+
+// Declares the accessor of an operation defined elsewhere with FASTCONV_CUSTOM_OP.
+#define FASTCONV_DECLARE_CUSTOM_OP(symbol) ::fastconv::InnerOp symbol()
+
+#if FASTCONV_CUSTOM_ISA == 0
+// The portable unit also defines the table (with the scalar forms) and the accessor, which
+// refers to the AVX2 and AVX-512 units' kernels.
+#define FASTCONV_CUSTOM_OP(symbol, ...)                                                                 \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0);                  \
+  const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0) =                         \
+      ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector, 0,          \
+                                               ::fastconv::custom::kUnitOcv, ::fastconv::custom::kUnitPmax>(); \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1);                  \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2);                  \
+  ::fastconv::InnerOp symbol() {                                                                        \
+    static const ::fastconv::custom::OpTable table = ::fastconv::custom::kernels::op_table<__VA_ARGS__>( \
+        &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0), &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1),                  \
+        &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2));                                                        \
+    return ::fastconv::InnerOp(table);                                                                 \
+  }
+#else
+#define FASTCONV_CUSTOM_OP(symbol, ...)                                                                 \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, FASTCONV_CUSTOM_ISA); \
+  const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, FASTCONV_CUSTOM_ISA) =       \
+      ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector,             \
+                                               FASTCONV_CUSTOM_ISA, ::fastconv::custom::kUnitOcv,        \
+                                               ::fastconv::custom::kUnitPmax>();
+#endif

@@ -1,0 +1,194 @@
+// fastconv/custom/vector_math.hpp — element-wise math for custom inner operations.
+//
+// Every function takes a scalar (float, double) or a GCC/Clang vector-extension type
+// (`float __attribute__((vector_size(N)))`), so one definition of an operation serves the
+// library's vector kernels at every ISA and its scalar reference. Lanes are independent; a
+// comparison's "true" is a lane of all one bits, as the vector extensions give it.
+//
+//   splat<V>(s)          every lane = s           select(mask, a, b)   mask ? a : b per lane
+//   abs min max clamp sign relu                   exp log sqrt tanh sigmoid
+//   log_add_exp(a, b)    log(exp(a) + exp(b)), without overflow
+//
+// exp and log are accurate to a few ulp over the float range (float32 lanes use a float32
+// polynomial; float64 lanes the C library); +-Inf and NaN propagate as in <cmath>.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+namespace fastconv::vmath {
+
+// Scalars and vector-extension types.
+template <typename V>
+concept Scalar = std::is_floating_point_v<V>;
+template <typename V>
+concept Vector = !Scalar<V> && requires(V v) { v[0]; };
+
+template <typename V>
+struct element {
+  using type = V;
+};
+template <Vector V>
+struct element<V> {
+  using type = std::remove_cvref_t<decltype(std::declval<V>()[0])>;
+};
+template <typename V>
+using element_t = typename element<V>::type;
+
+template <typename V>
+constexpr int lanes() {
+  if constexpr (Scalar<V>) {
+    return 1;
+  } else {
+    return int(sizeof(V) / sizeof(element_t<V>));
+  }
+}
+
+// The integer type of a lane's bits, and the matching vector.
+template <typename T>
+using bits_t = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+template <typename V>
+struct mask_of {
+  using type = bool;
+};
+template <Vector V>
+struct mask_of<V> {
+  typedef bits_t<element_t<V>> type __attribute__((vector_size(sizeof(V))));
+};
+template <typename V>
+using mask_t = typename mask_of<V>::type;
+
+#define FASTCONV_VMATH_INLINE [[gnu::always_inline]] inline
+
+template <typename V>
+FASTCONV_VMATH_INLINE V splat(element_t<V> value) {
+  if constexpr (Scalar<V>) {
+    return value;
+  } else {
+    V result;
+    for (int i = 0; i < lanes<V>(); ++i) result[i] = value;
+    return result;
+  }
+}
+
+template <typename V>
+FASTCONV_VMATH_INLINE V select(mask_t<V> mask, V a, V b) {
+  return mask ? a : b;  // (the vector extensions' lane-wise ?:)
+}
+
+template <typename V>
+FASTCONV_VMATH_INLINE V abs(V v) {
+  if constexpr (Scalar<V>) {
+    return std::fabs(v);
+  } else {
+    using Int = bits_t<element_t<V>>;
+    mask_t<V> bits;
+    std::memcpy(&bits, &v, sizeof(V));
+    bits &= std::numeric_limits<Int>::max();  // clear the sign bits
+    V result;
+    std::memcpy(&result, &bits, sizeof(V));
+    return result;
+  }
+}
+
+// max/min return b when a lane of a is NaN (as x86's max/min instructions do); use isnan-aware
+// code where NaN must win.
+template <typename V>
+FASTCONV_VMATH_INLINE V max(V a, V b) {
+  return a > b ? a : b;  // one max instruction per vector
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V min(V a, V b) {
+  return a < b ? a : b;
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V clamp(V v, V lo, V hi) {
+  return min(max(v, lo), hi);
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V relu(V v) {
+  return max(v, splat<V>(0));
+}
+// -1, 0 or 1 (0 for +-0; NaN gives 0).
+template <typename V>
+FASTCONV_VMATH_INLINE V sign(V v) {
+  const V zero = splat<V>(0);
+  return select<V>(v > zero, splat<V>(1), select<V>(v < zero, splat<V>(-1), zero));
+}
+
+// Per-lane application of a scalar function (for the rarely used, non-hot functions).
+template <typename V, typename F>
+FASTCONV_VMATH_INLINE V per_lane(V v, F&& f) {
+  if constexpr (Scalar<V>) {
+    return f(v);
+  } else {
+    for (int i = 0; i < lanes<V>(); ++i) v[i] = f(v[i]);
+    return v;
+  }
+}
+
+// exp: float32 lanes by range reduction (x = n ln2 + r, |r| <= ln2 / 2) and a degree-6
+// polynomial for exp(r) (relative error < 2e-7), the scale 2^n built in the exponent bits.
+template <typename V>
+FASTCONV_VMATH_INLINE V exp(V x) {
+  using T = element_t<V>;
+  if constexpr (Scalar<V> || !std::is_same_v<T, float>) {
+    return per_lane(x, [](auto value) { return std::exp(value); });
+  } else {
+    using M = mask_t<V>;
+    const V clamped = min(max(x, splat<V>(-104.0f)), splat<V>(89.0f));  // beyond: 0 or Inf below
+    const V n = clamped * splat<V>(1.44269504088896341f);
+    // Round to nearest by the 1.5 * 2^23 trick (exact for |n| < 2^22).
+    const V magic = splat<V>(12582912.0f);
+    const V rounded = (n + magic) - magic;
+    const V r = (clamped - rounded * splat<V>(0.693359375f)) + rounded * splat<V>(2.12194440e-4f);
+    V p = splat<V>(1.9875691500e-4f);
+    p = p * r + splat<V>(1.3981999507e-3f);
+    p = p * r + splat<V>(8.3334519073e-3f);
+    p = p * r + splat<V>(4.1665795894e-2f);
+    p = p * r + splat<V>(1.6666665459e-1f);
+    p = p * r + splat<V>(5.0000001201e-1f);
+    p = p * r * r + r + splat<V>(1.0f);
+    // 2^n in two halves so that n down to -149 (denormal results) and up to 128 stay exact.
+    const M k = __builtin_convertvector(rounded, M);
+    const M k1 = k >> 1, k2 = k - k1;
+    M e1 = (k1 + 127) << 23, e2 = (k2 + 127) << 23;
+    V s1, s2;
+    std::memcpy(&s1, &e1, sizeof(V));
+    std::memcpy(&s2, &e2, sizeof(V));
+    V result = p * s1 * s2;
+    result = select<V>(x < splat<V>(-104.0f), splat<V>(0.0f), result);
+    result = select<V>(x > splat<V>(89.0f), splat<V>(std::numeric_limits<float>::infinity()), result);
+    return select<V>(x != x, x, result);  // NaN stays NaN
+  }
+}
+
+template <typename V>
+FASTCONV_VMATH_INLINE V log(V x) {
+  return per_lane(x, [](auto value) { return std::log(value); });
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V sqrt(V x) {
+  return per_lane(x, [](auto value) { return std::sqrt(value); });
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V tanh(V x) {
+  return per_lane(x, [](auto value) { return std::tanh(value); });
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V sigmoid(V x) {
+  return splat<V>(1) / (splat<V>(1) + exp(-x));
+}
+
+// log(exp(a) + exp(b)) = max + log1p(exp(-|a - b|)); -Inf with -Inf gives -Inf.
+template <typename V>
+FASTCONV_VMATH_INLINE V log_add_exp(V a, V b) {
+  const V high = max(a, b), low = min(a, b);
+  const V sum = high + per_lane(exp(low - high), [](auto value) { return std::log1p(value); });
+  return select<V>(low == splat<V>(-std::numeric_limits<element_t<V>>::infinity()), high, sum);
+}
+
+}  // namespace fastconv::vmath
