@@ -197,6 +197,7 @@ class PlanImpl {
       }
     }
     check_operands(operation_, dtype_, operands, expected_);
+    check_workspace(operation_, workspace, workspace_bytes_, operands);  // 64-byte aligned, apart
 
     std::unique_ptr<std::byte[], void (*)(std::byte*)> owned(nullptr, [](std::byte* p) {
       ::operator delete[](p, std::align_val_t(64));
