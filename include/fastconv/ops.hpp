@@ -45,6 +45,9 @@ void fold(const TensorView& src, const TensorView& dst, std::span<const std::int
 // windows: a zero-copy strided view of every kernel window of src, shape
 // (N, C, out_0, ..., out_{d-1}, k_0, ..., k_{d-1}), as numpy's as_strided / skimage's
 // view_as_windows give. No padding (pad the input yourself). The view aliases src's memory.
+// Its strides are src.strides[2 + i] * stride[i] and src.strides[2 + i] * dilation[i]; a product
+// that does not fit 64 bits throws fastconv::Error (overflow), even on an axis with one window.
+// src must meet tensor.hpp's requirements of an input (non-null, aligned, byte range in range).
 TensorView windows(const TensorView& src, std::span<const std::int64_t> kernel_size,
                    std::span<const std::int64_t> stride, std::span<const std::int64_t> dilation);
 

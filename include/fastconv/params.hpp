@@ -56,11 +56,16 @@ struct ConvParams {
   ConvParams& valid_padding();
   // 'same': pads so that out = ceil(in / stride) (out = in for stride 1), from the input's and
   // kernel's spatial sizes; the odd extra goes to the end (upper) or the beginning (lower).
+  // Exact for every int64 size, stride and dilation >= 1 (fastconv::Error invalid_argument
+  // otherwise); a kernel extent (kernel - 1) * dilation beyond 64 bits throws overflow. The
+  // padding is changed only when every axis succeeds.
   ConvParams& same_padding(std::span<const std::int64_t> input_spatial,
                            std::span<const std::int64_t> kernel_spatial,
                            SamePadding mode = SamePadding::upper);
   // Transposed convolution: chooses output_padding so that the output has the requested
-  // spatial size (as torch's output_size argument); throws if no valid output_padding gives it.
+  // spatial size (as torch's output_size argument); throws if no valid output_padding gives it,
+  // if a size, stride or dilation is < 1 or a padding < 0 (invalid_argument), or if the
+  // smallest output size does not fit 64 bits (overflow).
   ConvParams& output_size_for_transposed(std::span<const std::int64_t> input_spatial,
                                          std::span<const std::int64_t> kernel_spatial,
                                          std::span<const std::int64_t> requested_output_spatial);

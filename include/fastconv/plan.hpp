@@ -71,8 +71,11 @@ class ConvPlan {
   double flop_count() const;              // 2 * multiply-adds of the direct algorithm
   std::string description() const;        // one line: kind, shapes, params, engine
 
-  // workspace: null (run() allocates it, and throws Error(out_of_memory) if it cannot) or at
-  // least workspace_bytes(), 64-byte aligned.
+  // workspace: null (run() allocates it, and throws Error(out_of_memory) if it cannot), or at
+  // least workspace_bytes() bytes, 64-byte aligned and not overlapping any operand; a non-null
+  // workspace that is not 64-byte aligned, or that overlaps an operand, is refused
+  // (fastconv::Error, invalid_argument) before anything is written. The operands must meet
+  // tensor.hpp's requirements (alignment, non-overlapping outputs).
   void run(const ConvArgs& args, void* workspace = nullptr) const;
 
   // Inference set-up for the kinds that read a weight (forward, transposed, backward_data):

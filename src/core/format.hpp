@@ -16,4 +16,11 @@ inline std::string list_string(std::span<const std::int64_t> values) {
   return out.str();
 }
 
+// "0x7f3a5c001004": an address as the messages about alignment and aliasing print it.
+inline std::string address_string(const void* address) {
+  std::ostringstream out;
+  out << "0x" << std::hex << reinterpret_cast<std::uintptr_t>(address);
+  return out.str();
+}
+
 }  // namespace fastconv::detail

@@ -1,7 +1,9 @@
 // params.cpp — ConvParams setters and the 'same' / transposed output-size helpers.
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
+#include "core/checked_math.hpp"
 #include "core/format.hpp"
 #include "fastconv/error.hpp"
 #include "fastconv/params.hpp"
@@ -35,6 +37,26 @@ void check_sizes(std::span<const std::int64_t> values, int spatial_dims, const c
 
 std::span<const std::int64_t> as_span(std::initializer_list<std::int64_t> values) {
   return {values.begin(), values.size()};
+}
+
+// Throws unless every size, stride and dilation of axis `i` is >= 1 and both paddings >= 0.
+void check_axis(const char* function, int i, std::int64_t in, std::int64_t kernel,
+                std::int64_t stride, std::int64_t dilation, std::int64_t pad_begin,
+                std::int64_t pad_end) {
+  if (in < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad_begin < 0 || pad_end < 0) {
+    throw Error(ErrorKind::invalid_argument,
+                std::string("ConvParams::") + function + ": axis " + std::to_string(i) +
+                    " has input " + std::to_string(in) + ", kernel " + std::to_string(kernel) +
+                    ", stride " + std::to_string(stride) + ", dilation " +
+                    std::to_string(dilation) + ", padding (" + std::to_string(pad_begin) + ", " +
+                    std::to_string(pad_end) + "); sizes, stride and dilation must be >= 1, " +
+                    "padding >= 0");
+  }
+}
+
+// "ConvParams::same_padding: axis 1 kernel extent"
+std::string quantity(const char* function, int i, const char* name) {
+  return std::string("ConvParams::") + function + ": axis " + std::to_string(i) + " " + name;
 }
 
 }  // namespace
@@ -97,47 +119,62 @@ ConvParams& ConvParams::same_padding(std::span<const std::int64_t> input_spatial
                                      SamePadding mode) {
   check_sizes(input_spatial, spatial_dims, "same_padding", "input_spatial");
   check_sizes(kernel_spatial, spatial_dims, "same_padding", "kernel_spatial");
+  SpatialArray begin{0, 0, 0}, end{0, 0, 0};
   for (int i = 0; i < spatial_dims; ++i) {
     const std::int64_t in = input_spatial[i], kernel = kernel_spatial[i];
     const std::int64_t stride = strides[i], dilation = dilations[i];
-    if (in < 1 || kernel < 1 || stride < 1 || dilation < 1) {
-      throw Error(ErrorKind::invalid_argument,
-                  "ConvParams::same_padding: axis " + std::to_string(i) + " has input " +
-                      std::to_string(in) + ", kernel " + std::to_string(kernel) + ", stride " +
-                      std::to_string(stride) + ", dilation " + std::to_string(dilation) +
-                      "; all must be >= 1");
-    }
-    const std::int64_t out = (in + stride - 1) / stride;
-    const std::int64_t total =
-        std::max<std::int64_t>(0, (out - 1) * stride + (kernel - 1) * dilation + 1 - in);
+    check_axis("same_padding", i, in, kernel, stride, dilation, 0, 0);
+    // out = ceil(in / stride); total = (out - 1) * stride + (kernel - 1) * dilation + 1 - in,
+    // where (out - 1) * stride + 1 - in lies in (-stride, 0]: only the kernel extent can overflow.
+    const std::int64_t out = (in - 1) / stride + 1;
+    const std::int64_t overhang = (out - 1) * stride - (in - 1);
+    const std::int64_t extent_minus_one =
+        detail::checked_mul(kernel - 1, dilation, quantity("same_padding", i, "kernel extent"));
+    const std::int64_t total = std::max<std::int64_t>(0, overhang + extent_minus_one);
     const std::int64_t smaller = total / 2, larger = total - total / 2;
-    pad_begin[i] = mode == SamePadding::upper ? smaller : larger;
-    pad_end[i] = mode == SamePadding::upper ? larger : smaller;
+    begin[i] = mode == SamePadding::upper ? smaller : larger;
+    end[i] = mode == SamePadding::upper ? larger : smaller;
   }
+  pad_begin = begin;  // assigned only when every axis is valid
+  pad_end = end;
   return *this;
 }
 
 ConvParams& ConvParams::output_size_for_transposed(
     std::span<const std::int64_t> input_spatial, std::span<const std::int64_t> kernel_spatial,
     std::span<const std::int64_t> requested_output_spatial) {
-  check_sizes(input_spatial, spatial_dims, "output_size_for_transposed", "input_spatial");
-  check_sizes(kernel_spatial, spatial_dims, "output_size_for_transposed", "kernel_spatial");
-  check_sizes(requested_output_spatial, spatial_dims, "output_size_for_transposed",
-              "requested_output_spatial");
+  const char* function = "output_size_for_transposed";
+  check_sizes(input_spatial, spatial_dims, function, "input_spatial");
+  check_sizes(kernel_spatial, spatial_dims, function, "kernel_spatial");
+  check_sizes(requested_output_spatial, spatial_dims, function, "requested_output_spatial");
   SpatialArray chosen{0, 0, 0};
   for (int i = 0; i < spatial_dims; ++i) {
-    const std::int64_t minimum = (input_spatial[i] - 1) * strides[i] - pad_begin[i] - pad_end[i] +
-                                 dilations[i] * (kernel_spatial[i] - 1) + 1;
-    const std::int64_t limit = std::max(strides[i], dilations[i]);
-    const std::int64_t extra = requested_output_spatial[i] - minimum;
-    if (extra < 0 || extra >= limit) {
+    check_axis(function, i, input_spatial[i], kernel_spatial[i], strides[i], dilations[i],
+               pad_begin[i], pad_end[i]);
+    // minimum = (in - 1) * stride - pad_begin - pad_end + dilation * (kernel - 1) + 1
+    const std::string what = quantity(function, i, "output size");
+    std::int64_t minimum = detail::checked_mul(input_spatial[i] - 1, strides[i], what);
+    minimum = detail::checked_add(
+        minimum, detail::checked_mul(dilations[i], kernel_spatial[i] - 1, what), what);
+    minimum = detail::checked_add(minimum, 1, what);
+    minimum = detail::checked_sub(minimum, pad_begin[i], what);
+    minimum = detail::checked_sub(minimum, pad_end[i], what);
+    const std::int64_t limit = std::max(strides[i], dilations[i]);  // output_padding < limit
+    const std::int64_t requested = requested_output_spatial[i];
+    // extra = requested - minimum, compared without forming it (both may be near the limits).
+    const bool below = requested < minimum;
+    const bool above = !below && std::uint64_t(requested) - std::uint64_t(minimum) >= std::uint64_t(limit);
+    if (below || above) {
+      const std::int64_t top = minimum > std::numeric_limits<std::int64_t>::max() - (limit - 1)
+                                   ? std::numeric_limits<std::int64_t>::max()
+                                   : minimum + (limit - 1);
       throw Error(ErrorKind::invalid_argument,
                   "ConvParams::output_size_for_transposed: requested output size " +
-                      std::to_string(requested_output_spatial[i]) + " on axis " +
-                      std::to_string(i) + " is outside the reachable range [" +
-                      std::to_string(minimum) + ", " + std::to_string(minimum + limit - 1) + "]");
+                      std::to_string(requested) + " on axis " + std::to_string(i) +
+                      " is outside the reachable range [" + std::to_string(minimum) + ", " +
+                      std::to_string(top) + "]");
     }
-    chosen[i] = extra;
+    chosen[i] = requested - minimum;  // in [0, limit): fits
   }
   output_paddings = chosen;
   return *this;

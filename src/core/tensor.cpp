@@ -1,6 +1,7 @@
 // tensor.cpp — TensorView helpers.
 #include "fastconv/tensor.hpp"
 
+#include "core/checked_math.hpp"
 #include "core/format.hpp"
 #include "fastconv/error.hpp"
 
@@ -12,8 +13,15 @@ const char* dtype_name(DType dtype) { return dtype == DType::float32 ? "float32"
 
 std::int64_t TensorView::numel() const {
   if (rank == 0) return 0;
+  for (int i = 0; i < rank; ++i)
+    if (shape[i] == 0) return 0;
   std::int64_t count = 1;
-  for (int i = 0; i < rank; ++i) count *= shape[i];
+  for (int i = 0; i < rank; ++i) {
+    if (__builtin_mul_overflow(count, shape[i], &count)) {
+      throw Error(ErrorKind::overflow, "TensorView::numel: the element count of shape " +
+                                           shape_string() + " overflows 64-bit integers");
+    }
+  }
   return count;
 }
 
@@ -21,9 +29,10 @@ std::string TensorView::shape_string() const { return detail::list_string(dims()
 
 bool TensorView::is_contiguous() const {
   std::int64_t expected = 1;
+  bool beyond_64_bits = false;  // `expected` no longer fits: no stride can equal it
   for (int i = rank - 1; i >= 0; --i) {
-    if (shape[i] != 1 && strides[i] != expected) return false;
-    expected *= shape[i];
+    if (shape[i] != 1 && (beyond_64_bits || strides[i] != expected)) return false;
+    beyond_64_bits = beyond_64_bits || __builtin_mul_overflow(expected, shape[i], &expected);
   }
   return true;
 }
@@ -42,11 +51,12 @@ TensorView TensorView::contiguous(void* data, DType dtype, std::span<const std::
   view.data = data;
   view.dtype = dtype;
   view.rank = int(shape.size());
+  const std::string what = "TensorView::contiguous: shape " + detail::list_string(shape);
   std::int64_t stride = 1;
   for (int i = view.rank - 1; i >= 0; --i) {
     view.shape[i] = shape[i];
     view.strides[i] = stride;
-    stride *= shape[i] > 0 ? shape[i] : 1;
+    stride = detail::checked_mul(stride, shape[i] > 0 ? shape[i] : 1, what);
   }
   return view;
 }
@@ -64,14 +74,16 @@ TensorView TensorView::channels_last(void* data, DType dtype, std::span<const st
   view.rank = int(shape.size());
   for (int i = 0; i < view.rank; ++i) view.shape[i] = shape[i];
   // Memory order: N, spatial..., C.
+  const std::string what = "TensorView::channels_last: shape " + detail::list_string(shape);
   std::int64_t stride = 1;
   view.strides[1] = stride;
-  stride *= shape[1] > 0 ? shape[1] : 1;
+  stride = detail::checked_mul(stride, shape[1] > 0 ? shape[1] : 1, what);
   for (int i = view.rank - 1; i >= 2; --i) {
     view.strides[i] = stride;
-    stride *= shape[i] > 0 ? shape[i] : 1;
+    stride = detail::checked_mul(stride, shape[i] > 0 ? shape[i] : 1, what);
   }
   view.strides[0] = stride;
+  detail::checked_mul(stride, shape[0] > 0 ? shape[0] : 1, what);  // the element count fits too
   return view;
 }
 

@@ -1,7 +1,8 @@
 // view5.hpp — a tensor view normalised to rank 5: (N, C, D, H, W) or (K, C/g, KD, KH, KW).
 //
 // 1-D and 2-D operands get size-1 axes inserted after the channel axis, matching the
-// geometry's leading unused spatial axes.
+// geometry's leading unused spatial axes. Views reach the engines only after the shared operand
+// checks (plan/operands.hpp): data aligned to sizeof(T), every offset within 64 bits.
 #pragma once
 
 #include <array>

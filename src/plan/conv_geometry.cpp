@@ -72,12 +72,13 @@ void check_groups(const char* operation, const ConvParams& params) {
   }
 }
 
-// Element counts and byte sizes of every tensor must fit in 64 bits.
+// Element counts and byte sizes of every tensor must fit in 64 bits, counting a zero extent
+// as 1: an empty tensor's other extents are still multiplied together (pixels per image with an
+// empty batch, kernel volume with no channels).
 void check_element_count(const char* operation, const char* argument,
                          std::span<const std::int64_t> shape) {
-  std::int64_t count = 1;
-  const std::string what = std::string(operation) + ": " + argument + " element count";
-  for (std::int64_t extent : shape) count = checked_mul(count, extent, what);
+  const std::int64_t count = checked_extent_product(
+      shape, std::string(operation) + ": " + argument + " element count of " + list_string(shape));
   checked_mul(count, 8, std::string(operation) + ": " + argument + " byte size");
 }
 
@@ -85,10 +86,15 @@ void check_counts(const char* operation, const ConvGeometry& geometry) {
   check_element_count(operation, "src", geometry.src_shape());
   check_element_count(operation, "dst", geometry.dst_shape());
   check_element_count(operation, "weight", geometry.weight_shape());
-  // Work counts used by engines (e.g. im2col rows x columns).
+  // Work counts used by engines (e.g. im2col rows x columns); the geometry's own products
+  // (in_pixels(), out_pixels(), kernel_volume()) fit once these do.
   const std::string what = std::string(operation) + ": unfolded matrix size";
-  checked_mul(checked_mul(checked_mul(geometry.in_channels, geometry.kernel_volume(), what),
-                          geometry.out_pixels(), what),
+  const std::int64_t kernel_volume = checked_extent_product(geometry.kernel, what);
+  const std::int64_t out_pixels = checked_extent_product(geometry.out, what);
+  checked_extent_product(geometry.in, std::string(operation) + ": input pixels");
+  checked_mul(checked_mul(checked_mul(std::max<std::int64_t>(geometry.in_channels, 1),
+                                      kernel_volume, what),
+                          out_pixels, what),
               8, what);
 }
 
@@ -169,8 +175,9 @@ ConvGeometry forward_geometry(const char* operation, std::span<const std::int64_
     const std::string what = std::string(operation) + ": padded size" + axis_name(i);
     const std::int64_t padded =
         checked_add(checked_add(src[2 + i], params.pad_begin[i], what), params.pad_end[i], what);
+    const std::string extent_what = std::string(operation) + ": kernel extent" + axis_name(i);
     const std::int64_t extent = checked_add(
-        checked_mul(params.dilations[i], weight[2 + i] - 1, "kernel extent"), 1, "kernel extent");
+        checked_mul(params.dilations[i], weight[2 + i] - 1, extent_what), 1, extent_what);
     if (extent > padded) {
       fail(operation, "kernel extent" + axis_name(i) + " = " + std::to_string(extent) +
                           " (kernel " + std::to_string(weight[2 + i]) + ", dilation " +

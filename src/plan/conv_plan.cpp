@@ -205,6 +205,7 @@ class PlanImpl {
       }
     }
     check_operands(operation_, dtype_, operands, expected_);
+    check_workspace(operation_, workspace, workspace_bytes_, operands);  // 64-byte aligned, apart
 
     AlignedBuffer owned;
     if (workspace == nullptr) {

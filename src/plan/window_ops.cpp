@@ -1,6 +1,7 @@
 // window_ops.cpp — unfold, fold and the zero-copy windows view.
 #include <vector>
 
+#include "core/checked_math.hpp"
 #include "core/view5.hpp"
 #include "engines/reference/reference_windows.hpp"
 #include "fastconv/error.hpp"
@@ -109,11 +110,10 @@ TensorView windows(const TensorView& src, std::span<const std::int64_t> kernel_s
   ConvParams params(dims);
   params.set_stride(stride).set_dilation(dilation);
   const ConvGeometry g = detail::window_geometry(operation, src.dims(), kernel_size, params);
-  if (src.data == nullptr && src.numel() != 0) {
-    throw Error(ErrorKind::invalid_argument,
-                std::string(operation) + ": src has null data but " + std::to_string(src.numel()) +
-                    " elements");
-  }
+  // The shared checks: null data, alignment, byte range within 64 bits and the address space.
+  const Shape expected_src(src.dims().begin(), src.dims().end());
+  const detail::Operand operands[] = {{"src", &src, false}};
+  detail::check_operands(operation, src.dtype, operands, {&expected_src, 1});
   TensorView view;
   view.data = src.data;
   view.dtype = src.dtype;
@@ -124,10 +124,17 @@ TensorView windows(const TensorView& src, std::span<const std::int64_t> kernel_s
   view.strides[1] = src.strides[1];
   const int offset = kMaxSpatialDims - dims;
   for (int i = 0; i < dims; ++i) {
+    const std::string axis = "[" + std::to_string(i) + "]";
     view.shape[2 + i] = g.out[offset + i];
-    view.strides[2 + i] = src.strides[2 + i] * params.strides[i];
+    view.strides[2 + i] = detail::checked_mul(
+        src.strides[2 + i], params.strides[i],
+        std::string(operation) + ": window step src.strides[" + std::to_string(2 + i) +
+            "] * stride" + axis);
     view.shape[2 + dims + i] = kernel_size[i];
-    view.strides[2 + dims + i] = src.strides[2 + i] * params.dilations[i];
+    view.strides[2 + dims + i] = detail::checked_mul(
+        src.strides[2 + i], params.dilations[i],
+        std::string(operation) + ": tap step src.strides[" + std::to_string(2 + i) +
+            "] * dilation" + axis);
   }
   return view;
 }
