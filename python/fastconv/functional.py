@@ -147,7 +147,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, al
 def windows(input, kernel_size, stride=1, dilation=1):
     """A zero-copy view of every kernel window: (N, C, out..., kernel...), like numpy's
     as_strided / skimage's view_as_windows. No padding (pad first). numpy views are read-only,
-    since windows overlap."""
+    since windows overlap. A torch tensor with a pending negation or conjugation (x.is_neg(),
+    x.is_conj()) gives a view that keeps it, as torch's own views do: its values are the
+    input's, and it still aliases the input's memory."""
     _arrays.check_same_kind([("input", input)])
     dims = _window_dims(kernel_size, input.ndim - 2)
     if input.ndim != dims + 2:
@@ -157,8 +159,9 @@ def windows(input, kernel_size, stride=1, dilation=1):
     stride = list(int_tuple(stride, dims, "stride"))
     dilation = list(int_tuple(dilation, dims, "dilation"))
     if not _arrays.is_torch(input):
-        input = _arrays.usable(input)
-    shape, strides = _fastconv.windows_layout(_arrays.descriptor(input), kernel, stride, dilation)
+        input = _arrays.element_aligned(input)
+    shape, strides = _fastconv.windows_layout(_arrays.descriptor(input, reads_values=False),
+                                              kernel, stride, dilation)
     if _arrays.is_torch(input):
         return input.as_strided(shape, strides, input.storage_offset())
     return np.lib.stride_tricks.as_strided(input, shape, [s * input.itemsize for s in strides],

@@ -36,8 +36,10 @@ class PreparedConv:
         self._output_shape = _fastconv.output_shape("forward", list(self._input_shape),
                                                     [int(v) for v in weight.shape], self._params)
         # The bias is small: keep a contiguous copy and pass it on every run.
-        self._bias = None if bias is None else _arrays.usable(bias).copy() if not self._is_torch \
-            else bias.detach().clone().contiguous()
+        if bias is not None:
+            bias = _arrays.usable(bias.detach() if self._is_torch else bias)
+        self._bias = None if bias is None else bias.clone().contiguous() if self._is_torch \
+            else bias.copy()
         template = _arrays.empty_like_layout(input, self._output_shape)
         self._plan = _fastconv.Plan("forward", {"src": _d(input), "weight": _d(weight),
                                                 "bias": _d(self._bias), "dst": _d(template)},
