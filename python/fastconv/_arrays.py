@@ -6,7 +6,7 @@ negation or conjugation (x.is_neg(), x.is_conj(), e.g. torch.complex(a, b).conj(
 without memory (efficient zero tensors) are resolved into real tensors, numpy arrays in a
 non-native byte order or not aligned to their item size are copied. descriptor() refuses
 anything else. Results are allocated with the input's type (numpy in, numpy out; torch in,
-torch out) and, when the input is channels-last, in channels-last memory order, as PyTorch does.
+torch out) and in the memory format PyTorch 1.13 gives (conv_result_channels_last).
 """
 
 import numpy as np
@@ -103,18 +103,38 @@ def descriptor(array, reads_values=True):
             [stride // itemsize for stride in array.strides])
 
 
-def is_channels_last(array):
-    """True when the channel axis (1) has the smallest stride and the rest are ordered."""
-    if array.ndim < 3 or array.shape[1] == 1:
+def suggests_channels_last(array):
+    """PyTorch's suggest_memory_format(array) == torch.channels_last, for numpy arrays too:
+    a 4-D array whose strides order the axes (N, H, W, C) from slowest to fastest. Size-1
+    axes are ambiguous and count as contiguous (a (N, 1, H, W) or (K, 1, kH, kW) array made
+    channels-last by torch keeps contiguous strides), as in torch's is_channels_last_strides_2d."""
+    if array.ndim != 4:
         return False
-    strides = array.stride() if is_torch(array) else tuple(s // array.itemsize for s in array.strides)
-    order = [0] + list(range(2, array.ndim)) + [1]
-    expected = 1
-    for axis in reversed(order):
-        if array.shape[axis] != 1 and strides[axis] != expected:
+    sizes = tuple(array.shape)
+    strides = array.stride() if is_torch(array) else tuple(s // array.itemsize
+                                                            for s in array.strides)
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for axis in (1, 3, 2, 0):
+        if sizes[axis] == 0 or strides[axis] < smallest:
             return False
-        expected *= array.shape[axis]
+        if axis == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[axis] * (sizes[axis] if sizes[axis] > 1 else 1)
     return True
+
+
+def conv_result_channels_last(src, weight, transposed):
+    """PyTorch 1.13's memory format for a convolution's results (output, input gradient and
+    weight gradient alike), applied to numpy arrays too: channels-last for 2-D convolution
+    (4-D operands) when the input or the weight suggests channels-last; contiguous for 1-D,
+    3-D and transposed convolution whatever the layouts. `weight` may be given as a bool
+    (whether it suggests channels-last)."""
+    if transposed or src.ndim != 4:
+        return False
+    weight_channels_last = weight if isinstance(weight, bool) else suggests_channels_last(weight)
+    return weight_channels_last or suggests_channels_last(src)
 
 
 def empty_like_layout(template, shape, channels_last=False):

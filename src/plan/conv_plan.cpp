@@ -16,6 +16,7 @@
 #include "fastconv/error.hpp"
 #include "fastconv/ops.hpp"
 #include "plan/conv_geometry.hpp"
+#include "plan/degenerate_runs.hpp"
 #include "plan/operands.hpp"
 
 namespace fastconv {
@@ -110,7 +111,10 @@ class PlanImpl {
     derive_geometry(shapes, params);
     check_operand_shapes(operands);
 
-    if (requested == Engine::automatic) {
+    if (is_degenerate(geometry_)) {  // N, C or K = 0: no engine computes (degenerate_runs.hpp)
+      engine_ = requested == Engine::automatic ? Engine::reference : requested;
+      why_ = "N, C or K = 0: every engine takes it, the plan writes the outputs";
+    } else if (requested == Engine::automatic) {
       engine_ = choose_engine(direction_, geometry_, dtype_, &why_);
     } else {
       engine_ = requested;
@@ -122,7 +126,8 @@ class PlanImpl {
       }
       why_ = std::string(engine_name(engine_)) + ": requested";
     }
-    engine_impl_ = &engine_instance(engine_);
+    // The reference engine stands in for degenerate problems' plan queries (workspace 0, no packing).
+    engine_impl_ = &engine_instance(is_degenerate(geometry_) ? Engine::reference : engine_);
     workspace_bytes_ = engine_impl_->workspace_bytes(direction_, geometry_, dtype_);
     if (const char* verbose = std::getenv("FASTCONV_VERBOSE"); verbose && *verbose && *verbose != '0') {
       const std::string kernel = engine_impl_->kernel_name(direction_, geometry_, dtype_);
@@ -207,6 +212,9 @@ class PlanImpl {
     }
     checks.reset();  // the engine's phases are its own
     const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
+    if (dtype_ == DType::float32 ? run_if_degenerate(direction_, geometry_, engine_operands<float>(args, packed))
+                                 : run_if_degenerate(direction_, geometry_, engine_operands<double>(args, packed)))
+      return;  // N, C or K = 0: the outputs are written without an engine (degenerate_runs.hpp)
     if (dtype_ == DType::float32) {
       engine_impl_->run(direction_, geometry_, engine_operands<float>(args, packed), workspace);
     } else {
