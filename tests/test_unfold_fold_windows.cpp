@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "fastconv/fastconv.hpp"
@@ -113,12 +114,46 @@ TEST_P(UnfoldFold, UnfoldWithPaddingHasZerosAndFoldSumsOverlaps) {
   EXPECT_EQ(image[2], 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEngines, UnfoldFold, ::testing::ValuesIn(fc::kAllEngines),
+INSTANTIATE_TEST_SUITE_P(WindowEngines, UnfoldFold, ::testing::ValuesIn(fc::kWindowEngines),
                          [](const ::testing::TestParamInfo<fc::Engine>& info) {
                            return std::string(info.param == fc::Engine::automatic
                                                   ? "automatic"
                                                   : fc::engine_name(info.param));
                          });
+
+// Engines that unfold and fold do not run on are refused, naming the ones they do, before the
+// output is written.
+TEST(UnfoldFoldEngines, OthersAreDeclinedWithTheListOfWindowEngines) {
+  const float src[] = {1, 2, 3};
+  float columns[8] = {5, 5, 5, 5, 5, 5, 5, 5};
+  float image[3] = {5, 5, 5};
+  const std::int64_t kernel[] = {2};
+  const auto params = fc::ConvParams(1).padding({1});
+  for (fc::Engine engine : fc::kAllEngines) {
+    bool window_engine = false;
+    for (fc::Engine taker : fc::kWindowEngines) window_engine = window_engine || taker == engine;
+    if (window_engine) continue;
+    for (bool is_unfold : {true, false}) {
+      try {
+        if (is_unfold) {
+          fc::unfold(fc::make_view(src, {1, 1, 3}), fc::make_view(columns, {1, 2, 4}), kernel,
+                     params, engine);
+        } else {
+          fc::fold(fc::make_view(columns, {1, 2, 4}), fc::make_view(image, {1, 1, 3}), kernel,
+                   params, engine);
+        }
+        ADD_FAILURE() << fc::engine_name(engine) << " accepted";
+      } catch (const fc::Error& error) {
+        EXPECT_EQ(error.kind(), fc::ErrorKind::engine_declined);
+        const std::string message = error.what();
+        EXPECT_NE(message.find(fc::engine_name(engine)), std::string::npos) << message;
+        EXPECT_NE(message.find("auto, reference, im2col"), std::string::npos) << message;
+      }
+    }
+  }
+  for (float value : columns) EXPECT_EQ(value, 5);
+  for (float value : image) EXPECT_EQ(value, 5);
+}
 
 // Reads element `index` of a float view through its strides.
 double read(const fc::TensorView& view, const std::vector<std::int64_t>& index) {

@@ -23,5 +23,8 @@ inline constexpr Engine kAllEngines[] = {Engine::automatic, Engine::reference, E
                                          Engine::pointwise, Engine::depthwise,
                                          Engine::implicit_gemm, Engine::few_channels,
                                          Engine::winograd};
+// The engines unfold and fold run on (ops.hpp): the reference loops and im2col's transforms
+// (auto is im2col). They refuse the others with ErrorKind::engine_declined.
+inline constexpr Engine kWindowEngines[] = {Engine::automatic, Engine::reference, Engine::im2col};
 
 }  // namespace fastconv

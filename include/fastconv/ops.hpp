@@ -33,7 +33,9 @@ void conv_backward_weights(const TensorView& src, const TensorView& diff_dst,
 // unfold (im2col): src (N, C, spatial...) -> dst (N, C * prod(kernel), L), L = number of
 // windows; row index is (c, k_0, k_1, ...) row-major, column index the window position
 // row-major. Identical to torch.nn.functional.unfold for 2-D. Uses params' stride, dilation
-// and padding (groups and output_padding must be left at their defaults).
+// and padding (groups and output_padding must be left at their defaults). `engine`: one of
+// kWindowEngines (engine.hpp); the others throw ErrorKind::engine_declined. C = 0 or N = 0 give
+// empty results.
 void unfold(const TensorView& src, const TensorView& dst, std::span<const std::int64_t> kernel_size,
             const ConvParams& params, Engine engine = Engine::automatic);
 

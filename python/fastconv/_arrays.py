@@ -1,8 +1,12 @@
 """Array handling: numpy arrays and torch CPU tensors in, descriptors for the C++ core out.
 
-A descriptor is (data address, dtype name, shape, strides in elements). Results are allocated
-with the input's type (numpy in, numpy out; torch in, torch out) and, when the input is
-channels-last, in channels-last memory order, as PyTorch does.
+A descriptor is (data address, dtype name, shape, strides in elements). Every array reaches the
+core through usable(), which makes its memory hold its values: torch tensors with a pending
+negation or conjugation (x.is_neg(), x.is_conj(), e.g. torch.complex(a, b).conj().imag) or
+without memory (efficient zero tensors) are resolved into real tensors, numpy arrays in a
+non-native byte order or not aligned to their item size are copied. descriptor() refuses
+anything else. Results are allocated with the input's type (numpy in, numpy out; torch in,
+torch out) and in the memory format PyTorch 1.13 gives (conv_result_channels_last).
 """
 
 import numpy as np
@@ -22,7 +26,7 @@ def is_torch(array):
 def dtype_name(array):
     if is_torch(array):
         return str(array.dtype).replace("torch.", "")
-    return str(array.dtype)
+    return array.dtype.name  # "float32" for big-endian float32 too: usable() converts it
 
 
 def check_array(array, name):
@@ -54,39 +58,84 @@ def check_same_kind(arrays):
                             "mixed dtypes are not supported")
 
 
+def _has_lazy_state(tensor):
+    """True when a tensor's memory does not hold its values as they read."""
+    return tensor.is_neg() or tensor.is_conj() or tensor._is_zerotensor()
+
+
 def usable(array):
-    """The array itself when the core can address it (element-aligned strides), else a copy."""
+    """The array itself when its memory holds its values as the core reads them, else an
+    equivalent array that does (see the module docstring). Resolving is differentiable."""
     if is_torch(array):
-        return array
+        if array._is_zerotensor():
+            return torch.zeros(array.shape, dtype=array.dtype)
+        return array.resolve_neg().resolve_conj()
+    if not array.dtype.isnative:
+        return element_aligned(array.astype(array.dtype.newbyteorder("=")))
+    return element_aligned(array)
+
+
+def element_aligned(array):
+    """A numpy array itself when its data and strides are multiples of its item size (the core
+    counts strides in elements and refuses misaligned data), else a contiguous, aligned copy
+    (np.ascontiguousarray would return a contiguous misaligned array itself)."""
     itemsize = array.itemsize
     if any(stride % itemsize for stride in array.strides) or \
             array.__array_interface__["data"][0] % itemsize:
-        return np.ascontiguousarray(array)
+        return np.array(array, order="C", copy=True)
     return array
 
 
-def descriptor(array):
+def descriptor(array, reads_values=True):
+    """The core's view of an array that went through usable(). reads_values=False: only the
+    layout is used (windows), so lazy torch states, which views keep, are allowed."""
     if array is None:
         return None
     if is_torch(array):
+        if reads_values and _has_lazy_state(array):
+            raise RuntimeError("fastconv internal error: a tensor with a pending negation, "
+                               "conjugation or no memory reached the core without usable()")
         return (array.data_ptr(), dtype_name(array), list(array.shape), list(array.stride()))
+    if reads_values and not array.dtype.isnative:
+        raise RuntimeError("fastconv internal error: a non-native byte order array reached the "
+                           "core without usable()")
     itemsize = array.itemsize
     return (array.__array_interface__["data"][0], dtype_name(array), list(array.shape),
             [stride // itemsize for stride in array.strides])
 
 
-def is_channels_last(array):
-    """True when the channel axis (1) has the smallest stride and the rest are ordered."""
-    if array.ndim < 3 or array.shape[1] == 1:
+def suggests_channels_last(array):
+    """PyTorch's suggest_memory_format(array) == torch.channels_last, for numpy arrays too:
+    a 4-D array whose strides order the axes (N, H, W, C) from slowest to fastest. Size-1
+    axes are ambiguous and count as contiguous (a (N, 1, H, W) or (K, 1, kH, kW) array made
+    channels-last by torch keeps contiguous strides), as in torch's is_channels_last_strides_2d."""
+    if array.ndim != 4:
         return False
-    strides = array.stride() if is_torch(array) else tuple(s // array.itemsize for s in array.strides)
-    order = [0] + list(range(2, array.ndim)) + [1]
-    expected = 1
-    for axis in reversed(order):
-        if array.shape[axis] != 1 and strides[axis] != expected:
+    sizes = tuple(array.shape)
+    strides = array.stride() if is_torch(array) else tuple(s // array.itemsize
+                                                            for s in array.strides)
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for axis in (1, 3, 2, 0):
+        if sizes[axis] == 0 or strides[axis] < smallest:
             return False
-        expected *= array.shape[axis]
+        if axis == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[axis] * (sizes[axis] if sizes[axis] > 1 else 1)
     return True
+
+
+def conv_result_channels_last(src, weight, transposed):
+    """PyTorch 1.13's memory format for a convolution's results (output, input gradient and
+    weight gradient alike), applied to numpy arrays too: channels-last for 2-D convolution
+    (4-D operands) when the input or the weight suggests channels-last; contiguous for 1-D,
+    3-D and transposed convolution whatever the layouts. `weight` may be given as a bool
+    (whether it suggests channels-last)."""
+    if transposed or src.ndim != 4:
+        return False
+    weight_channels_last = weight if isinstance(weight, bool) else suggests_channels_last(weight)
+    return weight_channels_last or suggests_channels_last(src)
 
 
 def empty_like_layout(template, shape, channels_last=False):

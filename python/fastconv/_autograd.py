@@ -11,7 +11,7 @@ the extra positions do not exist in x and are cropped (grad_x) or read as zero (
 
 import torch
 
-from . import _ops
+from . import _arrays, _ops
 from ._params import without_output_padding
 
 
@@ -31,18 +31,20 @@ def _zero_extend(array, shape):
     return out
 
 
-def _save_and_run(ctx, operation, src, weight, bias, params, algo):
-    """The shared forward of both Functions: keep what backward needs, run on detached data."""
+def _save_and_run(ctx, operation, src, weight, bias, params, algo, transposed):
+    """The shared forward of both Functions: keep what backward needs, run on detached data.
+    Every result (output and gradients) takes the memory format torch's would."""
     ctx.save_for_backward(src, weight)
     ctx.params, ctx.algo = params, algo
+    ctx.channels_last = _arrays.conv_result_channels_last(src, weight, transposed)
     return operation(src.detach(), weight.detach(), None if bias is None else bias.detach(),
-                     params, algo)
+                     params, algo, ctx.channels_last)
 
 
 class ConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, src, weight, bias, params, algo):
-        return _save_and_run(ctx, _ops.conv_forward, src, weight, bias, params, algo)
+        return _save_and_run(ctx, _ops.conv_forward, src, weight, bias, params, algo, False)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -51,10 +53,11 @@ class ConvFunction(torch.autograd.Function):
         need_src, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad_src = grad_weight = grad_bias = None
         if need_src:
-            grad_src = _ops.conv_backward_data(grad_out, weight, src.shape, ctx.params, ctx.algo)
+            grad_src = _ops.conv_backward_data(grad_out, weight, src.shape, ctx.params, ctx.algo,
+                                               ctx.channels_last)
         if need_weight:
             grad_weight, grad_bias = _ops.conv_backward_weights(
-                src, grad_out, weight.shape, need_bias, ctx.params, ctx.algo)
+                src, grad_out, weight.shape, need_bias, ctx.params, ctx.algo, ctx.channels_last)
         elif need_bias:
             grad_bias = _bias_grad(grad_out)
         return grad_src, grad_weight, grad_bias, None, None
@@ -63,7 +66,8 @@ class ConvFunction(torch.autograd.Function):
 class ConvTransposeFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, src, weight, bias, params, algo):
-        return _save_and_run(ctx, _ops.conv_transpose_forward, src, weight, bias, params, algo)
+        return _save_and_run(ctx, _ops.conv_transpose_forward, src, weight, bias, params, algo,
+                             True)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -73,12 +77,13 @@ class ConvTransposeFunction(torch.autograd.Function):
         params = without_output_padding(ctx.params)
         grad_src = grad_weight = grad_bias = None
         if need_src:
-            full = _ops.conv_forward(grad_out, weight, None, params, ctx.algo)
+            full = _ops.conv_forward(grad_out, weight, None, params, ctx.algo, ctx.channels_last)
             grad_src = _crop(full, src.shape)
         if need_weight:
             reach = _ops.forward_output_shape(grad_out.shape, weight.shape, params)
             grad_weight, _ = _ops.conv_backward_weights(
-                grad_out, _zero_extend(src, reach), weight.shape, False, params, ctx.algo)
+                grad_out, _zero_extend(src, reach), weight.shape, False, params, ctx.algo,
+                ctx.channels_last)
         if need_bias:
             grad_bias = _bias_grad(grad_out)
         return grad_src, grad_weight, grad_bias, None, None

@@ -1,7 +1,8 @@
 """The raw operations on arrays (no autograd): allocate the result, call the C++ core.
 
 Every function takes already-checked arrays of one type and dtype and a parameter dict from
-_params.conv_params. Results follow the input's type and, for channels-last inputs, layout.
+_params.conv_params. Results follow the input's type; convolution results are channels-last
+when `channels_last` says so (the callers apply _arrays.conv_result_channels_last).
 """
 
 from . import _arrays, _fastconv
@@ -12,35 +13,35 @@ def _shape(array):
     return [int(v) for v in array.shape]
 
 
-def _convolve(kind, src, weight, bias, params, algo):
-    """Forward or transposed convolution: dst of the input's type and layout."""
+def _convolve(kind, src, weight, bias, params, algo, channels_last):
+    """Forward or transposed convolution: dst of the input's type, channels-last or not."""
     src, weight, bias = (_arrays.usable(a) if a is not None else None for a in (src, weight, bias))
     shape = _fastconv.output_shape(kind, _shape(src), _shape(weight), params)
-    dst = _arrays.empty_like_layout(src, shape, _arrays.is_channels_last(src))
+    dst = _arrays.empty_like_layout(src, shape, channels_last)
     _fastconv.run_conv(kind, {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
                               "dst": _d(dst)}, params, algo)
     return dst
 
 
-def conv_forward(src, weight, bias, params, algo):
-    return _convolve("forward", src, weight, bias, params, algo)
+def conv_forward(src, weight, bias, params, algo, channels_last):
+    return _convolve("forward", src, weight, bias, params, algo, channels_last)
 
 
-def conv_transpose_forward(src, weight, bias, params, algo):
-    return _convolve("transposed", src, weight, bias, params, algo)
+def conv_transpose_forward(src, weight, bias, params, algo, channels_last):
+    return _convolve("transposed", src, weight, bias, params, algo, channels_last)
 
 
-def conv_backward_data(diff_dst, weight, src_shape, params, algo):
+def conv_backward_data(diff_dst, weight, src_shape, params, algo, channels_last):
     diff_dst, weight = _arrays.usable(diff_dst), _arrays.usable(weight)
-    diff_src = _arrays.empty_like_layout(diff_dst, src_shape, _arrays.is_channels_last(diff_dst))
+    diff_src = _arrays.empty_like_layout(diff_dst, src_shape, channels_last)
     _fastconv.run_conv("backward_data", {"diff_dst": _d(diff_dst), "weight": _d(weight),
                                          "diff_src": _d(diff_src)}, params, algo)
     return diff_src
 
 
-def conv_backward_weights(src, diff_dst, weight_shape, with_bias, params, algo):
+def conv_backward_weights(src, diff_dst, weight_shape, with_bias, params, algo, channels_last):
     src, diff_dst = _arrays.usable(src), _arrays.usable(diff_dst)
-    diff_weight = _arrays.empty_like_layout(src, weight_shape)
+    diff_weight = _arrays.empty_like_layout(src, weight_shape, channels_last)
     diff_bias = _arrays.empty_like_layout(src, [weight_shape[0]]) if with_bias else None
     _fastconv.run_conv("backward_weights", {"src": _d(src), "diff_dst": _d(diff_dst),
                                             "diff_weight": _d(diff_weight),

@@ -51,10 +51,10 @@ def _convolution(function, dims, transposed, input, weight, bias, stride, paddin
         from . import _autograd
         apply = (_autograd.ConvTransposeFunction if transposed else _autograd.ConvFunction).apply
         out = apply(src, weight, bias, params, algo)
-    elif transposed:
-        out = _ops.conv_transpose_forward(src, weight, bias, params, algo)
     else:
-        out = _ops.conv_forward(src, weight, bias, params, algo)
+        channels_last = _arrays.conv_result_channels_last(src, weight, transposed)
+        run = _ops.conv_transpose_forward if transposed else _ops.conv_forward
+        out = run(src, weight, bias, params, algo, channels_last)
     return out[0] if unbatched else out
 
 
@@ -103,12 +103,28 @@ def _window_params(dims, image_spatial, kernel, stride, padding, dilation):
             "pad_begin": begin, "pad_end": end, "output_padding": [0] * dims, "groups": 1}
 
 
+def _unfold_dims(input, kernel_size):
+    """unfold's spatial rank: len(kernel_size) for a sequence; for an int, torch's rule (a
+    (C, H, W) or (N, C, H, W) input is a 2-D image) and fastconv's 3-D extension for
+    (N, C, D, H, W). 1-D signals take kernel_size as a sequence: (k,)."""
+    if isinstance(kernel_size, (list, tuple)):
+        return len(kernel_size)
+    if input.ndim in (3, 4):
+        return 2
+    if input.ndim == 5:
+        return 3
+    raise ValueError(f"unfold: input has shape {tuple(input.shape)}; with an int kernel_size "
+                     "expected (C, H, W), (N, C, H, W) or (N, C, D, H, W); for a 1-D signal "
+                     "pass kernel_size=(k,)")
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
-    """(N, C, spatial...) -> (N, C * prod(kernel), L), as torch.nn.functional.unfold (2-D) and
-    its 1-D / 3-D extension. The spatial rank comes from kernel_size when it is a sequence,
-    else from the input's rank (N, C, spatial...)."""
+    """(N, C, spatial...) -> (N, C * prod(kernel), L), as torch.nn.functional.unfold (2-D;
+    unbatched (C, H, W) -> (C * prod(kernel), L)) and its 1-D / 3-D extension. The spatial
+    rank is len(kernel_size) for a sequence; for an int, 2 for 3-D and 4-D inputs (torch's
+    rule) and 3 for 5-D ones. Inputs of rank spatial + 1 are unbatched."""
     _arrays.check_same_kind([("input", input)])
-    dims = _window_dims(kernel_size, input.ndim - 2)
+    dims = _unfold_dims(input, kernel_size)
     src, unbatched = _batched(input, dims, "input", "unfold")
     kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
     params = _window_params(dims, src.shape[2:], kernel, stride, padding, dilation)
@@ -147,7 +163,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, al
 def windows(input, kernel_size, stride=1, dilation=1):
     """A zero-copy view of every kernel window: (N, C, out..., kernel...), like numpy's
     as_strided / skimage's view_as_windows. No padding (pad first). numpy views are read-only,
-    since windows overlap."""
+    since windows overlap. A torch tensor with a pending negation or conjugation (x.is_neg(),
+    x.is_conj()) gives a view that keeps it, as torch's own views do: its values are the
+    input's, and it still aliases the input's memory."""
     _arrays.check_same_kind([("input", input)])
     dims = _window_dims(kernel_size, input.ndim - 2)
     if input.ndim != dims + 2:
@@ -157,8 +175,9 @@ def windows(input, kernel_size, stride=1, dilation=1):
     stride = list(int_tuple(stride, dims, "stride"))
     dilation = list(int_tuple(dilation, dims, "dilation"))
     if not _arrays.is_torch(input):
-        input = _arrays.usable(input)
-    shape, strides = _fastconv.windows_layout(_arrays.descriptor(input), kernel, stride, dilation)
+        input = _arrays.element_aligned(input)
+    shape, strides = _fastconv.windows_layout(_arrays.descriptor(input, reads_values=False),
+                                              kernel, stride, dilation)
     if _arrays.is_torch(input):
         return input.as_strided(shape, strides, input.storage_offset())
     return np.lib.stride_tricks.as_strided(input, shape, [s * input.itemsize for s in strides],

@@ -36,13 +36,16 @@ class PreparedConv:
         self._output_shape = _fastconv.output_shape("forward", list(self._input_shape),
                                                     [int(v) for v in weight.shape], self._params)
         # The bias is small: keep a contiguous copy and pass it on every run.
-        self._bias = None if bias is None else _arrays.usable(bias).copy() if not self._is_torch \
-            else bias.detach().clone().contiguous()
+        if bias is not None:
+            bias = _arrays.usable(bias.detach() if self._is_torch else bias)
+        self._bias = None if bias is None else bias.clone().contiguous() if self._is_torch \
+            else bias.copy()
         template = _arrays.empty_like_layout(input, self._output_shape)
         self._plan = _fastconv.Plan("forward", {"src": _d(input), "weight": _d(weight),
                                                 "bias": _d(self._bias), "dst": _d(template)},
                                     self._params, algo)
         self._plan.pack_weights(_d(weight.detach() if self._is_torch else weight))
+        self._weight_channels_last = _arrays.suggests_channels_last(weight)
 
     def __call__(self, input):
         _arrays.check_same_kind([("input", input)])
@@ -54,7 +57,8 @@ class PreparedConv:
             raise ValueError(f"PreparedConv: input has shape {tuple(input.shape)}; prepared for "
                              f"{self._input_shape}")
         input = _arrays.usable(input.detach() if self._is_torch else input)
-        dst = _arrays.empty_like_layout(input, self._output_shape, _arrays.is_channels_last(input))
+        channels_last = _arrays.conv_result_channels_last(input, self._weight_channels_last, False)
+        dst = _arrays.empty_like_layout(input, self._output_shape, channels_last)
         self._plan.run({"src": _d(input), "bias": _d(self._bias), "dst": _d(dst)})
         return dst
 

@@ -177,8 +177,14 @@ PYBIND11_MODULE(_fastconv, module) {
   });
   module.def("windows_layout", &windows_layout, py::arg("src"), py::arg("kernel"),
              py::arg("stride"), py::arg("dilation"));
-  module.def("set_num_threads", &fastconv::set_num_threads, py::arg("num_threads"));
-  module.def("get_num_threads", &fastconv::get_num_threads);
+  module.def("set_num_threads", &fastconv::set_num_threads, py::arg("num_threads"),
+             "Sets the number of threads fastconv's runs use (>= 1). In a process forked from a "
+             "multi-threaded parent it is accepted but changes nothing (see get_num_threads).");
+  module.def("get_num_threads", &fastconv::get_num_threads,
+             "The number of threads fastconv's runs use: set_num_threads' value, else "
+             "OMP_NUM_THREADS, else the processors available. 1 in a process forked while its "
+             "parent had more than one thread (DataLoader workers, multiprocessing 'fork'): "
+             "OpenMP's thread pool does not survive fork. Spawned processes get the normal count.");
   module.def("engines", [] {
     std::vector<std::string> names;
     for (fastconv::Engine engine : fastconv::kAllEngines) names.emplace_back(fastconv::engine_name(engine));

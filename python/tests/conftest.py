@@ -173,6 +173,52 @@ def is_channels_last_numpy(array):
     return np.moveaxis(array, 1, array.ndim - 1).flags.c_contiguous
 
 
+def torch_twin(array):
+    """A torch tensor with the shape and strides of `array` (numpy with non-negative strides,
+    or torch), values irrelevant: what torch would see, to ask it its memory-format rule."""
+    if isinstance(array, torch.Tensor):
+        return array.detach()
+    strides = [s // array.itemsize for s in array.strides]
+    if any(s < 0 for s in strides):
+        return torch.from_numpy(np.ascontiguousarray(array))  # torch has no negative strides
+    size = 1 + sum((n - 1) * s for n, s in zip(array.shape, strides)) if array.size else 0
+    return torch.zeros(size, dtype=TORCH_DTYPES[array.dtype.name]).as_strided(array.shape, strides)
+
+
+def memory_formats(array):
+    """(contiguous, channels-last) of a numpy array or torch tensor, as torch judges them
+    (channels_last for 4-D, channels_last_3d for 5-D, never for other ranks)."""
+    tensor = torch_twin(array)
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(tensor.dim())
+    return tensor.is_contiguous(), fmt is not None and tensor.is_contiguous(memory_format=fmt)
+
+
+def torch_result_layout(dims, transposed, groups, x, w):
+    """The memory format torch's convolution gives results for inputs of these layouts (numpy
+    or torch; stride, padding and values do not affect the choice): "channels_last" or
+    "contiguous", or None when its result cannot show the choice (a shape that is both).
+    Full padding, so that any kernel fits."""
+    x, w = torch_twin(x), torch_twin(w)
+    if transposed:
+        out = TORCH_CONV_TRANSPOSE[dims](x, w, None, 1, 0, 0, groups)
+    else:
+        out = TORCH_CONV[dims](x, w, None, 1, [k - 1 for k in w.shape[2:]], 1, groups)
+    contiguous, channels_last = memory_formats(out)
+    if contiguous == channels_last:
+        return None
+    return "channels_last" if channels_last else "contiguous"
+
+
+def memory_formats_in_layout(shape, layout):
+    """memory_formats of a tensor of `shape` allocated in `layout` ("channels_last" or
+    "contiguous")."""
+    tensor = torch.empty(shape)
+    if layout == "channels_last" and tensor.dim() in (4, 5):
+        fmt = torch.channels_last if tensor.dim() == 4 else torch.channels_last_3d
+        tensor = tensor.contiguous(memory_format=fmt)
+    return memory_formats(tensor)
+
+
 def as_float64_numpy(array):
     if isinstance(array, torch.Tensor):
         array = array.detach().numpy()

@@ -135,9 +135,9 @@ ConvGeometry forward_geometry(const char* operation, std::span<const std::int64_
   const std::int64_t batch = src[0], channels = src[1], out_channels = weight[0];
   const std::int64_t groups = params.group_count;
   if (batch < 0) fail(operation, "batch size src.shape[0] = " + std::to_string(batch) + " < 0");
-  if (channels < 1) fail(operation, "src channels src.shape[1] = " + std::to_string(channels) + " < 1");
-  if (out_channels < 1) {
-    fail(operation, "weight out-channels weight.shape[0] = " + std::to_string(out_channels) + " < 1");
+  if (channels < 0) fail(operation, "src channels src.shape[1] = " + std::to_string(channels) + " < 0");
+  if (out_channels < 0) {
+    fail(operation, "weight out-channels weight.shape[0] = " + std::to_string(out_channels) + " < 0");
   }
   if (channels % groups != 0) {
     fail(operation, "groups = " + std::to_string(groups) + " does not divide src channels " +
@@ -201,7 +201,7 @@ ConvGeometry transposed_geometry(const char* operation, std::span<const std::int
   check_groups(operation, params);
   const std::int64_t batch = src[0], channels = src[1], groups = params.group_count;
   if (batch < 0) fail(operation, "batch size src.shape[0] = " + std::to_string(batch) + " < 0");
-  if (channels < 1) fail(operation, "src channels src.shape[1] = " + std::to_string(channels) + " < 1");
+  if (channels < 0) fail(operation, "src channels src.shape[1] = " + std::to_string(channels) + " < 0");
   if (weight[0] != channels) {
     fail(operation, "weight.shape[0] = " + std::to_string(weight[0]) +
                         ", but src has " + std::to_string(channels) +
@@ -211,8 +211,8 @@ ConvGeometry transposed_geometry(const char* operation, std::span<const std::int
     fail(operation, "groups = " + std::to_string(groups) + " does not divide src channels " +
                         std::to_string(channels));
   }
-  if (weight[1] < 1) {
-    fail(operation, "weight.shape[1] = " + std::to_string(weight[1]) + " < 1");
+  if (weight[1] < 0) {
+    fail(operation, "weight.shape[1] = " + std::to_string(weight[1]) + " < 0");
   }
   check_axis_params(operation, src, weight, params);
 
@@ -268,10 +268,12 @@ ConvGeometry window_geometry(const char* operation, std::span<const std::int64_t
     fail(operation, "image has rank " + std::to_string(image_shape.size()) +
                         "; expected (N, C, spatial...)");
   }
-  std::vector<std::int64_t> weight{image_shape[1], 1};
+  // One group per channel; no channels (C = 0) is one group of none.
+  const std::int64_t channels = image_shape[1];
+  std::vector<std::int64_t> weight{channels, channels == 0 ? 0 : 1};
   weight.insert(weight.end(), kernel_size.begin(), kernel_size.end());
   ConvParams per_channel = params;
-  per_channel.group_count = std::max<std::int64_t>(image_shape[1], 1);
+  per_channel.group_count = std::max<std::int64_t>(channels, 1);
   return forward_geometry(operation, image_shape, weight, per_channel);
 }
 

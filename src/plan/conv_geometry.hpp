@@ -51,7 +51,9 @@ struct ConvGeometry {
 
 // Forward convolution: src (N, C, in...) and weight (K, C/g, k...). Validates every parameter
 // (ranks, channels, groups, stride, dilation, padding, kernel fit, 64-bit overflow) and names
-// `operation` and the offending argument in the error. output_padding must be zero.
+// `operation` and the offending argument in the error. output_padding must be zero. N, C and K
+// may be zero (groups must still divide C and K): plans run such problems in
+// degenerate_runs.hpp.
 ConvGeometry forward_geometry(const char* operation, std::span<const std::int64_t> src_shape,
                               std::span<const std::int64_t> weight_shape,
                               const ConvParams& params);

@@ -18,6 +18,7 @@
 #include "fastconv/error.hpp"
 #include "fastconv/ops.hpp"
 #include "plan/conv_geometry.hpp"
+#include "plan/degenerate_runs.hpp"
 #include "plan/operands.hpp"
 
 namespace fastconv {
@@ -120,7 +121,12 @@ class PlanImpl {
 
     const ConvProblem problem{direction_, geometry_, dtype_, prepared_max_threads()};
     Preparation preparation;
-    if (requested == Engine::automatic) {
+    const bool degenerate = is_degenerate(geometry_);
+    if (degenerate) {  // N, C or K = 0: no engine computes (degenerate_runs.hpp); the reference
+                       // stands in for the plan's queries (workspace 0, no packing)
+      preparation = engine_instance(Engine::reference).prepare(problem);
+      why_ = "N, C or K = 0: every engine takes it, the plan writes the outputs";
+    } else if (requested == Engine::automatic) {
       preparation = choose_and_prepare(problem, &why_);
     } else {
       preparation = engine_instance(requested).prepare(problem);
@@ -132,7 +138,7 @@ class PlanImpl {
       why_ = std::string(engine_name(requested)) + ": requested";
     }
     prepared_ = std::move(preparation.prepared);
-    engine_ = prepared_->engine();
+    engine_ = !degenerate ? prepared_->engine() : requested == Engine::automatic ? Engine::reference : requested;
     workspace_bytes_ = prepared_->workspace_bytes();
     if (const char* verbose = std::getenv("FASTCONV_VERBOSE"); verbose && *verbose && *verbose != '0') {
       const std::string kernel = prepared_->kernel_name();
@@ -216,6 +222,9 @@ class PlanImpl {
     const int threads = run_threads(prepared_->problem().max_threads);
     checks.reset();  // the engine's phases are its own
     const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
+    if (dtype_ == DType::float32 ? run_if_degenerate(direction_, geometry_, engine_operands<float>(args, packed))
+                                 : run_if_degenerate(direction_, geometry_, engine_operands<double>(args, packed)))
+      return;  // N, C or K = 0: the outputs are written without an engine (degenerate_runs.hpp)
     // (Engines allocate nothing inside their parallel regions; what they allocate outside them,
     // e.g. a bias copy, fails as an Error too.)
     allocating(operation_, [&] {

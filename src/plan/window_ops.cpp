@@ -1,4 +1,5 @@
 // window_ops.cpp — unfold, fold and the zero-copy windows view.
+#include <string>
 #include <vector>
 
 #include "core/checked_math.hpp"
@@ -23,6 +24,17 @@ void check_rank(const char* operation, const char* name, const TensorView& view,
                 std::string(operation) + ": " + name + " has rank " + std::to_string(view.rank) +
                     " (shape " + view.shape_string() + "); expected rank " + std::to_string(rank));
   }
+}
+
+void check_window_engine(const char* operation, Engine engine) {
+  std::string names;
+  for (Engine taker : kWindowEngines) {
+    if (engine == taker) return;
+    names += std::string(names.empty() ? "" : ", ") + engine_name(taker);
+  }
+  throw Error(ErrorKind::engine_declined, std::string(operation) + ": engine " +
+                                              engine_name(engine) + " does not apply to " +
+                                              operation + "; it runs on " + names);
 }
 
 template <typename T>
@@ -64,6 +76,7 @@ void fold_typed(const ConvGeometry& g, const TensorView& src, const TensorView& 
 void unfold(const TensorView& src, const TensorView& dst, std::span<const std::int64_t> kernel_size,
             const ConvParams& params, Engine engine) {
   const char* operation = "unfold";
+  check_window_engine(operation, engine);
   detail::check_dtype_supported(operation, "src", src.dtype);
   check_rank(operation, "dst", dst, 3);
   const ConvGeometry g = detail::window_geometry(operation, src.dims(), kernel_size, params);
@@ -78,6 +91,7 @@ void unfold(const TensorView& src, const TensorView& dst, std::span<const std::i
 void fold(const TensorView& src, const TensorView& dst, std::span<const std::int64_t> kernel_size,
           const ConvParams& params, Engine engine) {
   const char* operation = "fold";
+  check_window_engine(operation, engine);
   detail::check_dtype_supported(operation, "src", src.dtype);
   check_rank(operation, "src", src, 3);
   for (int axis = 2; axis < dst.rank; ++axis) {
