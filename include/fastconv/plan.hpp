@@ -23,6 +23,12 @@
 // shape is given explicitly because several input sizes map to one output size.
 // Operands a kind does not use must be left empty (rank 0).
 //
+// Inner operation (fastconv/inner_op.hpp): a plan may compute a custom convolution, e.g.
+// InnerOp::catalog("abs_diff_sum"). Its forward takes the operands above. It has no transposed
+// form. Its gradients also read the forward's operands: backward_data takes src (the forward
+// input x) and bias (optional) besides diff_dst and weight; backward_weights takes weight and
+// bias (optional) besides src and diff_dst; diff_bias is then sum of dL/dout * epilogue_db.
+//
 // Numerics: padding is zeros that take part in the products, so a NaN or Inf weight (or, for
 // backward_weights, gradient) reaching padded positions gives NaN there, as IEEE arithmetic on
 // a zero-padded input does. An empty batch (N = 0) is valid: forward-type kinds write nothing,
@@ -34,6 +40,7 @@
 #include <string>
 
 #include "fastconv/engine.hpp"
+#include "fastconv/inner_op.hpp"
 #include "fastconv/params.hpp"
 #include "fastconv/tensor.hpp"
 
@@ -61,6 +68,8 @@ class ConvPlan {
  public:
   ConvPlan(ConvKind kind, const ConvArgs& shapes, const ConvParams& params,
            Engine engine = Engine::automatic);
+  ConvPlan(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine engine,
+           const InnerOp& op);
   ~ConvPlan();
   ConvPlan(ConvPlan&&) noexcept;
   ConvPlan& operator=(ConvPlan&&) noexcept;

@@ -17,6 +17,10 @@
 // what is written, non-null data for non-empty tensors, element-aligned pointers, and a
 // workspace of workspace_bytes() aligned to 64 bytes.
 //
+// Inner operation (fastconv/inner_op.hpp): problem.op says what the convolution computes;
+// engines that compute only the convolution decline any other op (decline_unless_convolution).
+// For an op's gradients the engines also read the forward operands (ConvOperands::forward).
+//
 // Threads: a run is given `threads`, 1 <= threads <= problem.max_threads; it must never use more
 // threads (nor workspace slots) than that, and must stay correct when OpenMP gives its parallel
 // regions fewer threads than asked (e.g. a run called from inside another parallel region).
@@ -30,6 +34,7 @@
 
 #include "core/view5.hpp"
 #include "fastconv/engine.hpp"
+#include "fastconv/inner_op.hpp"
 #include "fastconv/tensor.hpp"
 #include "plan/conv_geometry.hpp"
 
@@ -43,12 +48,25 @@ struct ConvProblem {
   ConvGeometry geometry;
   DType dtype = DType::float32;
   int max_threads = 1;  // the most threads a run may be given (workspace slots are sized for it)
+  const InnerOp* op = nullptr;  // never null (the plan's; plain convolution by default)
+  bool convolution() const { return op->is_convolution(); }
 };
+
+// Empty for the plain convolution, else why an engine that computes only that declines.
+std::string decline_unless_convolution(const ConvProblem& problem);
 
 // Weights a prepared run rearranged once, when a plan was given them (ConvPlan::pack_weights);
 // each engine defines its own derived type and layout.
 struct PackedWeights {
   virtual ~PackedWeights() = default;
+};
+
+// The forward convolution's own operands, which an inner operation's gradients read.
+template <typename T>
+struct ForwardOperands {
+  View5<T> src;
+  View5<T> weight;
+  Vector1<T> bias;  // null when the forward had none
 };
 
 template <typename T>
@@ -57,6 +75,10 @@ struct ConvOperands {
   View5<T> weight;
   View5<T> dst;
   Vector1<T> bias;
+  // Gradients of an inner operation other than the convolution: backward_data writes src
+  // (dL/dx) and reads dst (dL/dout); backward_weights writes weight (dL/dw) and bias (dL/db) and
+  // reads dst; both read the forward's x, w and b here. Empty for the plain convolution.
+  ForwardOperands<T> forward;
   // Made by the same PreparedConv's pack_weights from exactly `weight`, or null: then the
   // engine packs what it needs while running.
   const PackedWeights* packed_weights = nullptr;

@@ -79,6 +79,11 @@ const ConvEngine& engine_instance(Engine id) {
               std::string("engine_instance: no engine behind '") + engine_name(id) + "'");
 }
 
+std::string decline_unless_convolution(const ConvProblem& problem) {
+  if (problem.convolution()) return {};
+  return "inner operation " + problem.op->description() + " (computes the plain convolution only)";
+}
+
 void unreachable_dtype(Engine engine) {
   throw Error(ErrorKind::unsupported_dtype,
               std::string("internal error: engine ") + engine_name(engine) +

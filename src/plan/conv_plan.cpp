@@ -51,10 +51,18 @@ std::array<Operand, kOperandCount> operand_list(const ConvArgs& args, ConvKind k
            {"diff_bias", &args.diff_bias, backward_weights}}};
 }
 
-// Which operands a kind needs (required), may take (optional) or must leave empty.
+// Which operands a kind needs (required), may take (optional) or must leave empty. The
+// gradients of an inner operation other than the convolution also read the forward's src,
+// weight and (optional) bias.
 enum class Use { unused, required, optional };
-std::array<Use, kOperandCount> operand_uses(ConvKind kind) {
+std::array<Use, kOperandCount> operand_uses(ConvKind kind, const InnerOp& op) {
   using enum Use;
+  if (!op.is_convolution()) {
+    if (kind == ConvKind::backward_data)
+      return {required, required, optional, unused, required, required, unused, unused};
+    if (kind == ConvKind::backward_weights)
+      return {required, required, optional, unused, required, unused, required, optional};
+  }
   switch (kind) {
     case ConvKind::forward:
     case ConvKind::transposed:
@@ -87,10 +95,12 @@ void copy_view5(const View5<T>& from, const View5<T>& to) {
 
 class PlanImpl {
  public:
-  PlanImpl(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine requested)
-      : kind_(kind), operation_(conv_kind_name(kind)) {
+  PlanImpl(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine requested,
+           const InnerOp& op)
+      : kind_(kind), operation_(conv_kind_name(kind)), op_(op) {
+    check_inner_op();
     const auto operands = operand_list(shapes, kind);
-    const auto uses = operand_uses(kind);
+    const auto uses = operand_uses(kind, op_);
     for (int i = 0; i < kOperandCount; ++i) {
       const bool present = operands[i].view->rank != 0;
       if (uses[i] == Use::required && !present) {
@@ -119,13 +129,14 @@ class PlanImpl {
     derive_geometry(shapes, params);
     check_operand_shapes(operands);
 
-    const ConvProblem problem{direction_, geometry_, dtype_, prepared_max_threads()};
+    const ConvProblem problem{direction_, geometry_, dtype_, prepared_max_threads(), &op_};
     Preparation preparation;
     const bool degenerate = is_degenerate(geometry_);
-    if (degenerate) {  // N, C or K = 0: no engine computes (degenerate_runs.hpp); the reference
-                       // stands in for the plan's queries (workspace 0, no packing)
+    if (degenerate) {  // N, C or K = 0: no engine computes the convolution (degenerate_runs.hpp);
+                       // the reference stands in for the plan's queries (workspace 0, no
+                       // packing) and runs inner operations' empty reductions
       preparation = engine_instance(Engine::reference).prepare(problem);
-      why_ = "N, C or K = 0: every engine takes it, the plan writes the outputs";
+      why_ = "N, C or K = 0: every engine takes it, the plan or the reference writes the outputs";
     } else if (requested == Engine::automatic) {
       preparation = choose_and_prepare(problem, &why_);
     } else {
@@ -160,8 +171,9 @@ class PlanImpl {
     for (int i = 0; i < kOperandCount; ++i) {
       if (present_[i]) out << " " << names[i] << "=" << list_string(expected_[i]);
     }
-    out << " " << params_string_ << " engine=" << engine_name(engine_)
-        << " workspace=" << workspace_bytes_;
+    out << " " << params_string_;
+    if (!op_.is_convolution()) out << " op=" << op_.description();
+    out << " engine=" << engine_name(engine_) << " workspace=" << workspace_bytes_;
     return out.str();
   }
 
@@ -222,8 +234,9 @@ class PlanImpl {
     const int threads = run_threads(prepared_->problem().max_threads);
     checks.reset();  // the engine's phases are its own
     const PackedWeights* packed = use_packed ? packed_.get() : nullptr;
-    if (dtype_ == DType::float32 ? run_if_degenerate(direction_, geometry_, engine_operands<float>(args, packed))
-                                 : run_if_degenerate(direction_, geometry_, engine_operands<double>(args, packed)))
+    if (op_.is_convolution() &&
+        (dtype_ == DType::float32 ? run_if_degenerate(direction_, geometry_, engine_operands<float>(args, packed))
+                                  : run_if_degenerate(direction_, geometry_, engine_operands<double>(args, packed))))
       return;  // N, C or K = 0: the outputs are written without an engine (degenerate_runs.hpp)
     // (Engines allocate nothing inside their parallel regions; what they allocate outside them,
     // e.g. a bias copy, fails as an Error too.)
@@ -239,6 +252,20 @@ class PlanImpl {
  private:
   [[noreturn]] void fail(const std::string& message) const {
     throw Error(ErrorKind::invalid_argument, std::string(operation_) + ": " + message);
+  }
+
+  // Inner operations other than the convolution: no transposed form (it is the convolution's
+  // adjoint), and gradients only with derivatives.
+  void check_inner_op() const {
+    if (op_.is_convolution()) return;
+    if (kind_ == ConvKind::transposed)
+      fail("inner operation " + op_.description() +
+           ": a transposed convolution is the adjoint of the plain convolution; only mul_sum with "
+           "the bias epilogue and pad value 0 has one");
+    if ((kind_ == ConvKind::backward_data || kind_ == ConvKind::backward_weights) && !op_.has_gradients())
+      fail("inner operation " + op_.description() +
+           " has no derivatives (define combine_dx and combine_dw, and epilogue_dy and epilogue_db "
+           "for its own epilogue)");
   }
 
   void derive_geometry(const ConvArgs& shapes, const ConvParams& params) {
@@ -259,15 +286,17 @@ class PlanImpl {
       case ConvKind::backward_data:
         direction_ = Direction::backward_data;
         geometry_ = forward_geometry(operation_, shapes.diff_src.dims(), shapes.weight.dims(), params);
-        set_expected({}, shapes.weight.dims(), {}, {}, geometry_.dst_shape(),
-                     shapes.diff_src.dims(), {}, {});
+        // (src and bias: an inner operation's forward operands)
+        set_expected(shapes.diff_src.dims(), shapes.weight.dims(), {geometry_.out_channels}, {},
+                     geometry_.dst_shape(), shapes.diff_src.dims(), {}, {});
         break;
       case ConvKind::backward_weights:
         direction_ = Direction::backward_weights;
         geometry_ =
             forward_geometry(operation_, shapes.src.dims(), shapes.diff_weight.dims(), params);
-        set_expected(shapes.src.dims(), {}, {}, {}, geometry_.dst_shape(), {},
-                     shapes.diff_weight.dims(), {geometry_.out_channels});
+        // (weight and bias: an inner operation's forward operands)
+        set_expected(shapes.src.dims(), shapes.diff_weight.dims(), {geometry_.out_channels}, {},
+                     geometry_.dst_shape(), {}, shapes.diff_weight.dims(), {geometry_.out_channels});
         break;
     }
   }
@@ -298,19 +327,24 @@ class PlanImpl {
     ConvOperands<T> x;
     switch (kind_) {
       case ConvKind::forward:
-        x = {to_view5<T>(args.src), to_view5<T>(args.weight), to_view5<T>(args.dst), bias_of(args.bias)};
+        x.src = to_view5<T>(args.src), x.weight = to_view5<T>(args.weight), x.dst = to_view5<T>(args.dst);
+        x.bias = bias_of(args.bias);
         break;
       case ConvKind::transposed:  // the transposed output is the forward convolution's src
-        x = {to_view5<T>(args.dst), to_view5<T>(args.weight), to_view5<T>(args.src), bias_of(args.bias)};
+        x.src = to_view5<T>(args.dst), x.weight = to_view5<T>(args.weight), x.dst = to_view5<T>(args.src);
+        x.bias = bias_of(args.bias);
         break;
       case ConvKind::backward_data:
-        x = {to_view5<T>(args.diff_src), to_view5<T>(args.weight), to_view5<T>(args.diff_dst), {}};
+        x.src = to_view5<T>(args.diff_src), x.weight = to_view5<T>(args.weight);
+        x.dst = to_view5<T>(args.diff_dst);
         break;
       case ConvKind::backward_weights:
-        x = {to_view5<T>(args.src), to_view5<T>(args.diff_weight), to_view5<T>(args.diff_dst),
-             bias_of(args.diff_bias)};
+        x.src = to_view5<T>(args.src), x.weight = to_view5<T>(args.diff_weight);
+        x.dst = to_view5<T>(args.diff_dst), x.bias = bias_of(args.diff_bias);
         break;
     }
+    if (!op_.is_convolution() && kind_ != ConvKind::forward)  // an inner operation's gradients
+      x.forward = {to_view5<T>(args.src), to_view5<T>(args.weight), bias_of(args.bias)};
     x.packed_weights = packed;
     return x;
   }
@@ -325,6 +359,7 @@ class PlanImpl {
   std::vector<Shape> expected_;
   std::string params_string_;
   Engine engine_ = Engine::reference;
+  InnerOp op_;
   std::unique_ptr<PreparedConv> prepared_;
   std::size_t workspace_bytes_ = 0;
   std::string why_;
@@ -336,7 +371,10 @@ class PlanImpl {
 }  // namespace detail
 
 ConvPlan::ConvPlan(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine engine)
-    : impl_(std::make_unique<detail::PlanImpl>(kind, shapes, params, engine)) {}
+    : ConvPlan(kind, shapes, params, engine, InnerOp()) {}
+ConvPlan::ConvPlan(ConvKind kind, const ConvArgs& shapes, const ConvParams& params, Engine engine,
+                   const InnerOp& op)
+    : impl_(std::make_unique<detail::PlanImpl>(kind, shapes, params, engine, op)) {}
 ConvPlan::~ConvPlan() = default;
 ConvPlan::ConvPlan(ConvPlan&&) noexcept = default;
 ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;

@@ -361,6 +361,7 @@ class DepthwiseEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::depthwise; }
   Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (problem.geometry.in_channels_per_group() != 1)
       return Preparation::decline("not depthwise: C/groups = " +
                                   std::to_string(problem.geometry.in_channels_per_group()));

@@ -552,6 +552,7 @@ class FewChannelsEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::few_channels; }
   Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (problem.direction != Direction::forward) return Preparation::decline("forward only");
     if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
     const ConvGeometry& g = problem.geometry;

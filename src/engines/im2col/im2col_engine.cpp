@@ -263,6 +263,7 @@ class Im2colEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::im2col; }
   Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     return Preparation::take(std::make_unique<PreparedIm2col>(problem));
   }
 };

@@ -412,6 +412,7 @@ class ImplicitGemmEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::implicit_gemm; }
   Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (problem.direction != Direction::forward) return Preparation::decline("forward only");
     if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
     return Preparation::take(std::make_unique<PreparedImplicitGemm>(problem));

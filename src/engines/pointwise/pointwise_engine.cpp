@@ -263,6 +263,7 @@ class PointwiseEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::pointwise; }
   Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (std::string reason = decline_reason(problem.geometry); !reason.empty())
       return Preparation::decline(std::move(reason));
     return Preparation::take(std::make_unique<PreparedPointwise>(problem));

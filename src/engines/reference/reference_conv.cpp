@@ -7,6 +7,7 @@
 
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
+#include "engines/reference/reference_inner_op.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -127,6 +128,15 @@ class PreparedReference final : public TypedPreparedConv<PreparedReference> {
   std::size_t workspace_bytes() const override { return 0; }
   template <typename T>
   void run_typed(const ConvOperands<T>& operands, void*, int threads) const {
+    if (!problem().convolution()) {
+      const InnerOp& op = *problem().op;
+      switch (direction()) {
+        case Direction::forward: reference_op_forward(geometry(), op, operands, threads); break;
+        case Direction::backward_data: reference_op_backward_data(geometry(), op, operands, threads); break;
+        case Direction::backward_weights: reference_op_backward_weights(geometry(), op, operands, threads); break;
+      }
+      return;
+    }
     switch (direction()) {
       case Direction::forward: forward(geometry(), operands, threads); break;
       case Direction::backward_data: backward_data(geometry(), operands, threads); break;

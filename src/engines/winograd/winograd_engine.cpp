@@ -487,6 +487,7 @@ class WinogradEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::winograd; }
   Preparation prepare(const ConvProblem& problem) const override {
+    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     Setup s;
     if (std::string reason = check(problem.direction, problem.geometry, problem.dtype, &s); !reason.empty())
       return Preparation::decline(std::move(reason));
