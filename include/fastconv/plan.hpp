@@ -28,6 +28,7 @@
 // form. Its gradients also read the forward's operands: backward_data takes src (the forward
 // input x) and bias (optional) besides diff_dst and weight; backward_weights takes weight and
 // bias (optional) besides src and diff_dst; diff_bias is then sum of dL/dout * epilogue_db.
+// The plain convolution's gradient kinds accept these operands too and do not read them.
 //
 // Numerics: padding is zeros that take part in the products, so a NaN or Inf weight (or, for
 // backward_weights, gradient) reaching padded positions gives NaN there, as IEEE arithmetic on

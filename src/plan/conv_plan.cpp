@@ -53,24 +53,19 @@ std::array<Operand, kOperandCount> operand_list(const ConvArgs& args, ConvKind k
 
 // Which operands a kind needs (required), may take (optional) or must leave empty. The
 // gradients of an inner operation other than the convolution also read the forward's src,
-// weight and (optional) bias.
+// weight and (optional) bias; the plain convolution's may be given them and does not read them.
 enum class Use { unused, required, optional };
 std::array<Use, kOperandCount> operand_uses(ConvKind kind, const InnerOp& op) {
   using enum Use;
-  if (!op.is_convolution()) {
-    if (kind == ConvKind::backward_data)
-      return {required, required, optional, unused, required, required, unused, unused};
-    if (kind == ConvKind::backward_weights)
-      return {required, required, optional, unused, required, unused, required, optional};
-  }
+  const Use forward_operand = op.is_convolution() ? optional : required;
   switch (kind) {
     case ConvKind::forward:
     case ConvKind::transposed:
       return {required, required, optional, required, unused, unused, unused, unused};
     case ConvKind::backward_data:
-      return {unused, required, unused, unused, required, required, unused, unused};
+      return {forward_operand, required, optional, unused, required, required, unused, unused};
     case ConvKind::backward_weights:
-      return {required, unused, unused, unused, required, unused, required, optional};
+      return {required, forward_operand, optional, unused, required, unused, required, optional};
   }
   return {};
 }
