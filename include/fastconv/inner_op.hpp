@@ -63,7 +63,8 @@ class InnerOp {
   // A catalog epilogue by name with its parameters (see above); throws for unknown names or a
   // wrong parameter count, and for "op" when the operation has no epilogue of its own.
   InnerOp& epilogue(std::string_view name, std::initializer_list<double> params = {});
-  // Gradients through `donor`'s combine derivatives (surrogates); same reduce required.
+  // Gradients through `donor`'s combine derivatives (surrogates); same reduce required, and not
+  // logsumexp (its gradient weighs each term by the op's own combine).
   InnerOp& derivatives_from(const InnerOp& donor);
 
   const custom::OpTable& table() const { return *table_; }

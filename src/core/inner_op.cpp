@@ -111,6 +111,9 @@ InnerOp& InnerOp::epilogue(std::string_view name, std::initializer_list<double> 
 }
 
 InnerOp& InnerOp::derivatives_from(const InnerOp& donor) {
+  if (reduce() == Reduce::logsumexp)
+    fail(std::string("InnerOp::derivatives_from: ") + table_->name +
+         " reduces with logsumexp, whose gradient weighs each term by its own combine");
   if (donor.reduce() != reduce()) {
     fail(std::string("InnerOp::derivatives_from: ") + donor.table_->name + " reduces with " +
          reduce_name(donor.reduce()) + ", " + table_->name + " with " + reduce_name(reduce()));

@@ -57,7 +57,7 @@ void for_each_line_part(const ConvGeometry& g, PixelRange pixels, Part&& part) {
 
 template <typename T>
 void im2col(const ConvGeometry& g, ImageView<const T> image, std::int64_t c_begin,
-            std::int64_t c_end, PixelRange pixels, MatrixView<T> col, int threads) {
+            std::int64_t c_end, PixelRange pixels, MatrixView<T> col, int threads, T pad) {
   const std::int64_t rows = (c_end - c_begin) * g.kernel_volume();
   const std::int64_t sw = g.stride[2];
   const int team = threads_for_work(double(rows) * double(pixels.end - pixels.begin), threads);
@@ -80,7 +80,7 @@ void im2col(const ConvGeometry& g, ImageView<const T> image, std::int64_t c_begi
                                oh < h_range.end;
       const std::int64_t copy_begin = line_inside ? std::clamp(w_range.begin, ow_begin, ow_end) : ow_end;
       const std::int64_t copy_end = line_inside ? std::clamp(w_range.end, copy_begin, ow_end) : ow_end;
-      for (std::int64_t ow = ow_begin; ow < copy_begin; ++ow) dst_row[(ow + shift) * cs] = T(0);
+      for (std::int64_t ow = ow_begin; ow < copy_begin; ++ow) dst_row[(ow + shift) * cs] = pad;
       if (copy_begin < copy_end) {
         const std::int64_t id = od * g.stride[0] + input_offset(g, 0, k.kd);
         const std::int64_t ih = oh * g.stride[1] + input_offset(g, 1, k.kh);
@@ -94,7 +94,7 @@ void im2col(const ConvGeometry& g, ImageView<const T> image, std::int64_t c_begi
           for (std::int64_t i = 0; i < count; ++i) dst[i * cs] = src[i * step];
         }
       }
-      for (std::int64_t ow = copy_end; ow < ow_end; ++ow) dst_row[(ow + shift) * cs] = T(0);
+      for (std::int64_t ow = copy_end; ow < ow_end; ++ow) dst_row[(ow + shift) * cs] = pad;
     });
   }
 }
@@ -144,7 +144,7 @@ void col2im_accumulate(const ConvGeometry& g, MatrixView<const T> col, ImageView
 
 #define FASTCONV_INSTANTIATE_IM2COL(T)                                                          \
   template void im2col<T>(const ConvGeometry&, ImageView<const T>, std::int64_t, std::int64_t,   \
-                          PixelRange, MatrixView<T>, int);                                      \
+                          PixelRange, MatrixView<T>, int, T);                                   \
   template void col2im_accumulate<T>(const ConvGeometry&, MatrixView<const T>, ImageView<T>,     \
                                      std::int64_t, std::int64_t, PixelRange, int);
 FASTCONV_INSTANTIATE_IM2COL(float)

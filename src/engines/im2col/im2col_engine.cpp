@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "core/aligned_buffer.hpp"
 #include "engines/bias.hpp"
+#include "engines/im2col/im2col_inner_op.hpp"
+#include "engines/inner_op_kernels.hpp"
 #include "gemm/gemm.hpp"
 #include "transforms/im2col.hpp"
 
@@ -232,20 +235,27 @@ void backward_weights(const ConvGeometry& g, const Setup<T>& s, const ConvOperan
   write_bias_gradient(g, x);
 }
 
+std::size_t workspace_size(const ConvProblem& problem) {
+  if (!problem.convolution()) return im2col_op_workspace_bytes(problem.direction, problem.geometry);
+  return problem.dtype == DType::float32 ? Setup<float>(problem.direction, problem.geometry).workspace_bytes()
+                                         : Setup<double>(problem.direction, problem.geometry).workspace_bytes();
+}
+
 class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
  public:
   static constexpr Engine kEngine = Engine::im2col;
   explicit PreparedIm2col(const ConvProblem& problem)
-      : TypedPreparedConv(problem),
-        workspace_bytes_(problem.dtype == DType::float32
-                             ? Setup<float>(problem.direction, problem.geometry).workspace_bytes()
-                             : Setup<double>(problem.direction, problem.geometry).workspace_bytes()) {}
+      : TypedPreparedConv(problem), workspace_bytes_(workspace_size(problem)) {}
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
   std::string kernel_name() const override {
+    if (!problem().convolution()) return std::string(problem().op->table().name) + " pixel-lane kernels (unfolded chunks)";
     return active_gemm_kernel_name(problem().dtype == DType::float32);
   }
   template <typename T>
   void run_typed(const ConvOperands<T>& operands, void* workspace, int threads) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (!problem().convolution()) return im2col_op_run(direction(), geometry(), *problem().op, operands, workspace, threads);
+    }
     const Setup<T> s(direction(), geometry());
     const Workspace<T> w = carve(s, workspace);
     switch (direction()) {
@@ -263,7 +273,12 @@ class Im2colEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::im2col; }
   Preparation prepare(const ConvProblem& problem) const override {
-    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
+    if (!problem.convolution()) {
+      if (problem.dtype != DType::float32)
+        return Preparation::decline("inner operation " + problem.op->description() + " in float64 (reference only)");
+      if (std::string missing = op_kernels_missing(*problem.op); !missing.empty())
+        return Preparation::decline(std::move(missing));
+    }
     return Preparation::take(std::make_unique<PreparedIm2col>(problem));
   }
 };
