@@ -123,3 +123,21 @@ def test_suggestion_is_torchs(shape, strides):
     assert _arrays.suggests_channels_last(tensor) == expected
     array = np.lib.stride_tricks.as_strided(storage.numpy(), shape, [s * 4 for s in strides])
     assert _arrays.suggests_channels_last(array) == expected
+
+
+def test_channels_last_results_allow_in_place_ops_like_torch():
+    """A channels-last result is a plain tensor, not a view: autograd forbids in-place changes
+    to views made inside a Function, and ResNet's ReLU(inplace=True) after a layer needs them."""
+    results = []
+    for module in (torch.nn, fastconv.nn):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(module.Conv2d(4, 6, 3), torch.nn.ReLU(inplace=True),
+                                    module.Conv2d(6, 2, 3)).double()
+        model = model.to(memory_format=torch.channels_last)
+        x = torch.randn(2, 4, 9, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        x = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+        out = model(x)
+        out.sum().backward()
+        results.append([out.detach(), x.grad] + [p.grad for p in model.parameters()])
+    for expected, actual in zip(*results):
+        torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
