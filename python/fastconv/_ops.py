@@ -66,7 +66,10 @@ def unfold(src, kernel, params, algo):
 def fold(src, output_size, kernel, params, algo):
     src = _arrays.usable(src)
     image_shape = [int(src.shape[0]), int(src.shape[1]) // math.prod(kernel)] + list(output_size)
-    _fastconv.unfold_output_shape(image_shape, list(kernel), params)  # validated before allocation
+    try:  # the result's shape is validated before it is allocated
+        _fastconv.unfold_output_shape(image_shape, list(kernel), params)
+    except ValueError as error:
+        raise type(error)(f"fold: a result of shape {tuple(image_shape)}: {error}") from None
     dst = _arrays.empty_like_layout(src, image_shape)
     _fastconv.fold(_d(src), _d(dst), list(kernel), params, algo)
     return dst
