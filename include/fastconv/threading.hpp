@@ -9,7 +9,9 @@
 // forked children: get_num_threads() returns 1 there, and set_num_threads(n) is validated and
 // accepted but changes nothing in that process. Processes forked from a single-threaded
 // parent and spawned processes (exec, multiprocessing's 'spawn' and 'forkserver') get the
-// normal count. Results are the same at any thread count.
+// normal count. Results are the same at any thread count. The fork handler is registered when
+// the library is loaded: load it (Python: import fastconv) before forking, since a process that
+// first loads it after being forked cannot tell what its parent ran.
 #pragma once
 
 namespace fastconv {

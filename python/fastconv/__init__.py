@@ -6,13 +6,20 @@
     conv = fastconv.prepare_conv(x, w, b, padding=1); y = conv(x)  # inference: weights packed once
 """
 
-from ._fastconv import __version__, get_num_threads, set_num_threads
-from ._fastconv import engines as _engines
+from . import _fastconv
+from ._fastconv import SizeOverflowError, __version__, get_num_threads
+from ._params import ENGINES, WINDOW_ENGINES, as_int
 from .functional import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
                          conv_transpose3d, fold, unfold, windows)
 from .prepared import PreparedConv, prepare_conv
 
-ENGINES = tuple(_engines())
+
+def set_num_threads(num_threads):
+    """Sets the number of threads fastconv's runs use (1 <= num_threads < 2**31). In a process
+    forked from a multi-threaded parent it is accepted but changes nothing: see
+    get_num_threads."""
+    _fastconv.set_num_threads(as_int(num_threads, "num_threads"))
+
 
 try:
     from . import nn
@@ -21,4 +28,5 @@ except ImportError:  # torch is not installed: the numpy front still works
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold", "windows", "set_num_threads",
-           "get_num_threads", "nn", "ENGINES", "__version__", "prepare_conv", "PreparedConv"]
+           "get_num_threads", "nn", "ENGINES", "WINDOW_ENGINES", "SizeOverflowError",
+           "__version__", "prepare_conv", "PreparedConv"]

@@ -43,8 +43,12 @@ def check_array(array, name):
         raise TypeError(f"{name}: dtype {dtype_name(array)} is not supported; use float32 or float64")
 
 
-def check_same_kind(arrays):
-    """All arrays numpy, or all torch, and one dtype."""
+def check_same_kind(arrays, optional=()):
+    """(name, array) pairs: each one check_array accepts (None only for the names listed in
+    `optional`), all numpy or all torch, of one dtype."""
+    for name, array in arrays:
+        if array is None and name not in optional:
+            raise TypeError(f"{name}: expected a numpy array or a torch tensor, got None")
     present = [(name, a) for name, a in arrays if a is not None]
     for name, array in present:
         check_array(array, name)
@@ -138,22 +142,38 @@ def conv_result_channels_last(src, weight, transposed):
     return weight_channels_last or suggests_channels_last(src)
 
 
+def _channels_last_strides(shape):
+    """Strides (in elements) of a dense (N, spatial..., C) memory order for shape (N, C, ...)."""
+    strides = [0] * len(shape)
+    step = 1
+    for axis in [1] + list(range(len(shape) - 1, 1, -1)) + [0]:
+        strides[axis] = step
+        step *= max(shape[axis], 1)
+    return tuple(strides)
+
+
 def empty_like_layout(template, shape, channels_last=False):
-    """An uninitialised result of `shape`, of the template's type and dtype."""
+    """An uninitialised result of `shape`, of the template's type and dtype, channels-last in
+    memory if asked (a torch result is never a view: autograd forbids in-place changes to views
+    made inside a Function, such as ReLU(inplace=True) after a layer); MemoryError when it
+    cannot be had (torch raises RuntimeError for that)."""
     shape = tuple(int(v) for v in shape)
-    if channels_last and len(shape) >= 3:
-        memory_shape = (shape[0],) + shape[2:] + (shape[1],)
-        permutation = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
-    if is_torch(template):
-        if channels_last and len(shape) >= 3:
-            return torch.empty(memory_shape, dtype=template.dtype).permute(permutation)
-        return torch.empty(shape, dtype=template.dtype)
-    if channels_last and len(shape) >= 3:
-        return np.empty(memory_shape, dtype=template.dtype).transpose(permutation)
-    return np.empty(shape, dtype=template.dtype)
+    channels_last = channels_last and len(shape) >= 3
+    try:
+        if is_torch(template):
+            if channels_last:
+                return torch.empty_strided(shape, _channels_last_strides(shape),
+                                           dtype=template.dtype)
+            return torch.empty(shape, dtype=template.dtype)
+        if channels_last:  # an (N, spatial..., C) array, transposed
+            memory_shape = (shape[0],) + shape[2:] + (shape[1],)
+            permutation = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
+            return np.empty(memory_shape, dtype=template.dtype).transpose(permutation)
+        return np.empty(shape, dtype=template.dtype)
+    except (MemoryError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and "memory" not in str(error) and \
+                "overflow" not in str(error):
+            raise
+        raise MemoryError(f"cannot allocate a result of shape {shape} ({dtype_name(template)}): "
+                          f"{error}") from None
 
-
-def zeros_like_layout(template, shape):
-    if is_torch(template):
-        return torch.zeros(tuple(shape), dtype=template.dtype)
-    return np.zeros(tuple(shape), dtype=template.dtype)

@@ -5,6 +5,8 @@ _params.conv_params. Results follow the input's type; convolution results are ch
 when `channels_last` says so (the callers apply _arrays.conv_result_channels_last).
 """
 
+import math
+
 from . import _arrays, _fastconv
 from ._arrays import descriptor as _d
 
@@ -63,9 +65,11 @@ def unfold(src, kernel, params, algo):
 
 def fold(src, output_size, kernel, params, algo):
     src = _arrays.usable(src)
-    volume = 1
-    for k in kernel:
-        volume *= k
-    dst = _arrays.empty_like_layout(src, [src.shape[0], src.shape[1] // volume] + list(output_size))
+    image_shape = [int(src.shape[0]), int(src.shape[1]) // math.prod(kernel)] + list(output_size)
+    try:  # the result's shape is validated before it is allocated
+        _fastconv.unfold_output_shape(image_shape, list(kernel), params)
+    except ValueError as error:
+        raise type(error)(f"fold: a result of shape {tuple(image_shape)}: {error}") from None
+    dst = _arrays.empty_like_layout(src, image_shape)
     _fastconv.fold(_d(src), _d(dst), list(kernel), params, algo)
     return dst

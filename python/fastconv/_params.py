@@ -10,26 +10,50 @@ transposed convolution.
 
 import operator
 
+from ._fastconv import SizeOverflowError, engines, window_engines
 
-def _as_int(value, name):
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+ENGINES = tuple(engines())                # what algo= may name for convolution
+WINDOW_ENGINES = tuple(window_engines())  # ... and for unfold / fold
+
+
+def as_int(value, name):
+    """An int (or an integer-valued object such as numpy.int64) that fits in 64 bits; TypeError
+    or SizeOverflowError (an OverflowError and a ValueError) naming the argument otherwise."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got bool")
     try:
-        return operator.index(value)
+        value = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise SizeOverflowError(f"{name} = {value} does not fit in 64 bits")
+    return value
+
+
+def check_algo(algo, function, allowed=ENGINES):
+    """algo must name one of `allowed`: TypeError for a non-string, ValueError for another
+    name, both listing the valid names."""
+    names = ", ".join(repr(name) for name in allowed)
+    if not isinstance(algo, str):
+        raise TypeError(f"{function}: algo must be a str naming an engine, one of {names}; "
+                        f"got {type(algo).__name__}")
+    if algo not in allowed:
+        problem = f"does not apply to {function}" if algo in ENGINES else "is not an engine"
+        raise ValueError(f"{function}: algo = {algo!r} {problem}; expected one of {names}")
+    return algo
 
 
 def int_tuple(value, dims, name):
     """An int or a sequence of 1 or `dims` ints -> tuple of `dims` ints."""
     if isinstance(value, (list, tuple)):
-        values = [_as_int(v, name) for v in value]
+        values = [as_int(v, name) for v in value]
         if len(values) == 1:
             values = values * dims
         if len(values) != dims:
             raise ValueError(f"{name} has {len(values)} values {tuple(values)}; expected 1 or {dims}")
         return tuple(values)
-    return (_as_int(value, name),) * dims
+    return (as_int(value, name),) * dims
 
 
 def _same_padding(input_spatial, kernel_spatial, stride, dilation, transposed):
@@ -70,8 +94,8 @@ def padding_pairs(padding, dims, input_spatial, kernel_spatial, stride, dilation
         for pair in padding:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 raise ValueError(f"padding entry {pair!r} is not a (begin, end) pair")
-            begin.append(_as_int(pair[0], "padding"))
-            end.append(_as_int(pair[1], "padding"))
+            begin.append(as_int(pair[0], "padding"))
+            end.append(as_int(pair[1], "padding"))
         return begin, end, None
     values = list(int_tuple(padding, dims, "padding"))
     return values, list(values), None
@@ -90,7 +114,7 @@ def conv_params(dims, input_spatial, kernel_spatial, stride=1, padding=0, dilati
         output_padding = same_output_padding
     return {"spatial_dims": dims, "stride": list(stride), "dilation": list(dilation),
             "pad_begin": begin, "pad_end": end, "output_padding": output_padding,
-            "groups": _as_int(groups, "groups")}
+            "groups": as_int(groups, "groups")}
 
 
 def without_output_padding(params):

@@ -3,28 +3,32 @@
 Same names, argument order and defaults as torch.nn.functional; beyond torch:
   * padding also takes (begin, end) pairs per spatial dim, and 'valid' / 'same' everywhere
     (see _params.py), including transposed convolution;
-  * algo= picks the engine (keyword-only): 'auto' or any name in fastconv.ENGINES;
+  * algo= picks the engine (keyword-only): 'auto' or any name in fastconv.ENGINES
+    (unfold / fold: fastconv.WINDOW_ENGINES);
   * numpy in, numpy out; torch in, torch out (differentiable when the tensors require grad).
 float32 and float64; any strides (no copy for contiguous or channels-last inputs).
 """
 
+import math
+
 import numpy as np
 
 from . import _arrays, _fastconv, _ops
-from ._params import conv_params, int_tuple, padding_pairs
+from ._params import WINDOW_ENGINES, check_algo, conv_params, int_tuple, padding_pairs
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold", "windows"]
 
 
-def _batched(array, dims, name, function):
-    """(array with a batch axis, whether one was added) for batched or unbatched input."""
+def _batched(array, dims, name, function, axes="C, spatial..."):
+    """(array with a batch axis, whether one was added) for batched (N, axes) or unbatched
+    (axes) input."""
     if array.ndim == dims + 2:
         return array, False
     if array.ndim == dims + 1:
         return array[None], True
     raise ValueError(f"{function}: {name} has shape {tuple(array.shape)}; expected {dims + 2} dims "
-                     f"(N, C, spatial...) or {dims + 1} dims (C, spatial...)")
+                     f"(N, {axes}) or {dims + 1} dims ({axes})")
 
 
 def _check_weight(weight, dims, function):
@@ -42,7 +46,9 @@ def _needs_autograd(*arrays):
 
 def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
                  groups, output_padding, algo):
-    _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)])
+    _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
+                            optional=("bias",))
+    check_algo(algo, function)
     src, unbatched = _batched(input, dims, "input", function)
     _check_weight(weight, dims, function)
     params = conv_params(dims, src.shape[2:], weight.shape[2:], stride, padding, dilation, groups,
@@ -124,6 +130,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
     rank is len(kernel_size) for a sequence; for an int, 2 for 3-D and 4-D inputs (torch's
     rule) and 3 for 5-D ones. Inputs of rank spatial + 1 are unbatched."""
     _arrays.check_same_kind([("input", input)])
+    check_algo(algo, "unfold", WINDOW_ENGINES)
     dims = _unfold_dims(input, kernel_size)
     src, unbatched = _batched(input, dims, "input", "unfold")
     kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
@@ -140,15 +147,16 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, al
     """(N, C * prod(kernel), L) -> (N, C, *output_size), summing overlaps: the adjoint of unfold,
     as torch.nn.functional.fold (2-D) and its 1-D / 3-D extension."""
     _arrays.check_same_kind([("input", input)])
+    check_algo(algo, "fold", WINDOW_ENGINES)
     dims = _window_dims(output_size, _window_dims(kernel_size, 2))
-    src, unbatched = _batched(input, 1, "input", "fold")
+    src, unbatched = _batched(input, 1, "input", "fold", "C * prod(kernel_size), L")
     size = list(int_tuple(output_size, dims, "output_size"))
     kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
     for name, values in (("output_size", size), ("kernel_size", kernel)):
         if any(v < 1 for v in values):
             raise ValueError(f"fold: {name} = {tuple(values)}; every entry must be >= 1")
     params = _window_params(dims, size, kernel, stride, padding, dilation)
-    volume = int(np.prod(kernel))
+    volume = math.prod(kernel)
     if src.shape[1] % volume:
         raise ValueError(f"fold: input.shape[1] = {src.shape[1]} is not a multiple of the kernel "
                          f"volume {volume} (kernel_size {tuple(kernel)})")

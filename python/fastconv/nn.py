@@ -8,6 +8,7 @@ fastconv. Switch a model by changing the import. Extra keyword argument: algo (e
 import torch
 
 from . import functional as F
+from ._params import check_algo
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -16,7 +17,7 @@ def _convolution_module(torch_class, function):
     class Module(torch_class):
         def __init__(self, *args, algo="auto", **kwargs):
             super().__init__(*args, **kwargs)
-            self.algo = algo
+            self.algo = check_algo(algo, type(self).__name__)
 
         def _conv_forward(self, input, weight, bias):
             if self.padding_mode != "zeros":  # torch pads explicitly for these modes, then convolves
@@ -39,7 +40,7 @@ def _transposed_module(torch_class, function, spatial_dims):
     class Module(torch_class):
         def __init__(self, *args, algo="auto", **kwargs):
             super().__init__(*args, **kwargs)
-            self.algo = algo
+            self.algo = check_algo(algo, type(self).__name__)
 
         def forward(self, input, output_size=None):
             if self.padding_mode != "zeros":

@@ -12,7 +12,7 @@ strides. No autograd: use fastconv.conv*d / fastconv.nn for training.
 
 from . import _arrays, _fastconv
 from ._arrays import descriptor as _d
-from ._params import conv_params
+from ._params import check_algo, conv_params
 
 __all__ = ["prepare_conv", "PreparedConv"]
 
@@ -21,7 +21,9 @@ class PreparedConv:
     """A forward convolution with packed weights for inputs of one shape (see prepare_conv)."""
 
     def __init__(self, input, weight, bias, stride, padding, dilation, groups, algo):
-        _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)])
+        _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
+                                optional=("bias",))
+        check_algo(algo, "prepare_conv")
         dims = weight.ndim - 2
         if dims not in (1, 2, 3) or input.ndim != dims + 2:
             raise ValueError(f"prepare_conv: input has shape {tuple(input.shape)} and weight "

@@ -2,12 +2,16 @@
 // package. Tensors cross as descriptors (data address, dtype name, shape, strides in elements)
 // that the Python side takes from numpy arrays or torch tensors, so no copy is made and
 // neither numpy nor torch is needed here. Computation runs with the GIL released.
-// fastconv::Error becomes TypeError (unsupported or mixed dtypes) or ValueError (the rest).
+// fastconv::Error becomes, by its kind: TypeError (unsupported or mixed dtypes), MemoryError
+// (out of memory), SizeOverflowError (a size beyond 64 bits; a subclass of both OverflowError
+// and ValueError) or ValueError (invalid arguments, engine declined), with the library's message.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -137,16 +141,53 @@ std::pair<Shape, Shape> windows_layout(const Descriptor& src, const Shape& kerne
           Shape(view.strides.begin(), view.strides.begin() + view.rank)};
 }
 
+// The set_num_threads binding: any Python int, refused by name when it does not fit an int.
+void set_num_threads(std::int64_t num_threads) {
+  if (num_threads < 1 || num_threads > std::numeric_limits<int>::max()) {
+    throw fastconv::Error(fastconv::ErrorKind::invalid_argument,
+                          "set_num_threads: num_threads = " + std::to_string(num_threads) +
+                              "; expected 1 <= num_threads <= " +
+                              std::to_string(std::numeric_limits<int>::max()));
+  }
+  fastconv::set_num_threads(int(num_threads));
+}
+
+std::vector<std::string> engine_names(std::span<const fastconv::Engine> engines) {
+  std::vector<std::string> names;
+  for (fastconv::Engine engine : engines) names.emplace_back(fastconv::engine_name(engine));
+  return names;
+}
+
+// Raised for ErrorKind::overflow: `except OverflowError` and `except ValueError` both catch it.
+PyObject* size_overflow_error = nullptr;
+
+PyObject* python_error_type(fastconv::ErrorKind kind) {
+  switch (kind) {
+    case fastconv::ErrorKind::unsupported_dtype: return PyExc_TypeError;
+    case fastconv::ErrorKind::out_of_memory: return PyExc_MemoryError;
+    case fastconv::ErrorKind::overflow: return size_overflow_error;
+    case fastconv::ErrorKind::invalid_argument:
+    case fastconv::ErrorKind::engine_declined: return PyExc_ValueError;
+  }
+  return PyExc_ValueError;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_fastconv, module) {
   module.doc() = "fastconv's C++ core; use the fastconv package instead of this module.";
+  size_overflow_error = PyErr_NewExceptionWithDoc(
+      "fastconv.SizeOverflowError",
+      "A size, count or parameter that does not fit in 64 bits (an OverflowError and a ValueError).",
+      py::make_tuple(py::handle(PyExc_OverflowError), py::handle(PyExc_ValueError)).release().ptr(),
+      nullptr);
+  if (size_overflow_error == nullptr) throw py::error_already_set();
+  module.attr("SizeOverflowError") = py::handle(size_overflow_error);
   py::register_exception_translator([](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
     } catch (const fastconv::Error& e) {
-      PyErr_SetString(e.kind() == fastconv::ErrorKind::unsupported_dtype ? PyExc_TypeError : PyExc_ValueError,
-                      e.what());
+      PyErr_SetString(python_error_type(e.kind()), e.what());
     }
   });
   module.attr("__version__") = fastconv::kVersion;
@@ -177,7 +218,19 @@ PYBIND11_MODULE(_fastconv, module) {
   });
   module.def("windows_layout", &windows_layout, py::arg("src"), py::arg("kernel"),
              py::arg("stride"), py::arg("dilation"));
-  module.def("set_num_threads", &fastconv::set_num_threads, py::arg("num_threads"),
+  module.def(
+      "_raise_library_error",
+      [](const std::string& kind, const std::string& message) {
+        for (auto candidate : {fastconv::ErrorKind::invalid_argument, fastconv::ErrorKind::unsupported_dtype,
+                               fastconv::ErrorKind::overflow, fastconv::ErrorKind::engine_declined,
+                               fastconv::ErrorKind::out_of_memory}) {
+          if (kind == fastconv::error_kind_name(candidate)) throw fastconv::Error(candidate, message);
+        }
+        throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "unknown error kind '" + kind + "'");
+      },
+      py::arg("kind"), py::arg("message"),
+      "Throws fastconv::Error(kind, message): for the tests of the error translation.");
+  module.def("set_num_threads", &set_num_threads, py::arg("num_threads"),
              "Sets the number of threads fastconv's runs use (>= 1). In a process forked from a "
              "multi-threaded parent it is accepted but changes nothing (see get_num_threads).");
   module.def("get_num_threads", &fastconv::get_num_threads,
@@ -185,9 +238,8 @@ PYBIND11_MODULE(_fastconv, module) {
              "OMP_NUM_THREADS, else the processors available. 1 in a process forked while its "
              "parent had more than one thread (DataLoader workers, multiprocessing 'fork'): "
              "OpenMP's thread pool does not survive fork. Spawned processes get the normal count.");
-  module.def("engines", [] {
-    std::vector<std::string> names;
-    for (fastconv::Engine engine : fastconv::kAllEngines) names.emplace_back(fastconv::engine_name(engine));
-    return names;
-  });
+  module.def("engines", [] { return engine_names(fastconv::kAllEngines); },
+             "Every engine name, 'auto' first.");
+  module.def("window_engines", [] { return engine_names(fastconv::kWindowEngines); },
+             "The engine names unfold and fold take.");
 }

@@ -367,6 +367,178 @@ def test_unfold_fold_windows_errors():
 
 
 # ---------------------------------------------------------------------------------------------
+# every argument of every public function: None, other types, integers beyond 64 bits, algo
+
+X2 = torch.ones(1, 2, 6, 6)
+W2 = torch.ones(3, 2, 3, 3)
+COLUMNS = torch.ones(1, 8, 25)  # fold's input for output_size (6, 6), kernel_size 2
+
+
+
+def _conv_call(function):
+    """function(**overrides) on valid 1-D/2-D/3-D operands (overrides replace arguments)."""
+    dims = _dims(function)
+    channels = (2, 3) if _transposed(function) else (3, 2)
+
+    def call(**overrides):
+        arguments = {"input": torch.ones((1, 2) + (6,) * dims),
+                     "weight": torch.ones(channels + (3,) * dims)}
+        return function(**{**arguments, **overrides})
+    return call
+
+
+# every public function, by name, as a call taking **overrides of valid default arguments
+PUBLIC_CALLS = {
+    **{f.__name__: _conv_call(f) for f in ALL_CONVS},
+    "unfold": lambda **o: fastconv.unfold(**{"input": X2, "kernel_size": 2, **o}),
+    "fold": lambda **o: fastconv.fold(**{"input": COLUMNS, "output_size": (6, 6),
+                                         "kernel_size": 2, **o}),
+    "windows": lambda **o: fastconv.windows(**{"input": X2, "kernel_size": 2, **o}),
+    "prepare_conv": lambda **o: fastconv.prepare_conv(**{"input": X2, "weight": W2, **o}),
+}
+INT_ARGUMENTS = {  # the integer arguments each function takes
+    **{f.__name__: ("stride", "padding", "dilation", "groups")
+       + (("output_padding",) if _transposed(f) else ()) for f in ALL_CONVS},
+    "unfold": ("kernel_size", "stride", "padding", "dilation"),
+    "fold": ("output_size", "kernel_size", "stride", "padding", "dilation"),
+    "windows": ("kernel_size", "stride", "dilation"),
+    "prepare_conv": ("stride", "padding", "dilation", "groups"),
+}
+ARRAY_ARGUMENTS = {
+    **{f.__name__: ("input", "weight") for f in ALL_CONVS},
+    "unfold": ("input",), "fold": ("input",), "windows": ("input",),
+    "prepare_conv": ("input", "weight"),
+}
+
+
+def test_public_calls_are_valid_as_written():
+    for name, call in PUBLIC_CALLS.items():
+        assert call() is not None, name
+
+
+@pytest.mark.parametrize("function", PUBLIC_CALLS)
+def test_none_and_non_arrays_are_type_errors_naming_the_argument(function):
+    for argument in ARRAY_ARGUMENTS[function]:
+        for bad in (None, 3, "x", [[1.0, 2.0]]):
+            label = "None" if bad is None else type(bad).__name__
+            with pytest.raises(TypeError, match=rf"^{argument}: expected a numpy array or a torch "
+                                                rf"tensor, got {label}$"):
+                PUBLIC_CALLS[function](**{argument: bad})
+    with pytest.raises(TypeError, match="^input: expected a numpy array or a torch tensor, got None"):
+        fastconv.prepare_conv(X2, W2)(None)
+
+
+@pytest.mark.parametrize("function", PUBLIC_CALLS)
+@pytest.mark.parametrize("value", [2 ** 63, -2 ** 63 - 1, 10 ** 30])
+def test_integers_beyond_64_bits_name_the_argument(function, value):
+    """Any int beyond int64 in any integer argument, alone or inside a tuple or a (begin, end)
+    pair: SizeOverflowError (an OverflowError and a ValueError) naming the argument."""
+    dims = int(function[-2]) if function.startswith("conv") else 2
+    for argument in INT_ARGUMENTS[function]:
+        forms = [value]
+        if argument != "groups":
+            forms.append((1,) * (dims - 1) + (value,))
+        if argument == "padding":
+            forms.append(((0, 0),) * (dims - 1) + ((0, value),))
+        for form in forms:
+            with pytest.raises(fastconv.SizeOverflowError, match=rf"^{argument} = {value} does "
+                                                                 "not fit in 64 bits"):
+                PUBLIC_CALLS[function](**{argument: form})
+    with pytest.raises(fastconv.SizeOverflowError, match="num_threads"):
+        fastconv.set_num_threads(value)
+
+
+def test_size_overflow_error_is_both_overflow_and_value_error():
+    assert issubclass(fastconv.SizeOverflowError, OverflowError)
+    assert issubclass(fastconv.SizeOverflowError, ValueError)
+    # the library's own overflow checks (sizes that fit 64 bits, sums that do not) raise it too
+    with pytest.raises(fastconv.SizeOverflowError, match="padded size.*overflows 64-bit"):
+        fastconv.conv2d(X2, W2, padding=2 ** 62)
+    with pytest.raises(fastconv.SizeOverflowError, match="kernel extent.*overflows 64-bit"):
+        fastconv.conv2d(X2, W2, dilation=2 ** 62)
+    with pytest.raises(ValueError, match="element count"):
+        fastconv.fold(COLUMNS, (2 ** 62, 6), 2)  # before allocating the result
+
+
+def test_set_num_threads_beyond_int_is_value_error():
+    before = fastconv.get_num_threads()
+    with pytest.raises(ValueError, match=r"num_threads = 1099511627776; expected 1 <= "):
+        fastconv.set_num_threads(2 ** 40)
+    with pytest.raises(TypeError, match="num_threads must be an int, got NoneType"):
+        fastconv.set_num_threads(None)
+    with pytest.raises(TypeError, match="num_threads must be an int, got float"):
+        fastconv.set_num_threads(2.0)
+    assert fastconv.get_num_threads() == before
+
+
+ALGO_CALLS = {**{name: call for name, call in PUBLIC_CALLS.items() if name != "windows"},
+              "nn.Conv2d": lambda **o: fastconv.nn.Conv2d(2, 3, 3, **o),
+              "nn.ConvTranspose3d": lambda **o: fastconv.nn.ConvTranspose3d(2, 3, 3, **o)}
+
+
+@pytest.mark.parametrize("function", ALGO_CALLS)
+def test_bad_algo_lists_the_valid_names(function):
+    allowed = fastconv.WINDOW_ENGINES if function in ("unfold", "fold") else fastconv.ENGINES
+    names = ", ".join(repr(name) for name in allowed)
+    for bad in (None, 3, b"auto", ["auto"]):
+        with pytest.raises(TypeError, match=r"algo must be a str") as error:
+            ALGO_CALLS[function](algo=bad)
+        assert names in str(error.value) and "0x" not in str(error.value)
+    for bad in ("Auto", "fft", ""):
+        with pytest.raises(ValueError, match=rf"algo = '{bad}' is not an engine") as error:
+            ALGO_CALLS[function](algo=bad)
+        assert names in str(error.value)
+
+
+@pytest.mark.parametrize("algo", fastconv.ENGINES)
+def test_unfold_and_fold_take_only_their_engines(algo):
+    """unfold / fold run on the reference loops and im2col's transforms; the other engines
+    are refused, listing the ones that apply (the list: fastconv.WINDOW_ENGINES, from the
+    library)."""
+    assert set(fastconv.WINDOW_ENGINES) == {"auto", "reference", "im2col"}
+    if algo in fastconv.WINDOW_ENGINES:
+        torch.testing.assert_close(fastconv.unfold(X2, 2, algo=algo),
+                                   torch.nn.functional.unfold(X2, 2))
+        torch.testing.assert_close(fastconv.fold(COLUMNS, (6, 6), 2, algo=algo),
+                                   torch.nn.functional.fold(COLUMNS, (6, 6), 2))
+        return
+    for call in (lambda: fastconv.unfold(X2, 2, algo=algo),
+                 lambda: fastconv.fold(COLUMNS, (6, 6), 2, algo=algo)):
+        with pytest.raises(ValueError, match=rf"algo = '{algo}' does not apply to (un)?fold; "
+                                             r"expected one of 'auto', 'reference', 'im2col'"):
+            call()
+
+
+@pytest.mark.parametrize("kind,python_type", [("invalid_argument", ValueError),
+                                              ("unsupported_dtype", TypeError),
+                                              ("overflow", fastconv.SizeOverflowError),
+                                              ("engine_declined", ValueError),
+                                              ("out_of_memory", MemoryError)])
+def test_library_error_kinds_map_to_python_types(kind, python_type):
+    """Every fastconv::Error kind becomes one Python type, with the library's message."""
+    from fastconv import _fastconv
+    with pytest.raises(python_type) as error:
+        _fastconv._raise_library_error(kind, f"conv_forward: a {kind} message")
+    assert type(error.value) is python_type
+    assert str(error.value) == f"conv_forward: a {kind} message"
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_result_too_large_for_memory_is_memory_error(kind):
+    """A result that cannot be allocated (2**48 bytes: beyond any x86-64 address space) is a
+    MemoryError naming its shape, for numpy and torch (torch itself raises RuntimeError)."""
+    size = 2 ** 23 + 2
+    if kind == "numpy":
+        x = np.broadcast_to(np.zeros(1, np.float32).reshape(1, 1, 1, 1), (1, 1, size, size))
+        w = np.ones((1, 1, 3, 3), np.float32)
+    else:
+        x = torch.zeros(1, 1, 1, 1).expand(1, 1, size, size)
+        w = torch.ones(1, 1, 3, 3)
+    with pytest.raises(MemoryError, match=r"result of shape \(1, 1, 8388608, 8388608\)"):
+        fastconv.conv2d(x, w)
+
+
+# ---------------------------------------------------------------------------------------------
 # never a crash
 
 
@@ -411,7 +583,7 @@ FUZZ_SCRIPT = textwrap.dedent(r"""
             counts["ok"] += 1
         except (TypeError, ValueError) as error:
             assert str(error), "empty error message"
-            counts[type(error).__name__] += 1
+            counts["TypeError" if isinstance(error, TypeError) else "ValueError"] += 1
         except Exception as error:
             shapes = [None if a is None else (str(a.dtype), tuple(a.shape), type(a).__name__)
                       for a in (x, w, b)]
@@ -450,7 +622,7 @@ FUZZ_SCRIPT = textwrap.dedent(r"""
             counts["ok"] += 1
         except (TypeError, ValueError) as error:
             assert str(error), "empty error message"
-            counts[type(error).__name__] += 1
+            counts["TypeError" if isinstance(error, TypeError) else "ValueError"] += 1
         except Exception as error:
             unexpected.append(f"{op}({type(x).__name__}{tuple(x.shape)}, output_size="
                               f"{output_size}, kernel={kernel}, dilation={dilation}, "

@@ -167,6 +167,43 @@ def test_unfold_fold_2d_unbatched_like_torch():
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
+def test_unfold_int_kernel_rank_rule_like_torch():
+    """An int kernel_size means a 2-D image for 3-D (unbatched) and 4-D inputs, as in torch:
+    (2, 5, 5) is one image of 2 channels -> (8, 16), not a batch of 1-D signals."""
+    rng = np.random.default_rng(6)
+    for shape in ((2, 5, 5), (3, 2, 5, 5)):
+        x = torch.from_numpy(rng.integers(-5, 6, shape).astype(np.float32))
+        expected = F.unfold(x, 2)
+        for array in (x, x.numpy()):
+            got = fastconv.unfold(array, 2)
+            assert tuple(got.shape) == tuple(expected.shape)
+            np.testing.assert_array_equal(np.asarray(got), expected.numpy())
+    assert fastconv.unfold(torch.zeros(2, 5, 5), 2).shape == (8, 16)
+    # fold's unbatched rule: (C * prod(kernel), L) -> (C, *output_size), as torch
+    columns = torch.from_numpy(rng.integers(-5, 6, (8, 16)).astype(np.float32))
+    torch.testing.assert_close(fastconv.fold(columns, (5, 5), 2), F.fold(columns, (5, 5), 2),
+                               rtol=0, atol=0)
+    torch.testing.assert_close(fastconv.fold(columns, 5, (2, 2)), F.fold(columns, 5, (2, 2)),
+                               rtol=0, atol=0)
+
+
+def test_unfold_1d_and_3d_extensions_by_kernel_size():
+    """1-D signals take kernel_size as a 1-tuple (batched (N, C, L) or unbatched (C, L)); an
+    int kernel on a 5-D input is a batch of 3-D volumes; an int kernel on a 2-D input is
+    refused with the way to ask for 1-D."""
+    rng = np.random.default_rng(7)
+    signal = rng.integers(-5, 6, (2, 3, 9)).astype(np.float64)
+    expected = unfold_direct(signal, (4,), (1,), (0,), (0,), (1,))
+    np.testing.assert_array_equal(fastconv.unfold(signal, (4,)), expected)
+    np.testing.assert_array_equal(fastconv.unfold(signal[0], (4,)), expected[0])
+    volume = rng.integers(-5, 6, (2, 2, 4, 5, 3)).astype(np.float64)
+    expected = unfold_direct(volume, (2, 2, 2), (1,) * 3, (0,) * 3, (0,) * 3, (1,) * 3)
+    np.testing.assert_array_equal(fastconv.unfold(volume, 2), expected)
+    np.testing.assert_array_equal(fastconv.unfold(volume[0], (2, 2, 2)), expected[0])
+    with pytest.raises(ValueError, match=r"kernel_size=\(k,\)"):
+        fastconv.unfold(signal[0], 2)
+
+
 # ---------------------------------------------------------------------------------------------
 # 1-D and 3-D against the direct definitions
 

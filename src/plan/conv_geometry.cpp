@@ -175,7 +175,8 @@ ConvGeometry forward_geometry(const char* operation, std::span<const std::int64_
     const std::string what = std::string(operation) + ": padded size" + axis_name(i);
     const std::int64_t padded =
         checked_add(checked_add(src[2 + i], params.pad_begin[i], what), params.pad_end[i], what);
-    const std::string extent_what = std::string(operation) + ": kernel extent" + axis_name(i);
+    const std::string extent_what = std::string(operation) + ": kernel extent" + axis_name(i) +
+                                    " (dilation * (kernel - 1) + 1)";
     const std::int64_t extent = checked_add(
         checked_mul(params.dilations[i], weight[2 + i] - 1, extent_what), 1, extent_what);
     if (extent > padded) {
