@@ -317,15 +317,18 @@ TEST_P(Errors, PlanOperandsPerKind) {
                      ErrorKind::invalid_argument, {"diff_weight"}));
   EXPECT_TRUE(throws(plan(fc::ConvKind::forward, with(&fc::ConvArgs::weight, fc::TensorView{})),
                      ErrorKind::invalid_argument, {"weight"}));
-  // backward_data uses diff_dst, weight, diff_src: bias and dst must stay empty.
+  // backward_data uses diff_dst, weight, diff_src, and accepts the forward's src and bias (an
+  // inner operation's gradient reads them; the convolution's does not): dst must stay empty.
   fc::ConvArgs data_args;
   data_args.diff_dst = c.dst.view();
   data_args.weight = c.weight.view();
   data_args.diff_src = c.src.view();
   EXPECT_NO_THROW(fc::ConvPlan(fc::ConvKind::backward_data, data_args, c.params, engine()));
   data_args.bias = c.bias.view();
+  EXPECT_NO_THROW(fc::ConvPlan(fc::ConvKind::backward_data, data_args, c.params, engine()));
+  data_args.dst = c.dst.view();
   EXPECT_TRUE(
-      throws(plan(fc::ConvKind::backward_data, data_args), ErrorKind::invalid_argument, {"bias"}));
+      throws(plan(fc::ConvKind::backward_data, data_args), ErrorKind::invalid_argument, {"dst"}));
   fc::ConvArgs weight_args;
   weight_args.src = c.src.view();
   weight_args.diff_dst = c.dst.view();

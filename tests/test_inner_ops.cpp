@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -287,10 +289,15 @@ Gradients reference_gradients(const Problem& p, const fc::InnerOp& op, const Ope
   return r;
 }
 
+// Element-wise closeness relative to the tensor's largest finite magnitude (float32 sums of
+// terms of both signs lose digits relative to the terms, not to the result).
 std::string compare(const char* what, const Tensor& got, const Tensor& want, double tolerance) {
   const std::vector<double> a = got.to_dense(), b = want.to_dense();
+  double scale = 1.0;
+  for (const double v : b)
+    if (std::isfinite(v)) scale = std::max(scale, std::abs(v));
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (!close(a[i], b[i], tolerance))
+    if (!close(a[i], b[i], tolerance * scale))
       return std::string(what) + " at " + std::to_string(i) + ": " + std::to_string(a[i]) + " vs " + std::to_string(b[i]);
   return {};
 }
@@ -367,5 +374,90 @@ TEST(InnerOps, GradientsMatchFiniteDifferences) {
   }
   EXPECT_GT(checked, 40);
 }
+
+// Every engine that takes an operation (a plan can be made) against the reference, forward and
+// both gradients, float32: integer inputs (exact sums, and max / min routing without float
+// ties) for every reduce but logsumexp, real inputs with a tolerance for logsumexp and the
+// gaussian and polynomial epilogues. Large random problems, some cut into many chunks
+// (FASTCONV_IM2COL_CHUNK_BYTES), every catalog op and pad value.
+class EnginesOnOps : public ::testing::TestWithParam<fc::Engine> {};
+
+std::string engine_report(const Problem& p, const fc::InnerOp& op, fc::Engine engine, bool integers,
+                          std::uint64_t seed) {
+  const fc::DType f32 = fc::DType::float32;
+  Operands o = make_operands(p, f32, seed);
+  if (integers) {
+    fctest::Rng rng(seed);
+    fctest::fill_int_inputs(p, o.tensors, rng, -3, 3);
+  }
+  Tensor g(f32, o.dst->shape());
+  fctest::Rng rng(seed + 3);
+  if (integers) g.fill_int(rng, -2, 2); else g.fill_real(rng, -1, 1);
+  const double tolerance = integers ? 0.0 : 1e-4;
+  // Forward.
+  std::unique_ptr<fc::ConvPlan> plan;
+  try {
+    plan = std::make_unique<fc::ConvPlan>(fc::ConvKind::forward, forward_args(o), p.params, engine, op);
+  } catch (const fc::Error& e) {
+    if (e.kind() != fc::ErrorKind::engine_declined) return std::string("unexpected error ") + e.what();
+    return {};
+  }
+  plan->run(forward_args(o));
+  const std::vector<double> got = o.dst->to_dense();
+  fc::ConvPlan(fc::ConvKind::forward, forward_args(o), p.params, fc::Engine::reference, op).run(forward_args(o));
+  const std::vector<double> want = o.dst->to_dense();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (!close(got[i], want[i], tolerance))
+      return "forward at " + std::to_string(i) + ": " + std::to_string(got[i]) + " vs " + std::to_string(want[i]);
+  // Gradients, where the engine takes them.
+  const fc::TensorView bias = o.bias ? o.bias->view() : fc::TensorView{};
+  Gradients mine{Tensor(f32, o.src->shape()), Tensor(f32, o.weight->shape()), Tensor(f32, {p.out_channels})};
+  const Gradients expected = reference_gradients(p, op, o, g, f32);
+  try {
+    const fc::ConvArgs data{.src = o.src->view(), .weight = o.weight->view(), .bias = bias, .diff_dst = g.view(),
+                            .diff_src = mine.dx.view()};
+    fc::ConvPlan(fc::ConvKind::backward_data, data, p.params, engine, op).run(data);
+    if (std::string r = compare("dx", mine.dx, expected.dx, tolerance); !r.empty()) return r;
+  } catch (const fc::Error& e) {
+    if (e.kind() != fc::ErrorKind::engine_declined) return std::string("unexpected error ") + e.what();
+  }
+  try {
+    const fc::ConvArgs weights{.src = o.src->view(), .weight = o.weight->view(), .bias = bias, .diff_dst = g.view(),
+                               .diff_weight = mine.dw.view(), .diff_bias = o.bias ? mine.db.view() : fc::TensorView{}};
+    fc::ConvPlan(fc::ConvKind::backward_weights, weights, p.params, engine, op).run(weights);
+    if (std::string r = compare("dw", mine.dw, expected.dw, tolerance); !r.empty()) return r;
+    if (o.bias)
+      if (std::string r = compare("db", mine.db, expected.db, tolerance); !r.empty()) return r;
+  } catch (const fc::Error& e) {
+    if (e.kind() != fc::ErrorKind::engine_declined) return std::string("unexpected error ") + e.what();
+  }
+  return {};
+}
+
+TEST_P(EnginesOnOps, MatchTheReference) {
+  const fc::Engine engine = GetParam();
+  int runs = 0;
+  for (const std::string& name : fc::InnerOp::catalog_names())
+    for (const double pad : {0.0, -kInf, 2.0})
+      for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        const bool chunked = seed % 2 == 0;
+        if (chunked) setenv("FASTCONV_IM2COL_CHUNK_BYTES", "4096", 1);
+        const Problem p = fctest::random_problem(Op::forward, seed * 13 + std::uint64_t(runs % 7), true);
+        fc::InnerOp op = fc::InnerOp::catalog(name);
+        op.pad_value(pad);
+        const bool smooth = op.reduce() == fc::Reduce::logsumexp;
+        if (seed == 3) op.epilogue("relu");
+        if (seed == 4 && !smooth) op.epilogue("polynomial", {1.0, 2.0});
+        const bool integers = !smooth && seed != 4;
+        const std::string report = engine_report(p, op, engine, integers, seed);
+        unsetenv("FASTCONV_IM2COL_CHUNK_BYTES");
+        ASSERT_EQ(report, "") << fc::engine_name(engine) << " " << op.description() << (chunked ? " chunked" : "")
+                              << "\n" << p.describe();
+        ++runs;
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(, EnginesOnOps, ::testing::ValuesIn(fc::kAllEngines),
+                         [](const auto& info) { return std::string(fc::engine_name(info.param)); });
 
 }  // namespace

@@ -279,9 +279,13 @@ void cols_backward_data(const ColsArgs& a) {
           if constexpr (Op::reduce == Reduce::logsumexp) y = load<V>(a.y + k * a.g_stride + q);
           for (int i = 0; i < rows; ++i) {
             const V w = splat<V>(a.weights[k * a.weights_stride + r0 + i]);
-            V factor = g;
-            if constexpr (Op::reduce == Reduce::logsumexp) factor = g * vmath::exp(Op::combine(x[i], w, params.get()) - y);
-            acc[i] += factor * Op::combine_dx(x[i], w, params.get());
+            if constexpr (Op::reduce == Reduce::logsumexp) {
+              // A term of weight 0 adds nothing (not 0 * Inf).
+              const V s = vmath::exp(Op::combine(x[i], w, params.get()) - y);
+              acc[i] += select<V>(s != splat<V>(0), g * s * Op::combine_dx(x[i], w, params.get()), splat<V>(0));
+            } else {
+              acc[i] += g * Op::combine_dx(x[i], w, params.get());
+            }
           }
         }
         for (int i = 0; i < rows; ++i) store<V>(a.dcols + (r0 + i) * a.cols_stride + q, acc[i]);
@@ -315,14 +319,18 @@ void cols_backward_weights(const ColsArgs& a) {
           V x[kRows];
           for (int i = 0; i < rows; ++i) x[i] = load<V>(a.cols + (r0 + i) * a.cols_stride + q);
           for (int f = 0; f < filters; ++f) {
-            const V g = select<V>(inside, load<V>(a.g + (k0 + f) * a.g_stride + q), splat<V>(0));
+            const V g = load<V>(a.g + (k0 + f) * a.g_stride + q);
             V y{};
             if constexpr (Op::reduce == Reduce::logsumexp) y = load<V>(a.y + (k0 + f) * a.g_stride + q);
             for (int i = 0; i < rows; ++i) {
-              V factor = g;
-              if constexpr (Op::reduce == Reduce::logsumexp)
-                factor = select<V>(inside, g * vmath::exp(Op::combine(x[i], w[f][i], params.get()) - y), splat<V>(0));
-              acc[f][i] += factor * Op::combine_dw(x[i], w[f][i], params.get());
+              if constexpr (Op::reduce == Reduce::logsumexp) {
+                // A term of weight 0 (or a lane past the chunk) adds nothing (not 0 * Inf).
+                const V s = vmath::exp(Op::combine(x[i], w[f][i], params.get()) - y);
+                acc[f][i] += select<V>(inside & (s != splat<V>(0)), g * s * Op::combine_dw(x[i], w[f][i], params.get()),
+                                       splat<V>(0));
+              } else {
+                acc[f][i] += select<V>(inside, g * Op::combine_dw(x[i], w[f][i], params.get()), splat<V>(0));
+              }
             }
           }
         }

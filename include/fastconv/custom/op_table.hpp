@@ -58,7 +58,8 @@ struct ColsArgs {
   std::int32_t* index = nullptr;
   std::int64_t out_stride = 0;
   // Backward (sum and logsumexp): with g[k * g_stride + q] = dL/dy and, for logsumexp, the
-  // reduced y[k * g_stride + q], the weight of z_r is s = 1 (sum) or exp(z_r - y) (logsumexp):
+  // reduced y[k * g_stride + q], the weight of z_r is s = 1 (sum) or exp(z_r - y) (logsumexp; a
+  // term of weight 0 adds nothing, even where its derivative is infinite):
   //   cols_backward_data:    dcols[r * cols_stride + q] = sum over k of g s combine_dx(x, w)
   //   cols_backward_weights: dweights[k * weights_stride + r] += sum over q of g s combine_dw(x, w)
   const float* g = nullptr;

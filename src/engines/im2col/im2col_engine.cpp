@@ -2,6 +2,7 @@
 #include "engines/im2col/im2col_engine.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -16,8 +17,18 @@
 namespace fastconv::detail {
 namespace {
 
-// Bytes of one unfolded chunk (or of the dst chunk copy) above which chunks get narrower.
+// Bytes of one unfolded chunk (or of the dst chunk copy) above which chunks get narrower; the
+// inner operations' path, with more buffers per chunk, gets twice as much. FASTCONV_IM2COL_CHUNK_BYTES
+// overrides it (tests use it to cut small images into many chunks), read once per plan.
 constexpr std::int64_t kChunkBudgetBytes = 8 << 20;
+
+std::int64_t chunk_budget_bytes() {
+  if (const char* value = std::getenv("FASTCONV_IM2COL_CHUNK_BYTES"); value != nullptr && *value != '\0') {
+    const long long parsed = std::atoll(value);
+    if (parsed > 0) return parsed;
+  }
+  return kChunkBudgetBytes;
+}
 // Output positions per chunk at least (a few GEMM column panels).
 constexpr std::int64_t kMinChunkPixels = 16;
 
@@ -46,11 +57,11 @@ struct Setup {
   std::int64_t chunk = 0;                             // output positions per chunk
   std::size_t col_bytes = 0, gemm_bytes = 0, weight_bytes = 0, bias_bytes = 0, temp_bytes = 0;
 
-  Setup(Direction direction, const ConvGeometry& g)
+  Setup(Direction direction, const ConvGeometry& g, std::int64_t budget_bytes)
       : cg(g.in_channels_per_group()), kg(g.out_channels_per_group()),
         rows(g.in_channels_per_group() * g.kernel_volume()), pixels(g.out_pixels()) {
     const std::int64_t widest = std::max<std::int64_t>({rows, kg, 1});
-    const std::int64_t fitting = kChunkBudgetBytes / (widest * std::int64_t(sizeof(T)));
+    const std::int64_t fitting = budget_bytes / (widest * std::int64_t(sizeof(T)));
     chunk = std::clamp<std::int64_t>(fitting / kMinChunkPixels * kMinChunkPixels, kMinChunkPixels,
                                      std::max<std::int64_t>(pixels, 1));
     switch (direction) {
@@ -235,17 +246,17 @@ void backward_weights(const ConvGeometry& g, const Setup<T>& s, const ConvOperan
   write_bias_gradient(g, x);
 }
 
-std::size_t workspace_size(const ConvProblem& problem) {
-  if (!problem.convolution()) return im2col_op_workspace_bytes(problem.direction, problem.geometry);
-  return problem.dtype == DType::float32 ? Setup<float>(problem.direction, problem.geometry).workspace_bytes()
-                                         : Setup<double>(problem.direction, problem.geometry).workspace_bytes();
+std::size_t workspace_size(const ConvProblem& problem, std::int64_t budget) {
+  if (!problem.convolution()) return im2col_op_workspace_bytes(problem.direction, problem.geometry, 2 * budget);
+  return problem.dtype == DType::float32 ? Setup<float>(problem.direction, problem.geometry, budget).workspace_bytes()
+                                         : Setup<double>(problem.direction, problem.geometry, budget).workspace_bytes();
 }
 
 class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
  public:
   static constexpr Engine kEngine = Engine::im2col;
   explicit PreparedIm2col(const ConvProblem& problem)
-      : TypedPreparedConv(problem), workspace_bytes_(workspace_size(problem)) {}
+      : TypedPreparedConv(problem), budget_(chunk_budget_bytes()), workspace_bytes_(workspace_size(problem, budget_)) {}
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
   std::string kernel_name() const override {
     if (!problem().convolution()) return std::string(problem().op->table().name) + " pixel-lane kernels (unfolded chunks)";
@@ -254,9 +265,10 @@ class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
   template <typename T>
   void run_typed(const ConvOperands<T>& operands, void* workspace, int threads) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (!problem().convolution()) return im2col_op_run(direction(), geometry(), *problem().op, operands, workspace, threads);
+      if (!problem().convolution())
+        return im2col_op_run(direction(), geometry(), 2 * budget_, *problem().op, operands, workspace, threads);
     }
-    const Setup<T> s(direction(), geometry());
+    const Setup<T> s(direction(), geometry(), budget_);
     const Workspace<T> w = carve(s, workspace);
     switch (direction()) {
       case Direction::forward: forward(geometry(), s, operands, w, threads); break;
@@ -266,6 +278,7 @@ class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
   }
 
  private:
+  std::int64_t budget_;
   std::size_t workspace_bytes_;
 };
 

@@ -14,8 +14,6 @@
 namespace fastconv::detail {
 namespace {
 
-// Floats of all chunk buffers per chunk column, below which chunks get narrower.
-constexpr std::int64_t kChunkBudgetBytes = 16 << 20;
 constexpr std::int64_t kChunkStep = 16;  // chunk widths are multiples of this (>= any vector)
 
 std::size_t floats(std::int64_t count) { return align64(std::size_t(count) * sizeof(float)); }
@@ -25,11 +23,11 @@ struct Setup {
   std::int64_t cg, kg, rows, pixels, chunk;
   std::size_t cols, dcols, g, y, out, bias_row, weights, dw;
 
-  Setup(Direction direction, const ConvGeometry& geometry)
+  Setup(Direction direction, const ConvGeometry& geometry, std::int64_t budget_bytes)
       : cg(geometry.in_channels_per_group()), kg(geometry.out_channels_per_group()),
         rows(geometry.in_channels_per_group() * geometry.kernel_volume()), pixels(geometry.out_pixels()) {
     const std::int64_t per_column = (direction == Direction::backward_data ? 2 : 1) * rows + 3 * kg + 1;
-    const std::int64_t fitting = kChunkBudgetBytes / (per_column * std::int64_t(sizeof(float)));
+    const std::int64_t fitting = budget_bytes / (per_column * std::int64_t(sizeof(float)));
     chunk = std::clamp<std::int64_t>(fitting / kChunkStep * kChunkStep, kChunkStep,
                                      std::max<std::int64_t>(kChunkStep, (pixels + kChunkStep - 1) / kChunkStep * kChunkStep));
     cols = floats(rows * chunk);
@@ -281,13 +279,13 @@ void backward_weights(const ConvGeometry& g, const Setup& s, const Buffers& b, c
 
 }  // namespace
 
-std::size_t im2col_op_workspace_bytes(Direction direction, const ConvGeometry& geometry) {
-  return Setup(direction, geometry).bytes();
+std::size_t im2col_op_workspace_bytes(Direction direction, const ConvGeometry& geometry, std::int64_t budget_bytes) {
+  return Setup(direction, geometry, budget_bytes).bytes();
 }
 
-void im2col_op_run(Direction direction, const ConvGeometry& geometry, const InnerOp& op,
+void im2col_op_run(Direction direction, const ConvGeometry& geometry, std::int64_t budget_bytes, const InnerOp& op,
                    const ConvOperands<float>& operands, void* workspace, int threads) {
-  const Setup s(direction, geometry);
+  const Setup s(direction, geometry, budget_bytes);
   const Buffers b(s, workspace);
   switch (direction) {
     case Direction::forward: forward(geometry, s, b, op, operands, threads); break;

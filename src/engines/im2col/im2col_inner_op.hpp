@@ -9,8 +9,8 @@
 //                     first extreme (max, min), folded (col2im) into dL/dx.
 //   backward_weights: the same dL/dy; dL/dw accumulated over the chunks by
 //                     cols_backward_weights or by routing; dL/db = sum of dL/dout * epilogue_db.
-// Workspace: the chunk's buffers (<= 16 MiB, at least 16 positions) and a copy of the weights
-// (and of one group's dL/dw), independent of the image size and batch.
+// Workspace: the chunk's buffers (<= budget_bytes, at least 16 positions) and a copy of the
+// weights (and of one group's dL/dw), independent of the image size and batch.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +19,8 @@
 
 namespace fastconv::detail {
 
-std::size_t im2col_op_workspace_bytes(Direction direction, const ConvGeometry& geometry);
-void im2col_op_run(Direction direction, const ConvGeometry& geometry, const InnerOp& op,
+std::size_t im2col_op_workspace_bytes(Direction direction, const ConvGeometry& geometry, std::int64_t budget_bytes);
+void im2col_op_run(Direction direction, const ConvGeometry& geometry, std::int64_t budget_bytes, const InnerOp& op,
                    const ConvOperands<float>& operands, void* workspace, int threads);
 
 }  // namespace fastconv::detail
