@@ -29,6 +29,7 @@
 #include "engines/implicit_gemm/implicit_gemm_setup.hpp"
 #include "engines/implicit_gemm/implicit_gemm_weights.hpp"
 #include "engines/implicit_gemm/implicit_gemm_window.hpp"
+#include "engines/inner_op_kernels.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -108,9 +109,33 @@ void team_barrier() {
 #endif
 }
 
+// An inner operation other than the convolution: its tile kernels, parameters and epilogue.
+struct OpRun {
+  const InnerOp* op = nullptr;
+  const custom::OpIsaKernels* kernels = nullptr;
+  const OpParams* params = nullptr;
+};
+
+// Stores an op's tile (P x OCB reduced values, modified in place) through the chunk merge and,
+// after the last input-channel chunk, the epilogue (bias: the block's OCB-padded copy, or null).
+void store_op_tile(const OpRun& r, float* tile, std::int64_t ocb, std::int64_t pixels, std::int64_t channels,
+                   float* dst, std::int64_t pixel_stride, std::int64_t channel_stride, const float* bias,
+                   bool first_chunk, bool last_chunk) {
+  alignas(64) float scratch[64];
+  const ProfileScope scope(Phase::epilogue);
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    float* row = tile + p * ocb;
+    float* out = dst + p * pixel_stride;
+    if (!first_chunk)
+      for (std::int64_t j = 0; j < channels; ++j) row[j] = merge_partials(r.op->reduce(), out[j * channel_stride], row[j]);
+    if (last_chunk) apply_epilogue(*r.op, *r.params, *r.kernels, row, channels, bias, scratch);
+    for (std::int64_t j = 0; j < channels; ++j) out[j * channel_stride] = row[j];
+  }
+}
+
 void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x,
                 const IgemmPackedWeights* packed, const std::int64_t* tap_offsets, const float* bias,
-                std::byte* slot, const Share& share, const TeamPacking& team) {
+                std::byte* slot, const Share& share, const TeamPacking& team, const OpRun& op) {
   float* pack_buffer = team.buffer != nullptr ? team.buffer : reinterpret_cast<float*>(slot);
   float* windows = reinterpret_cast<float*>(slot + s.pack_bytes);
   std::int64_t packed_group = -1, packed_chunk = -1, packed_first_block = -1;
@@ -176,7 +201,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
     const std::int64_t c0 = source.c0, count = source.count, origin = source.column;
     {
       const ProfileScope scope(Phase::transforms);
-      fill_block(g, s, x.src, source, windows);
+      fill_block(g, s, x.src, source, windows, op.op ? float(op.op->pad_value()) : 0.0f);
     }
     const std::int64_t calls = (end - begin) * (current.block_end - current.block_begin);
     if (next != nullptr) window_prefetch.start(g, s, x.src, *next, calls);
@@ -215,6 +240,17 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
         args.epilogue.bias = chunk == 0 && bias != nullptr ? bias + (group * s.oc_blocks + b) * s.ocb : nullptr;
         args.epilogue.accumulate = chunk > 0;
         const std::int64_t first_channel = group * s.out_per_group + b * s.ocb;
+        custom::ChannelTileArgs tile_args;  // (an inner operation's)
+        alignas(64) float tile[custom::kMaxTilePixels * 64];
+        if (op.op) {
+          tile_args.window_channel_stride = s.window_channel_stride;
+          tile_args.tap_offsets = tap_offsets;
+          tile_args.taps = s.taps;
+          tile_args.channels = count;
+          tile_args.weights = weights;
+          tile_args.params = op.params->floats.data();
+          tile_args.tile = tile;
+        }
         for (std::int64_t i = begin; i < end; ++i) {
           const Item item = decode_item(g, s, i - group_first);
           const std::int64_t row = runs.row_of(i, s);
@@ -222,7 +258,16 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
           args.window = windows + (row - runs.first_row) * s.run_row_step * s.row_len + column - origin;
           args.dst = x.dst.data + item.n * ds[0] + first_channel * ds[1] + item.od * ds[2] +
                      item.oh * ds[3] + column * ds[4];
-          s.kernel->get(int(s.tile_pixels(item.tile)))(args);
+          if (op.op) {
+            const std::int64_t pixels = s.tile_pixels(item.tile);
+            tile_args.window = args.window;
+            op.kernels->channel_tiles[pixels - 1](tile_args);
+            store_op_tile(op, tile, s.ocb, pixels, args.out_channels, args.dst, ds[4], ds[1],
+                          bias != nullptr ? bias + (group * s.oc_blocks + b) * s.ocb : nullptr, chunk == 0,
+                          chunk + 1 == s.chunks);
+          } else {
+            s.kernel->get(int(s.tile_pixels(item.tile)))(args);
+          }
           prefetch.step();
           window_prefetch.step();
         }
@@ -298,7 +343,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
 }
 
 void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x, void* workspace,
-                 int thread_budget) {
+                 int thread_budget, const OpRun& op) {
   if (g.batch == 0 || g.out_channels == 0 || g.out_pixels() == 0) return;
   const auto* packed = dynamic_cast<const IgemmPackedWeights*>(x.packed_weights);
   if (packed != nullptr && packed->ocb != s.ocb) packed = nullptr;
@@ -370,21 +415,45 @@ void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<
     const int thread = thread_index(), team = team_size();
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
     const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, team_parts};
-    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing);
+    run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing, op);
   }
+}
+
+// The implicit-GEMM entry an inner operation's channel tiles run as: the op's OCB and pmax,
+// the ISA's weight packing and window copy.
+IgemmKernel op_tile_kernel(const custom::OpIsaKernels& op) {
+  for (const IgemmKernel& kernel : all_igemm_kernels()) {
+    if (int(kernel.isa) != op.isa) continue;
+    IgemmKernel tiles = kernel;
+    tiles.ocv = op.ocv;
+    tiles.lanes = op.lanes;
+    tiles.pmax = op.pmax;
+    tiles.by_pixels = nullptr;  // (the op's channel_tiles instead)
+    return tiles;
+  }
+  return all_igemm_kernels().front();
 }
 
 class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm, true> {
  public:
   static constexpr Engine kEngine = Engine::implicit_gemm;
   explicit PreparedImplicitGemm(const ConvProblem& problem)
-      : TypedPreparedConv(problem), setup_(igemm_setup(problem.geometry)) {}
+      : TypedPreparedConv(problem),
+        op_kernels_(problem.convolution() ? nullptr : active_op_kernels(problem.op->table())),
+        op_tiles_(op_kernels_ ? op_tile_kernel(*op_kernels_) : IgemmKernel{}),
+        setup_(igemm_setup(problem.geometry, op_kernels_ ? &op_tiles_ : nullptr)),
+        op_params_(*problem.op) {}
 
   // Shared part plus one slot per thread.
   std::size_t workspace_bytes() const override {
     return setup_.shared_bytes + setup_.slot_bytes * std::size_t(problem().max_threads);
   }
-  std::string kernel_name() const override { return setup_.kernel->family_name(); }
+  std::string kernel_name() const override {
+    if (op_kernels_)
+      return std::string(problem().op->table().name) + " channel tiles " + std::to_string(setup_.kernel->pmax) + "x" +
+             std::to_string(setup_.ocb) + "__" + isa_name(Isa(op_kernels_->isa));
+    return setup_.kernel->family_name();
+  }
 
   std::unique_ptr<PackedWeights> pack_weights_typed(const View5<float>& weight) const {
     const ConvGeometry& g = geometry();
@@ -401,20 +470,26 @@ class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm
   }
 
   void run_typed(const ConvOperands<float>& operands, void* workspace, int threads) const {
-    run_forward(geometry(), setup_, operands, workspace, threads);
+    const OpRun op = op_kernels_ ? OpRun{problem().op, op_kernels_, &op_params_} : OpRun{};
+    run_forward(geometry(), setup_, operands, workspace, threads, op);
   }
 
  private:
+  const custom::OpIsaKernels* op_kernels_;  // an inner operation's, or null
+  IgemmKernel op_tiles_;
   IgemmSetup setup_;
+  OpParams op_params_;
 };
 
 class ImplicitGemmEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::implicit_gemm; }
   Preparation prepare(const ConvProblem& problem) const override {
-    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (problem.direction != Direction::forward) return Preparation::decline("forward only");
     if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
+    if (!problem.convolution())
+      if (std::string missing = op_kernels_missing(*problem.op); !missing.empty())
+        return Preparation::decline(std::move(missing));
     return Preparation::take(std::make_unique<PreparedImplicitGemm>(problem));
   }
 };

@@ -79,9 +79,9 @@ std::int64_t IgemmSetup::band_rows(const ConvGeometry& g, std::int64_t runs) con
   return rows_overlap ? (runs - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1 : runs * g.kernel[1];
 }
 
-IgemmSetup igemm_setup(const ConvGeometry& g) {
+IgemmSetup igemm_setup(const ConvGeometry& g, const IgemmKernel* kernel) {
   IgemmSetup s;
-  s.kernel = choose_kernel(g);
+  s.kernel = kernel != nullptr ? kernel : choose_kernel(g);
   s.ocb = s.kernel->ocb();
   s.in_per_group = g.in_channels_per_group();
   s.out_per_group = g.out_channels_per_group();

@@ -87,7 +87,8 @@ struct IgemmSetup {
 
 // The decisions for a forward float32 problem on the active ISA (FASTCONV_IGEMM_KERNEL=<family
 // name>, e.g. f32_igemm_14x32__avx512, forces a kernel entry of the active ISA for tuning;
-// FASTCONV_IGEMM_CHUNKS_OUTER=0|1 forces the loop order).
-IgemmSetup igemm_setup(const ConvGeometry& geometry);
+// FASTCONV_IGEMM_CHUNKS_OUTER=0|1 forces the loop order). `kernel`, when given, is used instead
+// of the choice (an inner operation's tiles: its OCB and pmax, the ISA's packing and window copy).
+IgemmSetup igemm_setup(const ConvGeometry& geometry, const IgemmKernel* kernel = nullptr);
 
 }  // namespace fastconv::detail

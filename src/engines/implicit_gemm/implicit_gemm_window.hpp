@@ -84,8 +84,9 @@ class NextWindowPrefetch {
   std::int64_t c_ = 0, kd_ = 0, row_ = 0;  // the next row: channel, kernel depth, band row
 };
 
-// Copies the window of one block, zero where it falls in the padding.
+// Copies the window of one block, `pad` (an inner operation's pad value; 0 for the
+// convolution) where it falls in the padding.
 void fill_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& src, const BlockSource& b,
-                float* window);
+                float* window, float pad = 0.0f);
 
 }  // namespace fastconv::detail
