@@ -42,15 +42,17 @@
 namespace fastconv::custom {
 
 // The ISA of this translation unit: its vector type and channel-tile shape.
+// Channel tiles: kUnitOcv vectors of channels for up to kUnitPmax pixels, and one vector for up
+// to kUnitPmax1 (the accumulators and the weight and input vectors fit the register file).
 #if FASTCONV_CUSTOM_ISA == 2
 typedef float unit_vector __attribute__((vector_size(64)));
-inline constexpr int kUnitOcv = 2, kUnitPmax = 14;  // 28 accumulators of 32 registers
+inline constexpr int kUnitOcv = 2, kUnitPmax = 14, kUnitPmax1 = 28;  // of 32 registers
 #elif FASTCONV_CUSTOM_ISA == 1
 typedef float unit_vector __attribute__((vector_size(32)));
-inline constexpr int kUnitOcv = 2, kUnitPmax = 6;  // 12 of 16
+inline constexpr int kUnitOcv = 2, kUnitPmax = 6, kUnitPmax1 = 12;  // of 16
 #else
 typedef float unit_vector __attribute__((vector_size(16)));
-inline constexpr int kUnitOcv = 2, kUnitPmax = 6;
+inline constexpr int kUnitOcv = 2, kUnitPmax = 6, kUnitPmax1 = 12;
 #endif
 
 }  // namespace fastconv::custom
@@ -69,7 +71,8 @@ inline constexpr int kUnitOcv = 2, kUnitPmax = 6;
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0);                  \
   const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0) =                         \
       ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector, 0,          \
-                                               ::fastconv::custom::kUnitOcv, ::fastconv::custom::kUnitPmax>(); \
+                                               ::fastconv::custom::kUnitOcv, ::fastconv::custom::kUnitPmax, \
+                                               ::fastconv::custom::kUnitPmax1>();                         \
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1);                  \
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2);                  \
   ::fastconv::InnerOp symbol() {                                                                        \
@@ -84,5 +87,5 @@ inline constexpr int kUnitOcv = 2, kUnitPmax = 6;
   const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, FASTCONV_CUSTOM_ISA) =       \
       ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector,             \
                                                FASTCONV_CUSTOM_ISA, ::fastconv::custom::kUnitOcv,        \
-                                               ::fastconv::custom::kUnitPmax>();
+                                               ::fastconv::custom::kUnitPmax, ::fastconv::custom::kUnitPmax1>();
 #endif

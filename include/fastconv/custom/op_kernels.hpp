@@ -382,15 +382,15 @@ void op_epilogue_db(float* values, const float* bias, std::int64_t count, const 
   }
 }
 
-// The kernels of one ISA for an operation.
-template <typename Op, typename V, int ISA, int OCV, int PMAX>
+// The kernels of one ISA for an operation: channel tiles of OCV vectors for P <= PMAX, and of
+// one vector for P <= PMAX1.
+template <typename Op, typename V, int ISA, int OCV, int PMAX, int PMAX1>
 constexpr OpIsaKernels isa_kernels() {
   OpIsaKernels k;
   k.isa = ISA;
   k.lanes = lanes<V>();
-  k.ocv = OCV;
-  k.pmax = PMAX;
-  k.channel_tiles = ChannelTiles<Op, V, OCV, PMAX>::table.data();
+  k.channel_tiles[0] = {OCV, PMAX, ChannelTiles<Op, V, OCV, PMAX>::table.data()};
+  k.channel_tiles[1] = {1, PMAX1, ChannelTiles<Op, V, 1, PMAX1>::table.data()};
   k.cols_reduce = &cols_reduce<Op, V>;
   if constexpr (Op::reduce == Reduce::max || Op::reduce == Reduce::min) k.cols_argext = &cols_argext<Op, V>;
   if constexpr (HasCombineDx<Op, V> && HasCombineDw<Op, V>) {

@@ -19,7 +19,7 @@ enum class Reduce { sum, max, min, logsumexp };
 namespace fastconv::custom {
 
 inline constexpr int kMaxParams = 8;      // scalar parameters an operation may read
-inline constexpr int kMaxTilePixels = 16;  // widest channel tile of any ISA
+inline constexpr int kMaxTilePixels = 32;  // widest channel tile of any ISA
 
 // Forward tile, output channels in vector lanes (the implicit-GEMM window layout of
 // src/kernels/implicit_gemm): for p < P and j < OCB,
@@ -75,13 +75,19 @@ using ColsFn = void (*)(const ColsArgs& args);
 using EpilogueBlockFn = void (*)(float* values, const float* bias, std::int64_t count,
                                  const float* params);
 
+// Channel tiles of one shape: OCB = ocv * lanes output channels, P = 1..pmax pixels.
+struct ChannelTileFamily {
+  int ocv = 0;
+  int pmax = 0;
+  const ChannelTileFn* tiles = nullptr;  // [pmax], P - 1
+};
+inline constexpr int kTileFamilies = 2;  // two vectors of channels, and one (for K/groups <= lanes)
+
 // The kernels of one ISA.
 struct OpIsaKernels {
   int isa = 0;  // 0 portable, 1 AVX2 + FMA, 2 AVX-512F (fastconv's Isa levels)
   int lanes = 0;  // floats per vector
-  int ocv = 0;    // channel tiles: OCB = ocv * lanes output channels
-  int pmax = 0;   // channel tiles for P = 1..pmax pixels
-  const ChannelTileFn* channel_tiles = nullptr;  // [pmax], P - 1
+  ChannelTileFamily channel_tiles[kTileFamilies];
   ColsFn cols_reduce = nullptr;
   ColsFn cols_argext = nullptr;            // max and min only
   ColsFn cols_backward_data = nullptr;     // sum and logsumexp, with derivatives

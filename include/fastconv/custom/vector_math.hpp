@@ -19,6 +19,10 @@
 #include <limits>
 #include <type_traits>
 
+#if defined(__SSE2__) || defined(__AVX__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace fastconv::vmath {
 
 // Scalars and vector-extension types.
@@ -63,10 +67,31 @@ using mask_t = typename mask_of<V>::type;
 
 #define FASTCONV_VMATH_INLINE [[gnu::always_inline]] inline
 
+// (One broadcast instruction where the unit's ISA has it: V{} + value would add a scalar 0
+// first, which the compiler may not drop because of signed zeros.)
 template <typename V>
 FASTCONV_VMATH_INLINE V splat(element_t<V> value) {
+  using T = element_t<V>;
   if constexpr (Scalar<V>) {
     return value;
+#if defined(__AVX512F__)
+  } else if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
+    return (V)_mm512_set1_ps(value);
+  } else if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>) {
+    return (V)_mm512_set1_pd(value);
+#endif
+#if defined(__AVX__)
+  } else if constexpr (sizeof(V) == 32 && std::is_same_v<T, float>) {
+    return (V)_mm256_set1_ps(value);
+  } else if constexpr (sizeof(V) == 32 && std::is_same_v<T, double>) {
+    return (V)_mm256_set1_pd(value);
+#endif
+#if defined(__SSE2__)
+  } else if constexpr (sizeof(V) == 16 && std::is_same_v<T, float>) {
+    return (V)_mm_set1_ps(value);
+  } else if constexpr (sizeof(V) == 16 && std::is_same_v<T, double>) {
+    return (V)_mm_set1_pd(value);
+#endif
   } else {
     V result;
     for (int i = 0; i < lanes<V>(); ++i) result[i] = value;
@@ -85,12 +110,9 @@ FASTCONV_VMATH_INLINE V abs(V v) {
     return std::fabs(v);
   } else {
     using Int = bits_t<element_t<V>>;
-    mask_t<V> bits;
-    std::memcpy(&bits, &v, sizeof(V));
-    bits &= std::numeric_limits<Int>::max();  // clear the sign bits
-    V result;
-    std::memcpy(&result, &bits, sizeof(V));
-    return result;
+    // (A cast between vector types of one size reinterprets the bits: the sign bits cleared by
+    // one and.)
+    return (V)((mask_t<V>)v & std::numeric_limits<Int>::max());
   }
 }
 
@@ -157,8 +179,8 @@ FASTCONV_VMATH_INLINE V exp(V x) {
     const M k1 = k >> 1, k2 = k - k1;
     M e1 = (k1 + 127) << 23, e2 = (k2 + 127) << 23;
     V s1, s2;
-    std::memcpy(&s1, &e1, sizeof(V));
-    std::memcpy(&s2, &e2, sizeof(V));
+    s1 = (V)e1;
+    s2 = (V)e2;
     V result = p * s1 * s2;
     result = select<V>(x < splat<V>(-104.0f), splat<V>(0.0f), result);
     result = select<V>(x > splat<V>(89.0f), splat<V>(std::numeric_limits<float>::infinity()), result);

@@ -113,6 +113,7 @@ void team_barrier() {
 struct OpRun {
   const InnerOp* op = nullptr;
   const custom::OpIsaKernels* kernels = nullptr;
+  const custom::ChannelTileFn* tiles = nullptr;  // the chosen family's, by P - 1
   const OpParams* params = nullptr;
 };
 
@@ -261,7 +262,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
           if (op.op) {
             const std::int64_t pixels = s.tile_pixels(item.tile);
             tile_args.window = args.window;
-            op.kernels->channel_tiles[pixels - 1](tile_args);
+            op.tiles[pixels - 1](tile_args);
             store_op_tile(op, tile, s.ocb, pixels, args.out_channels, args.dst, ds[4], ds[1],
                           bias != nullptr ? bias + (group * s.oc_blocks + b) * s.ocb : nullptr, chunk == 0,
                           chunk + 1 == s.chunks);
@@ -419,19 +420,30 @@ void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<
   }
 }
 
-// The implicit-GEMM entry an inner operation's channel tiles run as: the op's OCB and pmax,
-// the ISA's weight packing and window copy.
-IgemmKernel op_tile_kernel(const custom::OpIsaKernels& op) {
+// The implicit-GEMM entry an inner operation's channel tiles of `family` run as: its OCB and
+// pmax, the ISA's weight packing and window copy.
+IgemmKernel op_tile_kernel(const custom::OpIsaKernels& op, const custom::ChannelTileFamily& family) {
   for (const IgemmKernel& kernel : all_igemm_kernels()) {
     if (int(kernel.isa) != op.isa) continue;
     IgemmKernel tiles = kernel;
-    tiles.ocv = op.ocv;
+    tiles.ocv = family.ocv;
     tiles.lanes = op.lanes;
-    tiles.pmax = op.pmax;
-    tiles.by_pixels = nullptr;  // (the op's channel_tiles instead)
+    tiles.pmax = family.pmax;
+    tiles.by_pixels = nullptr;  // (the op's tiles instead)
     return tiles;
   }
   return all_igemm_kernels().front();
+}
+
+// The tile family of the op's kernels that the problem runs cheapest with (igemm_row_cost).
+int choose_tile_family(const custom::OpIsaKernels& op, const ConvGeometry& g) {
+  int best = 0;
+  double best_cost = 0.0;
+  for (int f = 0; f < custom::kTileFamilies; ++f) {
+    const double cost = igemm_row_cost(op_tile_kernel(op, op.channel_tiles[f]), g);
+    if (f == 0 || cost < best_cost) best = f, best_cost = cost;
+  }
+  return best;
 }
 
 class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm, true> {
@@ -440,7 +452,8 @@ class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm
   explicit PreparedImplicitGemm(const ConvProblem& problem)
       : TypedPreparedConv(problem),
         op_kernels_(problem.convolution() ? nullptr : active_op_kernels(problem.op->table())),
-        op_tiles_(op_kernels_ ? op_tile_kernel(*op_kernels_) : IgemmKernel{}),
+        op_family_(op_kernels_ ? choose_tile_family(*op_kernels_, problem.geometry) : 0),
+        op_tiles_(op_kernels_ ? op_tile_kernel(*op_kernels_, op_kernels_->channel_tiles[op_family_]) : IgemmKernel{}),
         setup_(igemm_setup(problem.geometry, op_kernels_ ? &op_tiles_ : nullptr)),
         op_params_(*problem.op) {}
 
@@ -470,12 +483,14 @@ class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm
   }
 
   void run_typed(const ConvOperands<float>& operands, void* workspace, int threads) const {
-    const OpRun op = op_kernels_ ? OpRun{problem().op, op_kernels_, &op_params_} : OpRun{};
+    const OpRun op = op_kernels_ ? OpRun{problem().op, op_kernels_, op_kernels_->channel_tiles[op_family_].tiles, &op_params_}
+                                 : OpRun{};
     run_forward(geometry(), setup_, operands, workspace, threads, op);
   }
 
  private:
   const custom::OpIsaKernels* op_kernels_;  // an inner operation's, or null
+  int op_family_;                           // its channel-tile family
   IgemmKernel op_tiles_;
   IgemmSetup setup_;
   OpParams op_params_;

@@ -16,11 +16,9 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 std::size_t round_up_64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-// Relative time of one output row with a kernel entry: per kernel tap and tile, the FMAs or the
-// loads (OCV weight vectors + P broadcasts), whichever is more, plus the tile's store (NCHW
-// transpose: lanes * log2(lanes) shuffles per vector of channels and block of pixels) spread
-// over the reduction.
-double row_cost(const IgemmKernel& kernel, const ConvGeometry& g) {
+}  // namespace
+
+double igemm_row_cost(const IgemmKernel& kernel, const ConvGeometry& g) {
   const std::int64_t out_w = g.out[2], kg = g.out_channels_per_group();
   const std::int64_t reduction = std::max<std::int64_t>(1, g.in_channels_per_group() * g.kernel_volume());
   const std::int64_t tiles = ceil_div(out_w, kernel.pmax);
@@ -36,6 +34,8 @@ double row_cost(const IgemmKernel& kernel, const ConvGeometry& g) {
   return cost;
 }
 
+namespace {
+
 const IgemmKernel* choose_kernel(const ConvGeometry& g) {
   const Isa isa = active_isa();
   const char* forced = std::getenv("FASTCONV_IGEMM_KERNEL");
@@ -44,7 +44,7 @@ const IgemmKernel* choose_kernel(const ConvGeometry& g) {
   for (const IgemmKernel& kernel : all_igemm_kernels()) {
     if (kernel.isa != isa) continue;
     if (forced != nullptr && *forced != '\0' && kernel.family_name() == forced) return &kernel;
-    const double cost = row_cost(kernel, g);
+    const double cost = igemm_row_cost(kernel, g);
     if (cost < best_cost) {
       best_cost = cost;
       best = &kernel;

@@ -85,6 +85,12 @@ struct IgemmSetup {
   std::int64_t out_w = 0;
 };
 
+// Relative time of one output row with a kernel entry: per kernel tap and tile, the FMAs or the
+// loads (OCV weight vectors + P broadcasts), whichever is more, plus the tile's store (NCHW
+// transpose: lanes * log2(lanes) shuffles per vector of channels and block of pixels) spread
+// over the reduction. (How the engine picks among the entries of the active ISA.)
+double igemm_row_cost(const IgemmKernel& kernel, const ConvGeometry& geometry);
+
 // The decisions for a forward float32 problem on the active ISA (FASTCONV_IGEMM_KERNEL=<family
 // name>, e.g. f32_igemm_14x32__avx512, forces a kernel entry of the active ISA for tuning;
 // FASTCONV_IGEMM_CHUNKS_OUTER=0|1 forces the loop order). `kernel`, when given, is used instead

@@ -17,10 +17,12 @@ struct MulSum {
   template <class V> static V combine_dw(V x, V, const V*) { return x; }
 };
 
+// The combines below write |w - x| and (w - x)^2: the same values as |x - w| and (x - w)^2, and
+// the kernels' broadcast input x can then be the subtraction's memory operand (one load folded).
 struct AbsDiffSum {
   static constexpr const char* name = "abs_diff_sum";
   static constexpr Reduce reduce = Reduce::sum;
-  template <class V> static V combine(V x, V w, const V*) { return -vm::abs(x - w); }
+  template <class V> static V combine(V x, V w, const V*) { return -vm::abs(w - x); }
   template <class V> static V combine_dx(V x, V w, const V*) { return -vm::sign(x - w); }
   template <class V> static V combine_dw(V x, V w, const V*) { return vm::sign(x - w); }
 };
@@ -29,7 +31,7 @@ struct AbsDiffSum {
 struct AbsDiffSumAdder {
   static constexpr const char* name = "abs_diff_sum_adder";
   static constexpr Reduce reduce = Reduce::sum;
-  template <class V> static V combine(V x, V w, const V*) { return -vm::abs(x - w); }
+  template <class V> static V combine(V x, V w, const V*) { return -vm::abs(w - x); }
   template <class V> static V combine_dx(V x, V w, const V*) {
     return vm::clamp(w - x, vm::splat<V>(-1), vm::splat<V>(1));
   }
@@ -40,7 +42,7 @@ struct SqDiffSum {
   static constexpr const char* name = "sq_diff_sum";
   static constexpr Reduce reduce = Reduce::sum;
   template <class V> static V combine(V x, V w, const V*) {
-    const V d = x - w;
+    const V d = w - x;
     return d * d;
   }
   template <class V> static V combine_dx(V x, V w, const V*) { return (x - w) * vm::splat<V>(2); }
