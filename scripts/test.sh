@@ -32,6 +32,7 @@ cmake -S "$FASTCONV_ROOT/examples" -B "$FASTCONV_BUILD_DIR/examples" \
   -DCMAKE_PREFIX_PATH="$FASTCONV_BUILD_DIR/install" >/dev/null
 cmake --build "$FASTCONV_BUILD_DIR/examples" -j "$FASTCONV_JOBS"
 "$FASTCONV_BUILD_DIR/examples/basic_conv"
+"$FASTCONV_BUILD_DIR/examples/custom_conv"
 
 echo "== pip install into a venv (offline, Debian's pip and setuptools)" >&2
 venv="$FASTCONV_BUILD_DIR/venv"

@@ -61,9 +61,6 @@ inline constexpr int kUnitOcv = 2, kUnitPmax = 6, kUnitPmax1 = 12;
 #define FASTCONV_CUSTOM_CAT(a, b) FASTCONV_CUSTOM_CAT2(a, b)
 #define FASTCONV_CUSTOM_ISA_SYMBOL(symbol, isa) FASTCONV_CUSTOM_CAT(symbol##_fastconv_isa, isa)
 
-// Declares the accessor of an operation defined elsewhere with FASTCONV_CUSTOM_OP.
-#define FASTCONV_DECLARE_CUSTOM_OP(symbol) ::fastconv::InnerOp symbol()
-
 #if FASTCONV_CUSTOM_ISA == 0
 // The portable unit also defines the table (with the scalar forms) and the accessor, which
 // refers to the AVX2 and AVX-512 units' kernels.

@@ -90,3 +90,7 @@ class InnerOp {
 };
 
 }  // namespace fastconv
+
+// Declares the accessor of an operation defined with FASTCONV_CUSTOM_OP (fastconv/custom.hpp) in
+// another source file: FASTCONV_DECLARE_CUSTOM_OP(my_op); then fastconv::InnerOp op = my_op();
+#define FASTCONV_DECLARE_CUSTOM_OP(symbol) ::fastconv::InnerOp symbol()
