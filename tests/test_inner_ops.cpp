@@ -445,7 +445,7 @@ TEST_P(EnginesOnOps, MatchTheReference) {
   const fc::Engine engine = GetParam();
   int runs = 0;
   for (const std::string& name : fc::InnerOp::catalog_names())
-    for (const double pad : {0.0, -kInf, 2.0})
+    for (const double pad : {0.0, -kInf, kInf, 2.0})
       for (std::uint64_t seed = 1; seed <= 4; ++seed) {
         const bool chunked = seed % 2 == 0;
         if (chunked) setenv("FASTCONV_IM2COL_CHUNK_BYTES", "4096", 1);
@@ -476,6 +476,62 @@ TEST_P(EnginesOnOps, ChunkedChannelsAndLayouts) {
     const bool integers = op.reduce() != fc::Reduce::logsumexp;
     const std::string report = engine_report(p, op, engine, integers, 5);
     ASSERT_EQ(report, "") << fc::engine_name(engine) << " " << op.description() << "\n" << p.describe();
+  }
+}
+
+// NaN inputs: outputs whose window reads a NaN are NaN for every reduce, the others unchanged,
+// exactly as the reference computes them; an empty batch writes nothing, and zero input
+// channels give the reduction's identity through the epilogue (max: -Inf + b).
+TEST_P(EnginesOnOps, NaNInputsAndEmptyProblems) {
+  const fc::Engine engine = GetParam();
+  const fc::DType f32 = fc::DType::float32;
+  for (const std::string& name : fc::InnerOp::catalog_names()) {
+    const fc::InnerOp op = fc::InnerOp::catalog(name);
+    const Problem p = fctest::make_problem(Op::forward, 2, 5, 20, {9, 11}, {3, 3}, fc::ConvParams(2).padding({1}), true);
+    Operands o = make_operands(p, f32, 3);
+    o.src->set(std::vector<std::int64_t>{1, 2, 4, 5}, std::nan(""));
+    std::unique_ptr<fc::ConvPlan> plan;
+    try {
+      plan = std::make_unique<fc::ConvPlan>(fc::ConvKind::forward, forward_args(o), p.params, engine, op);
+    } catch (const fc::Error& e) {
+      ASSERT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
+      continue;
+    }
+    plan->run(forward_args(o));
+    const std::vector<double> got = o.dst->to_dense();
+    fc::ConvPlan(fc::ConvKind::forward, forward_args(o), p.params, fc::Engine::reference, op).run(forward_args(o));
+    const std::vector<double> want = o.dst->to_dense();
+    std::int64_t nans = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_TRUE(close(got[i], want[i], 1e-4)) << name << " at " << i << ": " << got[i] << " vs " << want[i];
+      nans += std::isnan(want[i]);
+    }
+    EXPECT_EQ(nans, 9 * 20) << name;  // 3x3 outputs of each of the 20 channels of image 1
+  }
+  // Empty problems (the plan writes them for every engine that takes the op).
+  for (const std::int64_t batch : {0, 1}) {
+    const std::int64_t channels = batch == 0 ? 3 : 0;
+    std::vector<float> src(std::size_t(batch * channels * 25) + 1), weight(std::size_t(4 * channels * 9) + 1);
+    std::vector<float> bias = {0.5f, -1.0f, 2.0f, 0.0f}, dst(std::size_t(batch * 4 * 25) + 1, -7.0f);
+    const std::vector<std::int64_t> src_shape{batch, channels, 5, 5}, weight_shape{4, channels, 3, 3},
+        dst_shape{batch, 4, 5, 5};
+    const fc::ConvArgs args{.src = fc::TensorView::contiguous(src.data(), f32, src_shape),
+                            .weight = fc::TensorView::contiguous(weight.data(), f32, weight_shape),
+                            .bias = fc::TensorView::contiguous(bias.data(), f32, std::vector<std::int64_t>{4}),
+                            .dst = fc::TensorView::contiguous(dst.data(), f32, dst_shape)};
+    fc::InnerOp op = fc::InnerOp::catalog("add_max");
+    op.pad_value(-kInf).epilogue("relu");
+    try {
+      fc::ConvPlan(fc::ConvKind::forward, args, fc::ConvParams(2).padding({1}), engine, op).run(args);
+    } catch (const fc::Error& e) {
+      ASSERT_EQ(e.kind(), fc::ErrorKind::engine_declined) << e.what();
+      continue;
+    }
+    if (batch == 0) {
+      EXPECT_EQ(dst[0], -7.0f);  // nothing written
+    }
+    for (std::int64_t i = 0; batch == 1 && i < 4 * 25; ++i)
+      EXPECT_EQ(dst[std::size_t(i)], 0.0f) << i;  // relu(-Inf + b) = 0
   }
 }
 
