@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "fastconv/tensor.hpp"
 
@@ -28,6 +29,24 @@ struct View5 {
     return data + i0 * strides[0] + i1 * strides[1];
   }
 };
+
+// Axes [first, 4] of a rank-5 view as one axis (row-major order, size-1 axes ignored): its
+// stride, or nothing when they do not merge.
+template <typename T>
+std::optional<std::int64_t> merged_stride(const View5<T>& view, int first) {
+  std::optional<std::int64_t> stride;
+  std::int64_t expected = 0;
+  for (int axis = 4; axis >= first; --axis) {
+    if (view.shape[axis] == 1) continue;
+    if (!stride) {
+      stride = view.strides[axis];
+    } else if (view.strides[axis] != expected) {
+      return std::nullopt;
+    }
+    expected = view.strides[axis] * view.shape[axis];
+  }
+  return stride.value_or(1);
+}
 
 // Rank 3..5 view -> rank 5 (inserting size-1 axes at positions 2..). Data pointer reinterpreted
 // as T (the caller has checked the dtype).

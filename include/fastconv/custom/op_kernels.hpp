@@ -185,52 +185,73 @@ struct ChannelTiles {
 // Columns are processed in whole vectors: the caller gives cols, out, g and y a row stride of at
 // least round_up(pixels, lanes) readable (and, for outputs, writable) floats.
 
-constexpr int kColsFilters = 4;  // filters per register block
-constexpr int kColsVectors = 2;  // pixel vectors per register block
+// Register blocks of F filters x VV pixel vectors, fixed at compile time so the accumulators
+// stay in registers: the widest block where the register file allows (16 accumulators with 32
+// vector registers, 8 with 16), then blocks of one filter and one vector for the remainders.
+template <typename V>
+constexpr int cols_vectors() {
+  return lanes<V>() >= 16 ? 4 : 2;
+}
+constexpr int kColsFilters = 4;
 
-template <typename Op, typename V, Reduce R>
-FASTCONV_VMATH_INLINE void cols_block(const ColsArgs& a, const V* p, std::int64_t k0, int filters, std::int64_t q,
-                                      int vectors, V (&acc)[kColsFilters][kColsVectors], const V (*shift)[kColsVectors]) {
+// One block: acc[f][v] = REDUCE over r of combine(cols[r][q + v L], w[k0 + f][r]); with
+// `shift`, acc = sum of exp(z - shift) instead (logsumexp's second pass).
+template <typename Op, typename V, Reduce R, int F, int VV>
+FASTCONV_VMATH_INLINE void cols_block(const ColsArgs& a, const V* p, std::int64_t k0, std::int64_t q,
+                                      V (&acc)[F][VV], const V (*shift)[VV]) {
   constexpr int L = lanes<V>();
-  for (int f = 0; f < kColsFilters; ++f)
-    for (int v = 0; v < kColsVectors; ++v) acc[f][v] = shift ? splat<V>(0) : reduce_identity<R, V>();
+  for (int f = 0; f < F; ++f)
+    for (int v = 0; v < VV; ++v) acc[f][v] = shift ? splat<V>(0) : reduce_identity<R, V>();
+  const float* __restrict weights = a.weights + k0 * a.weights_stride;
+  const float* __restrict cols = a.cols + q;
   for (std::int64_t r = 0; r < a.rows; ++r) {
-    V x[kColsVectors];
-    for (int v = 0; v < vectors; ++v) x[v] = load<V>(a.cols + r * a.cols_stride + q + v * L);
-    for (int f = 0; f < filters; ++f) {
-      const V w = splat<V>(a.weights[(k0 + f) * a.weights_stride + r]);
-      for (int v = 0; v < vectors; ++v) {
+    V x[VV];
+    for (int v = 0; v < VV; ++v) x[v] = load<V>(cols + r * a.cols_stride + v * L);
+    for (int f = 0; f < F; ++f) {
+      const V w = splat<V>(weights[f * a.weights_stride + r]);
+      for (int v = 0; v < VV; ++v) {
         const V z = Op::combine(x[v], w, p);
-        if (shift) {
-          acc[f][v] += vmath::exp(z - shift[f][v]);
+        if constexpr (R == Reduce::logsumexp) {
+          acc[f][v] = shift ? acc[f][v] + vmath::exp(z - shift[f][v]) : reduce_step<Reduce::max, V>(acc[f][v], z);
         } else {
-          acc[f][v] = reduce_step<R == Reduce::logsumexp ? Reduce::max : R, V>(acc[f][v], z);
+          acc[f][v] = reduce_step<R, V>(acc[f][v], z);
         }
       }
     }
   }
 }
 
+template <typename Op, typename V, int F, int VV>
+FASTCONV_VMATH_INLINE void cols_reduce_block(const ColsArgs& a, const V* p, std::int64_t k0, std::int64_t q) {
+  constexpr int L = lanes<V>();
+  V acc[F][VV];
+  cols_block<Op, V, Op::reduce, F, VV>(a, p, k0, q, acc, nullptr);
+  if constexpr (Op::reduce == Reduce::logsumexp) {
+    V shift[F][VV];
+    for (int f = 0; f < F; ++f)
+      for (int v = 0; v < VV; ++v) shift[f][v] = finite_or_zero(acc[f][v]);
+    cols_block<Op, V, Op::reduce, F, VV>(a, p, k0, q, acc, shift);
+    for (int f = 0; f < F; ++f)
+      for (int v = 0; v < VV; ++v) acc[f][v] = shift[f][v] + vmath::log(acc[f][v]);
+  }
+  for (int f = 0; f < F; ++f)
+    for (int v = 0; v < VV; ++v) store<V>(a.out + (k0 + f) * a.out_stride + q + v * L, acc[f][v]);
+}
+
 template <typename Op, typename V>
 void cols_reduce(const ColsArgs& a) {
-  constexpr int L = lanes<V>();
+  constexpr int L = lanes<V>(), VV = cols_vectors<V>();
   const Params<Op, V> params(a.params);
-  for (std::int64_t k0 = 0; k0 < a.filters; k0 += kColsFilters) {
-    const int filters = int(std::min<std::int64_t>(kColsFilters, a.filters - k0));
-    for (std::int64_t q = 0; q < a.pixels; q += kColsVectors * L) {
-      const int vectors = int(std::min<std::int64_t>(kColsVectors, (a.pixels - q + L - 1) / L));
-      V acc[kColsFilters][kColsVectors];
-      cols_block<Op, V, Op::reduce>(a, params.get(), k0, filters, q, vectors, acc, nullptr);
-      if constexpr (Op::reduce == Reduce::logsumexp) {
-        V shift[kColsFilters][kColsVectors];
-        for (int f = 0; f < filters; ++f)
-          for (int v = 0; v < vectors; ++v) shift[f][v] = finite_or_zero(acc[f][v]);
-        cols_block<Op, V, Op::reduce>(a, params.get(), k0, filters, q, vectors, acc, shift);
-        for (int f = 0; f < filters; ++f)
-          for (int v = 0; v < vectors; ++v) acc[f][v] = shift[f][v] + vmath::log(acc[f][v]);
-      }
-      for (int f = 0; f < filters; ++f)
-        for (int v = 0; v < vectors; ++v) store<V>(a.out + (k0 + f) * a.out_stride + q + v * L, acc[f][v]);
+  const std::int64_t full_filters = a.filters / kColsFilters * kColsFilters;
+  const std::int64_t vectors = (a.pixels + L - 1) / L, full_vectors = vectors / VV * VV;
+  for (std::int64_t k0 = 0; k0 < a.filters; k0 += k0 < full_filters ? kColsFilters : 1) {
+    const bool block = k0 < full_filters;
+    for (std::int64_t v = 0; v < vectors; v += v < full_vectors ? VV : 1) {
+      const bool wide = v < full_vectors;
+      if (block && wide) cols_reduce_block<Op, V, kColsFilters, VV>(a, params.get(), k0, v * L);
+      else if (block) cols_reduce_block<Op, V, kColsFilters, 1>(a, params.get(), k0, v * L);
+      else if (wide) cols_reduce_block<Op, V, 1, VV>(a, params.get(), k0, v * L);
+      else cols_reduce_block<Op, V, 1, 1>(a, params.get(), k0, v * L);
     }
   }
 }

@@ -18,36 +18,21 @@ namespace fastconv::detail {
 namespace {
 
 // Bytes of one unfolded chunk (or of the dst chunk copy) above which chunks get narrower; the
-// inner operations' path, with more buffers per chunk, gets twice as much. FASTCONV_IM2COL_CHUNK_BYTES
-// overrides it (tests use it to cut small images into many chunks), read once per plan.
+// inner operations' path gets 1 MiB per thread for all of a chunk's buffers.
+// FASTCONV_IM2COL_CHUNK_BYTES overrides both (tests use it to cut small images into many
+// chunks), read once per plan.
 constexpr std::int64_t kChunkBudgetBytes = 8 << 20;
+constexpr std::int64_t kOpChunkBudgetBytesPerThread = 1 << 20;
 
-std::int64_t chunk_budget_bytes() {
+std::int64_t chunk_budget_bytes(const ConvProblem& problem) {
   if (const char* value = std::getenv("FASTCONV_IM2COL_CHUNK_BYTES"); value != nullptr && *value != '\0') {
     const long long parsed = std::atoll(value);
     if (parsed > 0) return parsed;
   }
-  return kChunkBudgetBytes;
+  return problem.convolution() ? kChunkBudgetBytes : kOpChunkBudgetBytesPerThread * problem.max_threads;
 }
 // Output positions per chunk at least (a few GEMM column panels).
 constexpr std::int64_t kMinChunkPixels = 16;
-
-// Axes [first, 4] of a rank-5 view as one axis: its stride, or nothing when they do not merge.
-template <typename T>
-std::optional<std::int64_t> merged_stride(const View5<T>& view, int first) {
-  std::optional<std::int64_t> stride;
-  std::int64_t expected = 0;
-  for (int axis = 4; axis >= first; --axis) {
-    if (view.shape[axis] == 1) continue;
-    if (!stride) {
-      stride = view.strides[axis];
-    } else if (view.strides[axis] != expected) {
-      return std::nullopt;
-    }
-    expected = view.strides[axis] * view.shape[axis];
-  }
-  return stride.value_or(1);
-}
 
 // The sizes of one problem's GEMMs and the workspace layout:
 // [unfolded chunk | GEMM packing | weight copy | bias copy | dst chunk copy].
@@ -247,7 +232,7 @@ void backward_weights(const ConvGeometry& g, const Setup<T>& s, const ConvOperan
 }
 
 std::size_t workspace_size(const ConvProblem& problem, std::int64_t budget) {
-  if (!problem.convolution()) return im2col_op_workspace_bytes(problem.direction, problem.geometry, 2 * budget);
+  if (!problem.convolution()) return im2col_op_workspace_bytes(problem.direction, problem.geometry, budget);
   return problem.dtype == DType::float32 ? Setup<float>(problem.direction, problem.geometry, budget).workspace_bytes()
                                          : Setup<double>(problem.direction, problem.geometry, budget).workspace_bytes();
 }
@@ -256,7 +241,8 @@ class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
  public:
   static constexpr Engine kEngine = Engine::im2col;
   explicit PreparedIm2col(const ConvProblem& problem)
-      : TypedPreparedConv(problem), budget_(chunk_budget_bytes()), workspace_bytes_(workspace_size(problem, budget_)) {}
+      : TypedPreparedConv(problem), budget_(chunk_budget_bytes(problem)),
+        workspace_bytes_(workspace_size(problem, budget_)) {}
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
   std::string kernel_name() const override {
     if (!problem().convolution()) return std::string(problem().op->table().name) + " pixel-lane kernels (unfolded chunks)";
@@ -266,7 +252,7 @@ class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
   void run_typed(const ConvOperands<T>& operands, void* workspace, int threads) const {
     if constexpr (std::is_same_v<T, float>) {
       if (!problem().convolution())
-        return im2col_op_run(direction(), geometry(), 2 * budget_, *problem().op, operands, workspace, threads);
+        return im2col_op_run(direction(), geometry(), budget_, *problem().op, operands, workspace, threads);
     }
     const Setup<T> s(direction(), geometry(), budget_);
     const Workspace<T> w = carve(s, workspace);

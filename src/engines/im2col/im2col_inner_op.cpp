@@ -66,10 +66,20 @@ void copy_weights(const View5<float>& weight, float* to) {
           for (std::int64_t x = 0; x < weight.shape[4]; ++x) to[i++] = weight.at(k, c, d, h, x);
 }
 
-// Element (n, channel, flat output p) of a rank-5 view of the output's shape.
-float& output_at(const View5<float>& view, std::int64_t n, std::int64_t channel, std::int64_t p) {
+// The elements (n, channel, flat positions [pixels)) of a rank-5 view, visited in order:
+// f(element, i) for the i-th. One stride when the spatial axes merge (NCHW, channels-last),
+// else the positions decoded one by one.
+template <typename F>
+void for_each_position(const View5<float>& view, std::int64_t n, std::int64_t channel, PixelRange pixels, F&& f) {
   const std::int64_t width = view.shape[4], height = view.shape[3];
-  return view.at(n, channel, p / (width * height), p / width % height, p % width);
+  const auto& st = view.strides;
+  float* plane = view.plane(n, channel);
+  if (const auto step = merged_stride(view, 2)) {
+    for (std::int64_t p = pixels.begin; p < pixels.end; ++p) f(plane[p * *step], p - pixels.begin);
+    return;
+  }
+  for (std::int64_t p = pixels.begin; p < pixels.end; ++p)
+    f(plane[(p / (width * height)) * st[2] + (p / width % height) * st[3] + (p % width) * st[4]], p - pixels.begin);
 }
 
 // Calls chunk(n, group, pixels) for every chunk of every image and group.
@@ -154,12 +164,12 @@ void chunk_gradient(const Setup& s, const Buffers& b, const InnerOp& op, const O
     const double bias = x.forward.bias.data ? double(x.forward.bias[channel]) : 0.0;
     float* gk = b.g + k * s.chunk;
     const float* yk = b.y + k * s.chunk;
-    for (std::int64_t q = 0; q < count; ++q) {
-      const double dout = double(output_at(x.dst, n, channel, pixels.begin + q));
+    for_each_position(x.dst, n, channel, pixels, [&](const float& element, std::int64_t q) {
+      const double dout = double(element);
       const double y = need_y ? double(yk[q]) : 0.0;  // (not read by the bias epilogue's derivatives)
       if (db) db[channel] += dout * epilogue_db(op, params, y, bias);
       gk[q] = float(op.epilogue_kind() == EpilogueKind::bias ? dout : dout * epilogue_dy(op, params, y, bias));
-    }
+    });
     std::fill(gk + count, gk + s.chunk, 0.0f);
   }
 }
@@ -194,7 +204,7 @@ void forward(const ConvGeometry& g, const Setup& s, const Buffers& b, const Inne
       const std::int64_t channel = group * s.kg + k;
       float* row = b.out + k * s.chunk;
       apply_epilogue(op, params, kernels, row, count, x.bias.data ? x.bias[channel] : 0.0f, b.bias_row);
-      for (std::int64_t q = 0; q < count; ++q) output_at(x.dst, n, channel, pixels.begin + q) = row[q];
+      for_each_position(x.dst, n, channel, pixels, [&](float& element, std::int64_t q) { element = row[q]; });
     }
   });
 }
@@ -208,8 +218,7 @@ void backward_data(const ConvGeometry& g, const Setup& s, const Buffers& b, cons
   copy_weights(x.weight, b.weights);
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t c = 0; c < g.in_channels; ++c)
-      for (std::int64_t p = 0; p < g.in_pixels(); ++p)
-        x.src.at(n, c, p / (g.in[1] * g.in[2]), p / g.in[2] % g.in[1], p % g.in[2]) = 0.0f;
+      for_each_position(x.src, n, c, {0, g.in_pixels()}, [](float& element, std::int64_t) { element = 0.0f; });
   for_each_chunk(g, s, [&](std::int64_t n, std::int64_t group, PixelRange pixels) {
     const std::int64_t count = pixels.end - pixels.begin;
     unfold_chunk(g, s, op, x.forward.src, n, group, pixels, b.cols, threads);
