@@ -4,8 +4,9 @@
 //
 // Epilogue (applied once per output value, when the tile is stored):
 //   value = activation(acc + bias[channel] (if bias) + residual (if accumulate into dst))
-// Activations: none, relu (max(x, 0)), clamp (min(max(x, lo), hi)). The library's public
-// operations use `none` today; the kernels and their testers already take the others.
+// Activations: none, relu (x < 0 ? 0 : x, so NaN stays NaN, as in PyTorch), clamp
+// (min(max(x, lo), hi)). The convolution's public operations use `none`; inner operations'
+// relu epilogue (fastconv/inner_op.hpp) stores through `relu`.
 //
 // Combine operation: acc = Combine::apply(acc, input, weight), reduced over the kernel window
 // and input channels. MultiplyAdd is the convolution; with -ffp-contract=fast it compiles to
@@ -43,7 +44,7 @@ inline V apply_activation(V value, const EpilogueParams<T>& epilogue) {
     case Activation::none: return value;
     case Activation::relu: {
       const V zero = V{} * T(0);
-      return value > zero ? value : zero;
+      return value < zero ? zero : value;
     }
     case Activation::clamp: {
       const V lo = V{} + epilogue.clamp_min;
@@ -60,7 +61,7 @@ template <typename T>
 inline T apply_activation_scalar(T value, const EpilogueParams<T>& epilogue) {
   switch (epilogue.activation) {
     case Activation::none: return value;
-    case Activation::relu: return std::max(value, T(0));
+    case Activation::relu: return value < T(0) ? T(0) : value;
     case Activation::clamp: return std::min(std::max(value, epilogue.clamp_min), epilogue.clamp_max);
   }
   return value;

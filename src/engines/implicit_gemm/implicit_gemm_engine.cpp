@@ -115,6 +115,7 @@ struct OpRun {
   const custom::OpIsaKernels* kernels = nullptr;
   const custom::ChannelTileFn* tiles = nullptr;  // the chosen family's, by P - 1
   const OpParams* params = nullptr;
+  IgemmStoreFn store = nullptr;  // the matching kernel entry's tile store
 };
 
 // Stores an op's tile (P x OCB reduced values, modified in place) through the chunk merge and,
@@ -122,13 +123,42 @@ struct OpRun {
 void store_op_tile(const OpRun& r, float* tile, std::int64_t ocb, std::int64_t pixels, std::int64_t channels,
                    float* dst, std::int64_t pixel_stride, std::int64_t channel_stride, const float* bias,
                    bool first_chunk, bool last_chunk) {
-  alignas(64) float scratch[64];
+  alignas(64) float scratch[custom::kMaxTilePixels];
   const ProfileScope scope(Phase::epilogue);
-  for (std::int64_t p = 0; p < pixels; ++p) {
+  const Reduce reduce = r.op->reduce();
+  // Sum reductions with the bias epilogue (or relu after a single chunk) store as the
+  // convolution's tiles do: the kernel entry's store, vectorised and transposing for NCHW.
+  const EpilogueKind epilogue = r.op->epilogue_kind();
+  if (reduce == Reduce::sum &&
+      (epilogue == EpilogueKind::bias || (epilogue == EpilogueKind::relu && first_chunk && last_chunk))) {
+    IgemmArgs args;
+    args.dst = dst;
+    args.dst_pixel_stride = pixel_stride;
+    args.dst_channel_stride = channel_stride;
+    args.out_channels = channels;
+    args.epilogue.bias = first_chunk ? bias : nullptr;
+    args.epilogue.accumulate = !first_chunk;
+    args.epilogue.activation = epilogue == EpilogueKind::relu ? Activation::relu : Activation::none;
+    r.store(tile, int(pixels), args);
+    return;
+  }
+  if (pixel_stride == 1 && pixels > 1) {  // NCHW: a channel's pixels are consecutive in dst
+    alignas(64) float column[custom::kMaxTilePixels];
+    for (std::int64_t j = 0; j < channels; ++j) {
+      float* out = dst + j * channel_stride;
+      for (std::int64_t p = 0; p < pixels; ++p) column[p] = tile[p * ocb + j];
+      if (!first_chunk)
+        for (std::int64_t p = 0; p < pixels; ++p) column[p] = merge_partials(reduce, out[p], column[p]);
+      if (last_chunk) apply_epilogue(*r.op, *r.params, *r.kernels, column, pixels, bias ? bias[j] : 0.0f, scratch);
+      for (std::int64_t p = 0; p < pixels; ++p) out[p] = column[p];
+    }
+    return;
+  }
+  for (std::int64_t p = 0; p < pixels; ++p) {  // channels-last and other strides: by pixel
     float* row = tile + p * ocb;
     float* out = dst + p * pixel_stride;
     if (!first_chunk)
-      for (std::int64_t j = 0; j < channels; ++j) row[j] = merge_partials(r.op->reduce(), out[j * channel_stride], row[j]);
+      for (std::int64_t j = 0; j < channels; ++j) row[j] = merge_partials(reduce, out[j * channel_stride], row[j]);
     if (last_chunk) apply_epilogue(*r.op, *r.params, *r.kernels, row, channels, bias, scratch);
     for (std::int64_t j = 0; j < channels; ++j) out[j * channel_stride] = row[j];
   }
@@ -424,7 +454,7 @@ void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<
 // pmax, the ISA's weight packing and window copy.
 IgemmKernel op_tile_kernel(const custom::OpIsaKernels& op, const custom::ChannelTileFamily& family) {
   for (const IgemmKernel& kernel : all_igemm_kernels()) {
-    if (int(kernel.isa) != op.isa) continue;
+    if (int(kernel.isa) != op.isa || kernel.ocv != family.ocv) continue;
     IgemmKernel tiles = kernel;
     tiles.ocv = family.ocv;
     tiles.lanes = op.lanes;
@@ -483,7 +513,8 @@ class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm
   }
 
   void run_typed(const ConvOperands<float>& operands, void* workspace, int threads) const {
-    const OpRun op = op_kernels_ ? OpRun{problem().op, op_kernels_, op_kernels_->channel_tiles[op_family_].tiles, &op_params_}
+    const OpRun op = op_kernels_ ? OpRun{problem().op, op_kernels_, op_kernels_->channel_tiles[op_family_].tiles,
+                                         &op_params_, op_tiles_.store}
                                  : OpRun{};
     run_forward(geometry(), setup_, operands, workspace, threads, op);
   }

@@ -7,7 +7,9 @@
 namespace fastconv::detail {
 
 // Defined in the ISA's translation unit: the entry's kernels for P = 1..pmax.
-#define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) const IgemmKernelFn* igemm_kernels_##isa##_##ocv##_##pmax();
+#define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax)                          \
+  const IgemmKernelFn* igemm_kernels_##isa##_##ocv##_##pmax();         \
+  void igemm_store_##isa##_##ocv##_##pmax(const float*, int, const IgemmArgs&);
 #include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
 #undef FASTCONV_IGEMM_KERNEL
 // Likewise, once per ISA translation unit.
@@ -31,7 +33,7 @@ constexpr int float_lanes(Isa isa) {
 const IgemmKernel kIgemmKernels[] = {
 #define FASTCONV_IGEMM_KERNEL(isa, ocv, pmax) \
   {Isa::isa, ocv, float_lanes(Isa::isa), pmax, igemm_kernels_##isa##_##ocv##_##pmax(), &igemm_pack_##isa, \
-   &igemm_fill_rows_##isa},
+   &igemm_fill_rows_##isa, &igemm_store_##isa##_##ocv##_##pmax},
 #include "kernels/implicit_gemm/implicit_gemm_kernels.inc"
 #undef FASTCONV_IGEMM_KERNEL
 };

@@ -61,6 +61,12 @@ using IgemmFillRowsFn = void (*)(float* out, std::int64_t out_row_stride, const 
                                  std::int64_t first, std::int64_t span, std::int64_t width,
                                  std::int64_t stride, std::int64_t phase_len);
 
+// A finished tile's store through the epilogue, as the kernels of the entry store theirs: for
+// p < pixels, j < args.out_channels, tile[p * OCB + j] (64-byte aligned) goes to dst as the
+// contract above says (bias, accumulate, activation). Inner operations' tiles use it when their
+// merge and epilogue are the convolution's (kernels/custom_ops).
+using IgemmStoreFn = void (*)(const float* tile, int pixels, const IgemmArgs& args);
+
 // One entry of the list: kernels for P = 1..pmax.
 struct IgemmKernel {
   Isa isa;
@@ -70,6 +76,7 @@ struct IgemmKernel {
   const IgemmKernelFn* by_pixels;  // by_pixels[P - 1]
   IgemmPackFn pack;                // the ISA's weight packing
   IgemmFillRowsFn fill_rows;       // the ISA's window rows copy
+  IgemmStoreFn store;              // the entry's tile store
   int ocb() const { return ocv * lanes; }
   IgemmKernelFn get(int pixels) const { return by_pixels[pixels - 1]; }
   std::string name(int pixels) const;  // f32_igemm_<P>x<OCB>__<isa>
