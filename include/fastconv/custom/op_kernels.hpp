@@ -206,7 +206,8 @@ FASTCONV_VMATH_INLINE void cols_block(const ColsArgs& a, const V* p, std::int64_
   const float* __restrict cols = a.cols + q;
   for (std::int64_t r = 0; r < a.rows; ++r) {
     V x[VV];
-    for (int v = 0; v < VV; ++v) x[v] = load<V>(cols + r * a.cols_stride + v * L);
+    const std::int64_t row = a.row_offsets ? a.row_offsets[r] : r * a.cols_stride;
+    for (int v = 0; v < VV; ++v) x[v] = load<V>(cols + row + v * L);
     for (int f = 0; f < F; ++f) {
       const V w = splat<V>(weights[f * a.weights_stride + r]);
       for (int v = 0; v < VV; ++v) {

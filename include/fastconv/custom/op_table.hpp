@@ -41,10 +41,13 @@ using ChannelTileFn = void (*)(const ChannelTileArgs& args);
 
 // Pixel-lane kernels over an unfolded chunk: cols[r * cols_stride + q] is input value r
 // (channel c, tap t of the group, r = c * taps + t) of chunk position q, for r < rows,
-// q < pixels; weights[k * weights_stride + r] is w[k][c][t] for k < filters.
+// q < pixels; weights[k * weights_stride + r] is w[k][c][t] for k < filters. With row_offsets
+// (cols_reduce only), input value r of position q is cols[row_offsets[r] + q] instead: the taps
+// of a stride-1 convolution as shifted views of one padded plane, without an unfold.
 struct ColsArgs {
   const float* cols = nullptr;
   std::int64_t cols_stride = 0;
+  const std::int64_t* row_offsets = nullptr;
   std::int64_t rows = 0;
   std::int64_t pixels = 0;
   const float* weights = nullptr;

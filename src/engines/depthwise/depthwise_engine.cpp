@@ -14,6 +14,7 @@
 #include "engines/depthwise/depthwise_kernels.hpp"
 #include "engines/depthwise/depthwise_plane_forward.hpp"
 #include "engines/depthwise/depthwise_rows.hpp"
+#include "engines/direct_op/plane_op_forward.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -361,10 +362,10 @@ class DepthwiseEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::depthwise; }
   Preparation prepare(const ConvProblem& problem) const override {
-    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (problem.geometry.in_channels_per_group() != 1)
       return Preparation::decline("not depthwise: C/groups = " +
                                   std::to_string(problem.geometry.in_channels_per_group()));
+    if (!problem.convolution()) return prepare_plane_op<Engine::depthwise>(problem);
     return Preparation::take(std::make_unique<PreparedDepthwise>(problem));
   }
 };

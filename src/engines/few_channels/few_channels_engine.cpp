@@ -11,6 +11,7 @@
 
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
+#include "engines/direct_op/plane_op_forward.hpp"
 #include "isa/cpu_isa.hpp"
 #include "kernels/few_channels/few_channels_kernel.hpp"
 
@@ -552,7 +553,6 @@ class FewChannelsEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::few_channels; }
   Preparation prepare(const ConvProblem& problem) const override {
-    if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
     if (problem.direction != Direction::forward) return Preparation::decline("forward only");
     if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
     const ConvGeometry& g = problem.geometry;
@@ -562,6 +562,7 @@ class FewChannelsEngine final : public ConvEngine {
           "C/groups = " + std::to_string(c) + " > " + std::to_string(kFewChannelsMaxPerGroup) +
           " and not a thin group (C/groups and K/groups <= " + std::to_string(kFewChannelsMaxThinGroup) +
           "; K/groups = " + std::to_string(k) + ")");
+    if (!problem.convolution()) return prepare_plane_op<Engine::few_channels>(problem);
     return Preparation::take(std::make_unique<PreparedFewChannels>(problem));
   }
 };
