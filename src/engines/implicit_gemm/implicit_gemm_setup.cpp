@@ -23,15 +23,17 @@ double igemm_row_cost(const IgemmKernel& kernel, const ConvGeometry& g) {
   const std::int64_t reduction = std::max<std::int64_t>(1, g.in_channels_per_group() * g.kernel_volume());
   const std::int64_t tiles = ceil_div(out_w, kernel.pmax);
   const std::int64_t blocks = ceil_div(kg, kernel.ocb());
-  double cost = 0.0;
-  for (std::int64_t t = 0; t < tiles; ++t) {
-    const std::int64_t pixels = out_w / tiles + (t < out_w % tiles ? 1 : 0);
+  // The row's tiles have two widths: out_w % tiles of them one pixel wider than the rest (a
+  // closed form: rows may be 2^40 pixels wide).
+  const auto tile_cost = [&](std::int64_t pixels) {
     const double compute = double(std::max<std::int64_t>(kernel.ocv * pixels, kernel.ocv + pixels));
     const double store = double(kernel.ocv * ceil_div(pixels, kernel.lanes) * kernel.lanes *
                                 std::countr_zero(unsigned(kernel.lanes))) / double(reduction);
-    cost += double(blocks) * (compute + store);
-  }
-  return cost;
+    return double(blocks) * (compute + store);
+  };
+  if (tiles == 0) return 0.0;
+  const std::int64_t base = out_w / tiles, wider = out_w % tiles;
+  return double(wider) * tile_cost(base + 1) + double(tiles - wider) * tile_cost(base);
 }
 
 namespace {
