@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "engines/depthwise/depthwise_direct_kernels.hpp"
-#include "engines/depthwise/depthwise_kernels.hpp"
-#include "engines/depthwise/depthwise_plane_kernels.hpp"
+#include "kernels/depthwise/depthwise_direct_kernels.hpp"
+#include "kernels/depthwise/depthwise_kernels.hpp"
+#include "kernels/depthwise/depthwise_plane_kernels.hpp"
 
 namespace fastconv::detail {
 namespace {

@@ -14,14 +14,23 @@
 #include <string>
 #include <vector>
 
-#include "engines/depthwise/depthwise_direct_kernels.hpp"
-#include "engines/depthwise/depthwise_plane_kernels.hpp"
+#include "kernels/depthwise/depthwise_direct_kernels.hpp"
+#include "kernels/depthwise/depthwise_plane_kernels.hpp"
 #include "isa/cpu_isa.hpp"
 
 namespace fastconv::detail {
 namespace {
 
-constexpr Isa kIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512};
+// The ISAs of depthwise_kernels.inc's float entries (each ISA has its float and double sets).
+constexpr Isa kIsas[] = {
+#define FASTCONV_DEPTHWISE_KERNELS(isa, type) FASTCONV_IF_FLOAT_##type(Isa::isa)
+#define FASTCONV_IF_FLOAT_float(...) __VA_ARGS__,
+#define FASTCONV_IF_FLOAT_double(...)
+#include "kernels/depthwise/depthwise_kernels.inc"
+#undef FASTCONV_IF_FLOAT_double
+#undef FASTCONV_IF_FLOAT_float
+#undef FASTCONV_DEPTHWISE_KERNELS
+};
 constexpr int kCases = 300;
 
 struct Rng {

@@ -11,7 +11,7 @@
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/bias.hpp"
-#include "engines/depthwise/depthwise_kernels.hpp"
+#include "kernels/depthwise/depthwise_kernels.hpp"
 #include "engines/depthwise/depthwise_plane_forward.hpp"
 #include "engines/depthwise/depthwise_rows.hpp"
 #include "engines/direct_op/plane_op_forward.hpp"

@@ -9,8 +9,8 @@
 #include "core/aligned_buffer.hpp"
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
-#include "engines/depthwise/depthwise_direct_kernels.hpp"
-#include "engines/depthwise/depthwise_plane_kernels.hpp"
+#include "kernels/depthwise/depthwise_direct_kernels.hpp"
+#include "kernels/depthwise/depthwise_plane_kernels.hpp"
 
 namespace fastconv::detail {
 namespace {

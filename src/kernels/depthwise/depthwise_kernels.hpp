@@ -1,4 +1,4 @@
-// depthwise_kernels.hpp — the depthwise engine's fused row kernels, one table per ISA.
+// depthwise_kernels.hpp — the depthwise engine's fused row kernels, one table per ISA (depthwise_kernels.inc lists them).
 //
 // A kernel computes, for j < count,
 //   acc[j] += sum over rows r < R, taps kw < KW of w[r][kw] * src[r][j * S + kw]
