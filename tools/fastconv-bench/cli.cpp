@@ -128,6 +128,21 @@ std::string catalog_list() {
   return text;
 }
 
+// `text` broken at spaces into lines of at most `width` characters, each indented by `indent`
+// spaces and ending in a newline.
+std::string wrapped(const std::string& text, std::size_t indent, std::size_t width) {
+  std::string lines, line;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    if (!line.empty() && indent + line.size() + 1 + word.size() > width) {
+      lines += std::string(indent, ' ') + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return line.empty() ? lines : lines + std::string(indent, ' ') + line + "\n";
+}
+
 // Catalog operation names, comma-separated (in the given order), or "all" (the whole catalog).
 std::vector<std::string> parse_ops(std::string_view text) {
   const std::vector<std::string> catalog = fastconv::InnerOp::catalog_names();
@@ -323,7 +338,8 @@ std::string usage_text() {
       "                             " + engine_choices() + "\n"
       "                             (default: im2col,reference)\n"
       "  --op LIST                  inner operations, comma-separated (or all) of the catalog\n"
-      "                             (fastconv/inner_op.hpp): " + catalog_list() + "\n"
+      "                             (fastconv/inner_op.hpp):\n" +
+      wrapped(catalog_list(), 29, 88) +
       "                             (default: mul_sum, the convolution). Each layer, direction\n"
       "                             and op gets its own rows; engines and peers that cannot\n"
       "                             compute an op skip it with their reason (ops other than\n"
