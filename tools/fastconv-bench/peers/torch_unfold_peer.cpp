@@ -30,6 +30,7 @@
 #include <ATen/Parallel.h>
 
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -163,16 +164,20 @@ class TorchUnfoldLayer final : public PeerLayer {
     const std::vector<std::int64_t> padding = used(layer_, layer_.paddings);
 
     std::vector<std::int64_t> pad;  // constant_pad_nd: the last axis first, (before, after) each
-    for (int axis = dims - 1; axis >= 0; --axis) pad.insert(pad.end(), {padding[axis], padding[axis]});
+    for (int axis = dims - 1; axis >= 0; --axis) {
+      pad.insert(pad.end(), {padding[axis], padding[axis]});
+    }
     at::Tensor windows = at::constant_pad_nd(x, pad, pad_value_);
     for (int axis = 0; axis < dims; ++axis) {  // (N, C, out..., k...)
       const std::int64_t span = dilation[axis] * (kernel[axis] - 1) + 1;
       windows = windows.unfold(2 + axis, span, stride[axis]);
       if (dilation[axis] > 1) windows = windows.slice(-1, 0, span, dilation[axis]);
     }
-    const std::vector<std::int64_t> out(windows.sizes().begin() + 2, windows.sizes().begin() + 2 + dims);
+    const at::IntArrayRef sizes = windows.sizes();
+    const std::vector<std::int64_t> out(sizes.begin() + 2, sizes.begin() + 2 + dims);
 
-    const std::int64_t group_in = layer_.in_channels / groups, group_out = layer_.out_channels / groups;
+    const std::int64_t group_in = layer_.in_channels / groups;
+    const std::int64_t group_out = layer_.out_channels / groups;
     std::vector<std::int64_t> window_shape{layer_.batch, groups, 1, group_in};
     std::vector<std::int64_t> weight_shape{1, groups, group_out, group_in};
     window_shape.insert(window_shape.end(), out.begin(), out.end());
@@ -258,7 +263,8 @@ class TorchUnfoldPeer final : public Peer {
     const double available = available_memory_bytes();
     if (available > 0.0 && 4.0 * temporary_bytes > available) {
       std::ostringstream message;
-      message << "torch_unfold: the recipe's broadcast temporary (N, K, out..., C/groups, k...) "
+      message << std::fixed << std::setprecision(2)
+              << "torch_unfold: the recipe's broadcast temporary (N, K, out..., C/groups, k...) "
                  "alone is "
               << temporary_bytes / double(1 << 30) << " GiB; 4 of them (alive at once in its "
               << "steps and autograd) exceed the available memory, "
