@@ -92,10 +92,13 @@ struct LayerBench::Operands {
       : src(make(layer, direction, Role::src, 1)),
         weight(make(layer, direction, Role::weight, 2)),
         dst(make(layer, direction, Role::dst, 3)),
-        forward_operand(forward_operand_read ? make_forward_operand(layer, direction) : AlignedBuffer()),
+        forward_operand(forward_operand_read ? make_forward_operand(layer, direction)
+                                             : AlignedBuffer()),
         args(direction_args(layer, direction, src.data(), weight.data(), dst.data())),
         written(fastconv_bench::output_role(direction)) {
-    if (forward_operand_read) args = with_forward_operand(args, layer, direction, forward_operand.data());
+    if (forward_operand_read) {
+      args = with_forward_operand(args, layer, direction, forward_operand.data());
+    }
   }
 
   std::size_t bytes() const {
@@ -188,7 +191,8 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     BenchResult invalid = new_result();
     invalid.library = "fastconv";
     // The plain convolution's gradients do not read the forward operands: none allocated.
-    const bool forward_operand_read = !op_.is_convolution() && forward_operand_role(direction_).has_value();
+    const bool forward_operand_read =
+        !op_.is_convolution() && forward_operand_role(direction_).has_value();
     guarded(invalid, [&] {
       operands_ = std::make_unique<Operands>(layer_, direction_, forward_operand_read);
     });
@@ -313,9 +317,12 @@ void LayerBench::prepare_engine(fastconv::Engine engine, const BenchConfig& conf
     contestant.plan = std::make_unique<fastconv::ConvPlan>(
         conv_kind(direction_), operands_->args, conv_params(layer_, direction_), engine, op_);
   } catch (const fastconv::Error& error) {
-    // An operation other than the convolution has no transposed form: the plan's refusal is
-    // the reason of a skipped row, not a failure.
-    if (direction_ != Direction::transposed || op_.is_convolution()) throw;
+    // An operation other than the convolution has no transposed form: the plan's refusal
+    // (invalid_argument) is the reason of a skipped row, not a failure.
+    if (direction_ != Direction::transposed || op_.is_convolution() ||
+        error.kind() != fastconv::ErrorKind::invalid_argument) {
+      throw;
+    }
     result.outcome = Outcome::skipped;
     result.message = std::string("skipped: ") + error.what();
     return;

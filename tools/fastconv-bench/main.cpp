@@ -221,9 +221,9 @@ int run_benchmarks(const Options& options) {
                               : " | " + std::to_string(layers.size()) + " given problems")
             << " | dir " << direction_list(options.directions) << " | engines "
             << engine_list(options.engines) << (options.packed_weights ? " (packed weights)" : "")
-            << (options.inner_ops_requested()
-                    ? " | op " + joined(options.ops) + " pad value " + pad_value_text(options.pad_value)
-                    : "")
+            << (options.inner_ops_requested() ? " | op " + joined(options.ops) + " pad value " +
+                                                    pad_value_text(options.pad_value)
+                                              : "")
             << " | min time " << options.min_time_seconds
             << " s\n";
   const std::vector<std::unique_ptr<Peer>> peers = select_peers(options);
