@@ -5,7 +5,8 @@
 #     mismatched), every transposed row skipped with a reason; JSON rows carry op and
 #     gpairs_per_s; the table has the op and Gpairs/s columns;
 #   - --op all: the recipe has every catalog op (abs_diff_sum_adder's gradients skipped);
-#   - pad values -inf (add_max) and inf (sub_min);
+#   - pad values -inf (add_max) and inf (sub_min), and -inf for the whole catalog (the recipe's
+#     mul_max and mul_logsumexp weight gradients skipped: autograd's 0 * inf = NaN);
 #   - the torch and onednn peers skip ops other than mul_sum, and without --op compute the
 #     convolution as before (no op columns, no torch_unfold by default).
 # Skipped (exit code 77) when the build has no libtorch (no torch_unfold peer).
@@ -33,9 +34,10 @@ function(run_bench)
 endfunction()
 
 # Checks every row of the JSON file: keys op and gpairs_per_s present, the op among `ops`, and
-# the outcome: skipped for transposed rows, for torch_unfold's abs_diff_sum_adder gradient rows
-# and for every row of the peers in `skipping_peers`; measured otherwise.
-function(check_rows json ops skipping_peers)
+# the outcome: skipped for transposed rows, for torch_unfold's rows of the `op:direction` pairs
+# in `unfold_skips` and for every row of the peers in `skipping_peers`; measured otherwise.
+set(adder_gradients "abs_diff_sum_adder:bwd_d;abs_diff_sum_adder:bwd_w")
+function(check_rows json ops skipping_peers unfold_skips)
   file(READ ${json} text)
   string(JSON rows LENGTH "${text}")
   if(rows EQUAL 0)
@@ -54,8 +56,7 @@ function(check_rows json ops skipping_peers)
     endif()
     set(expected measured)
     if(direction STREQUAL "transposed" OR library IN_LIST skipping_peers OR
-       (library STREQUAL "torch_unfold" AND op STREQUAL "abs_diff_sum_adder" AND
-        NOT direction STREQUAL "fwd"))
+       (library STREQUAL "torch_unfold" AND "${op}:${direction}" IN_LIST unfold_skips))
       set(expected skipped)
     endif()
     if(NOT outcome STREQUAL expected)
@@ -80,7 +81,7 @@ if(probe MATCHES "torch_unfold unavailable")
 endif()
 run_bench(${problems} ${quick} --op abs_diff_sum,add_max --dir all --compare torch_unfold
           --json ${OUT}/pair.json)
-check_rows(${OUT}/pair.json "abs_diff_sum;add_max" "")
+check_rows(${OUT}/pair.json "abs_diff_sum;add_max" "" "")
 foreach(column " op " "Gpairs/s" "vs torch_unfold")
   if(NOT output MATCHES "${column}")
     message(FATAL_ERROR "the table has no '${column}' column")
@@ -100,18 +101,22 @@ list(LENGTH catalog catalog_size)
 if(catalog_size LESS 8)
   message(FATAL_ERROR "--op's error does not list the catalog: '${usage_error}'")
 endif()
-check_rows(${OUT}/all.json "${catalog}" "")
+check_rows(${OUT}/all.json "${catalog}" "" "${adder_gradients}")
 
 # 3. Pad values: max-plus dilation with -inf, min-plus erosion with inf.
 run_bench(${problems} ${quick} --op add_max --pad-value -inf --dir fwd,bwd_d,bwd_w
           --compare torch_unfold --json ${OUT}/dilation.json)
-check_rows(${OUT}/dilation.json "add_max" "")
+check_rows(${OUT}/dilation.json "add_max" "" "")
 if(NOT output MATCHES "pad value -inf")
   message(FATAL_ERROR "the header does not name the pad value")
 endif()
 run_bench(${problems} ${quick} --op sub_min --pad-value inf --dir fwd,bwd_d,bwd_w
           --compare torch_unfold --json ${OUT}/erosion.json)
-check_rows(${OUT}/erosion.json "sub_min" "")
+check_rows(${OUT}/erosion.json "sub_min" "" "")
+run_bench(${problems} ${quick} --op all --pad-value -inf --dir fwd,bwd_d,bwd_w
+          --compare torch_unfold --json ${OUT}/all_minus_inf.json)
+check_rows(${OUT}/all_minus_inf.json "${catalog}" ""
+           "${adder_gradients};mul_max:bwd_w;mul_logsumexp:bwd_w")
 
 # 4. The convolution peers skip other ops and compute mul_sum as before.
 run_bench(${problems} ${quick} --op abs_diff_sum --dir fwd,bwd_d,bwd_w --compare torch,onednn
@@ -122,12 +127,12 @@ foreach(peer torch onednn)
     list(APPEND built_peers ${peer})
   endif()
 endforeach()
-check_rows(${OUT}/convolution_peers.json "abs_diff_sum" "${built_peers}")
+check_rows(${OUT}/convolution_peers.json "abs_diff_sum" "${built_peers}" "")
 if(built_peers AND NOT output MATCHES "computes only the plain convolution")
   message(FATAL_ERROR "the torch / onednn rows do not say why they are skipped")
 endif()
 run_bench(${problems} ${quick} --dir fwd,bwd_d,bwd_w --json ${OUT}/plain.json)
-check_rows(${OUT}/plain.json "mul_sum" "")
+check_rows(${OUT}/plain.json "mul_sum" "" "")
 foreach(absent "Gpairs/s" "torch_unfold" " op ")
   if(output MATCHES "${absent}")
     message(FATAL_ERROR "a run without --op shows '${absent}'")

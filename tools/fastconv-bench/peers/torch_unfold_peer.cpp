@@ -23,12 +23,16 @@
 //
 // Skipped (PeerUnsupported): the transposed direction (the plain convolution's adjoint; the torch
 // peer times it); abs_diff_sum_adder's gradients (AdderNet's surrogates, where autograd gives the
-// true gradient of -|x - w|); operations with parameters or their own epilogue; layers whose
-// broadcast temporary, 4 of which may be alive at once, does not fit into the available memory.
+// true gradient of -|x - w|); mul_max's and mul_logsumexp's weight gradients with an infinite
+// pad value on padded layers (autograd's 0 * inf = NaN where the catalog's term adds nothing);
+// operations with parameters or their own epilogue; layers whose broadcast temporary, 4 of which
+// may be alive at once, does not fit into the available memory.
 // The thread count is set with at::set_num_threads.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -51,6 +55,10 @@ struct Recipe {
   std::string_view op;
   CombineFn combine;
   bool autograd_is_its_gradient;  // false: the op's gradient is a surrogate autograd cannot give
+  // true: d/dw of the combine is x, and the reduce gives some terms weight 0 (max / min route to
+  // one term, logsumexp's softmax underflows): with an infinite pad value autograd's weight
+  // gradient is 0 * inf = NaN there, where the catalog's term adds nothing.
+  bool weight_gradient_nan_at_infinite_pad;
 };
 
 at::Tensor multiply(const at::Tensor& x, const at::Tensor& w) { return x * w; }
@@ -60,14 +68,14 @@ at::Tensor add(const at::Tensor& x, const at::Tensor& w) { return x + w; }
 at::Tensor subtract(const at::Tensor& x, const at::Tensor& w) { return x - w; }
 
 constexpr Recipe kRecipes[] = {
-    {"mul_sum", multiply, true},
-    {"abs_diff_sum", negative_abs_difference, true},
-    {"abs_diff_sum_adder", negative_abs_difference, false},
-    {"sq_diff_sum", squared_difference, true},
-    {"add_max", add, true},
-    {"sub_min", subtract, true},
-    {"mul_max", multiply, true},
-    {"mul_logsumexp", multiply, true},
+    {"mul_sum", multiply, true, false},
+    {"abs_diff_sum", negative_abs_difference, true, false},
+    {"abs_diff_sum_adder", negative_abs_difference, false, false},
+    {"sq_diff_sum", squared_difference, true, false},
+    {"add_max", add, true, false},
+    {"sub_min", subtract, true, false},
+    {"mul_max", multiply, true, true},
+    {"mul_logsumexp", multiply, true, true},
 };
 
 std::vector<std::int64_t> used(const Layer& layer, const fastconv::SpatialArray& values) {
@@ -258,6 +266,16 @@ class TorchUnfoldPeer final : public Peer {
                             "'s gradients are AdderNet's surrogates (dx = clamp(w - x, -1, 1), "
                             "dw = x - w); the recipe's autograd gives the true gradient of "
                             "-|x - w| (abs_diff_sum's)");
+    }
+    const std::vector<std::int64_t> padding = used(problem.layer, problem.layer.paddings);
+    const bool padded =
+        std::any_of(padding.begin(), padding.end(), [](std::int64_t size) { return size > 0; });
+    if (problem.direction == Direction::backward_weights && padded && std::isinf(op.pad_value()) &&
+        recipe->weight_gradient_nan_at_infinite_pad) {
+      throw PeerUnsupported("torch_unfold: with an infinite pad value, autograd's weight "
+                            "gradient of " + op_name + " is 0 * inf = NaN at the padded positions "
+                            "the reduce gives no weight, where the catalog's term adds nothing: "
+                            "no finite result to compare");
     }
     const double temporary_bytes = 4.0 * direct_pair_count(problem.layer);
     const double available = available_memory_bytes();
