@@ -2,8 +2,8 @@
 //
 // parse_command_line() accepts "--flag value" and "--flag=value"; a repeated flag keeps its last
 // value. It only parses and validates (suite, engine and operation names, number ranges); it
-// has no side effects. Anything invalid throws UsageError, whose message main() prints before exiting
-// with status 2.
+// has no side effects. Anything invalid throws UsageError, whose message main() prints before
+// exiting with status 2.
 #pragma once
 
 #include <cstdint>

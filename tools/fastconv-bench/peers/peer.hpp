@@ -51,7 +51,8 @@ struct PeerProblem {
   int threads = 1;
   fastconv::InnerOp op{};  // what is computed; the default is the plain convolution
   // The forward operand the gradient of an operation other than the convolution reads
-  // (forward_operand_role()): the forward's x for bwd_d, its w for bwd_w; null otherwise.
+  // (forward_operand_role()): the forward's x for bwd_d, its w for bwd_w; null otherwise (also
+  // for the plain convolution's gradients, which do not read them).
   const float* forward_src = nullptr;     // src_shape(layer), contiguous
   const float* forward_weight = nullptr;  // weight_shape(layer), contiguous
 };
@@ -82,7 +83,7 @@ class Peer {
 };
 
 struct KnownPeer {
-  std::string name;                              // "torch", "torch_unfold", "onednn"
+  std::string name;                              // "torch", "onednn", "torch_unfold"
   std::function<std::unique_ptr<Peer>()> make;  // empty when not built in
   std::string unavailable_reason;                // why `make` is empty
 };
