@@ -2,10 +2,12 @@
 // added for the fast engines; every malformed value is a UsageError naming the flag.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
+#include "fastconv/inner_op.hpp"
 
 namespace fastconv_bench {
 namespace {
@@ -104,6 +106,85 @@ TEST(BenchCli, HelpExplainsDirectionsProfileAndPlot) {
   for (const char* wanted : {"--dir LIST", "bwd_d", "bwd_w", "transposed", "FORWARD layer",
                              "--profile", "threading overhead", "--plot DIR", "matplotlib"}) {
     EXPECT_NE(help.find(wanted), std::string::npos) << wanted;
+  }
+}
+
+// --op: catalog names (from the library's catalog, not a copy), "all", duplicates dropped in the
+// given order; the default is the convolution alone, without the op columns.
+TEST(BenchCli, OpsTakeCatalogNamesOrAll) {
+  const Options defaults = parse({});
+  EXPECT_EQ(defaults.ops, (std::vector<std::string>{"mul_sum"}));
+  EXPECT_FALSE(defaults.ops_given);
+  EXPECT_FALSE(defaults.inner_ops_requested());
+  EXPECT_EQ(defaults.pad_value, 0.0);
+
+  const Options two = parse({"--op", "abs_diff_sum,add_max,abs_diff_sum"});
+  EXPECT_EQ(two.ops, (std::vector<std::string>{"abs_diff_sum", "add_max"}));
+  EXPECT_TRUE(two.ops_given);
+  EXPECT_TRUE(two.inner_ops_requested());
+  EXPECT_EQ(parse({"--op=mul_sum"}).ops, (std::vector<std::string>{"mul_sum"}));
+  EXPECT_TRUE(parse({"--op=mul_sum"}).inner_ops_requested());
+  EXPECT_EQ(parse({"--op", "all"}).ops, fastconv::InnerOp::catalog_names());
+  for (const std::string& name : fastconv::InnerOp::catalog_names()) {
+    EXPECT_EQ(parse({"--op", name.c_str()}).ops, (std::vector<std::string>{name}));
+  }
+}
+
+TEST(BenchCli, UnknownOpsAreUsageErrorsListingTheCatalog) {
+  for (const char* bad : {"adder", "abs_diff_sum,", ",add_max", "ALL", "mul_sum,max", ""}) {
+    const std::string message = usage_error({"--op", bad});
+    EXPECT_NE(message.find("--op expects a comma-separated list of the catalog's operations ("),
+              std::string::npos)
+        << bad << ": " << message;
+    for (const std::string& name : fastconv::InnerOp::catalog_names()) {
+      EXPECT_NE(message.find(name), std::string::npos) << name << " missing in: " << message;
+    }
+  }
+  EXPECT_NE(usage_error({"--op", "mul_sum,max"}).find("got 'max'"), std::string::npos);
+  EXPECT_NE(usage_error({"--op"}).find("--op expects a value"), std::string::npos);
+}
+
+TEST(BenchCli, PadValueTakesNumbersAndInfinities) {
+  EXPECT_EQ(parse({"--pad-value", "-inf"}).pad_value, -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(parse({"--pad-value=inf"}).pad_value, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(parse({"--pad-value", "+inf"}).pad_value, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(parse({"--pad-value", "-1.5"}).pad_value, -1.5);
+  EXPECT_EQ(parse({"--pad-value", "+2"}).pad_value, 2.0);
+  // A pad value alone makes mul_sum a custom operation: the op columns are shown.
+  EXPECT_TRUE(parse({"--pad-value", "0"}).inner_ops_requested());
+  for (const char* bad : {"nan", "-nan", "x", "1.5.2", "", "+-1", "1e", "--1"}) {
+    const std::string message = usage_error({"--pad-value", bad});
+    EXPECT_NE(message.find("--pad-value expects a number, inf or -inf"), std::string::npos)
+        << bad << ": " << message;
+  }
+}
+
+// torch_unfold is selectable with --compare and on by default only for runs with --op or
+// --pad-value: the plain convolution's runs keep their peers.
+TEST(BenchCli, TorchUnfoldPeer) {
+  EXPECT_EQ(*parse({"--compare", "torch_unfold,torch"}).compare,
+            (std::vector<std::string>{"torch_unfold", "torch"}));
+  EXPECT_NE(usage_error({"--compare", "unfold"}).find("none|torch|onednn|torch_unfold"),
+            std::string::npos);
+  const Options plain = parse({});
+  EXPECT_TRUE(peer_on_by_default("torch", plain));
+  EXPECT_TRUE(peer_on_by_default("onednn", plain));
+  EXPECT_FALSE(peer_on_by_default("torch_unfold", plain));
+  const Options ops = parse({"--op", "sub_min"});
+  EXPECT_TRUE(peer_on_by_default("torch", ops));
+  EXPECT_TRUE(peer_on_by_default("torch_unfold", ops));
+  EXPECT_TRUE(peer_on_by_default("torch_unfold", parse({"--pad-value", "-inf"})));
+}
+
+TEST(BenchCli, HelpExplainsOpsPadValueAndTheUnfoldRecipe) {
+  const std::string help = usage_text();
+  for (const char* wanted : {"--op LIST", "--pad-value V", "-inf", "Gpairs/s", "torch_unfold",
+                             "forward + backward", "autograd", "abs_diff_sum_adder",
+                             "transposed form", "torch and onednn compute"}) {
+    EXPECT_NE(help.find(wanted), std::string::npos) << wanted;
+  }
+  for (const std::string& name : fastconv::InnerOp::catalog_names()) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -214,7 +215,14 @@ std::vector<BenchResult> sample_rows() {
   skipped.outcome = Outcome::skipped;
   skipped.timing = {};
   skipped.message = "skipped: depthwise declines";
-  return {measured, mismatch, skipped};
+
+  BenchResult op = measured;  // a custom inner operation (--op add_max --pad-value -inf)
+  op.op = "add_max";
+  op.pad_value = -std::numeric_limits<double>::infinity();
+  op.gflop = 0.5;
+  op.gpairs = 0.25;
+  op.timing = {.median_ms = 10.0, .min_ms = 9.0, .max_ms = 11.0, .runs = 5, .samples_ms = {}};
+  return {measured, mismatch, skipped, op};
 }
 
 const std::vector<std::string> kPeers = {"torch", "onednn"};
@@ -245,7 +253,7 @@ TEST(BenchWriters, ColumnsIncludeEverythingIssue5Asks) {
         "peak_rss_increase_bytes", "machine_peak_gflops", "machine_bandwidth_gbs", "direction",
         "input_size", "profile_wall_ms", "profile_packing_ms", "profile_transforms_ms",
         "profile_microkernel_ms", "profile_epilogue_ms", "profile_other_ms",
-        "profile_threading_overhead_ms"}) {
+        "profile_threading_overhead_ms", "op", "pad_value", "gpairs", "gpairs_per_s"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
   }
 }
@@ -255,7 +263,7 @@ TEST(BenchWriters, JsonParsesWithEveryColumn) {
   write_json(out, sample_rows(), kPeers, sample_machine());
   std::vector<JsonObject> objects;
   ASSERT_NO_THROW(objects = JsonReader(out.str()).list_of_objects()) << out.str();
-  ASSERT_EQ(objects.size(), 3u);
+  ASSERT_EQ(objects.size(), 4u);
   const std::vector<std::string> names = column_names();
   for (const JsonObject& object : objects) {
     EXPECT_EQ(object.size(), names.size());
@@ -275,6 +283,16 @@ TEST(BenchWriters, JsonParsesWithEveryColumn) {
   EXPECT_DOUBLE_EQ(objects[0].at("profile_threading_overhead_ms").number, 0.5);
   EXPECT_DOUBLE_EQ(objects[0].at("profile_packing_ms").number, 0.0);
   EXPECT_EQ(objects[1].at("profile_microkernel_ms").kind, JsonScalar::Kind::null);  // not profiled
+  // The inner operation and its pair-operations: gpairs / median seconds, null when not measured.
+  EXPECT_EQ(objects[0].at("op").text, "mul_sum");  // a BenchResult's default
+  EXPECT_EQ(objects[0].at("pad_value").text, "0");
+  EXPECT_EQ(objects[3].at("op").text, "add_max");
+  EXPECT_EQ(objects[3].at("pad_value").text, "-inf");  // a string: JSON has no infinities
+  EXPECT_DOUBLE_EQ(objects[3].at("gpairs").number, 0.25);
+  EXPECT_DOUBLE_EQ(objects[3].at("gpairs_per_s").number, 25.0);  // 0.25 G / 10 ms
+  EXPECT_DOUBLE_EQ(objects[3].at("gflops").number, 50.0);
+  EXPECT_EQ(objects[1].at("gpairs_per_s").kind, JsonScalar::Kind::null);
+  EXPECT_EQ(objects[2].at("gpairs_per_s").kind, JsonScalar::Kind::null);
 }
 
 TEST(BenchWriters, CsvParsesWithEveryColumn) {
@@ -282,7 +300,7 @@ TEST(BenchWriters, CsvParsesWithEveryColumn) {
   write_csv(out, sample_rows(), kPeers, sample_machine());
   std::vector<std::vector<std::string>> rows;
   ASSERT_NO_THROW(rows = read_csv(out.str())) << out.str();
-  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(rows.size(), 5u);
   EXPECT_EQ(rows[0], column_names());
   for (const std::vector<std::string>& row : rows) EXPECT_EQ(row.size(), rows[0].size());
   auto field = [&](std::size_t row, const std::string& name) {
@@ -296,6 +314,10 @@ TEST(BenchWriters, CsvParsesWithEveryColumn) {
   EXPECT_EQ(field(2, "message"), sample_rows()[1].message);
   EXPECT_EQ(field(2, "ms_median"), "");
   EXPECT_EQ(field(3, "outcome"), "skipped");
+  EXPECT_EQ(field(4, "op"), "add_max");
+  EXPECT_EQ(field(4, "pad_value"), "-inf");
+  EXPECT_EQ(field(4, "gpairs_per_s"), "25");
+  EXPECT_EQ(field(3, "gpairs_per_s"), "");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -84,21 +85,35 @@ const char* outcome_name(Outcome outcome) {
 }
 
 // Buffers of the forward layer's src, weight and dst shapes: the direction's inputs random, its
-// output zeroed.
+// output zeroed; with `forward_operand_read` (the gradients of an operation other than the
+// convolution) one more random buffer for the forward operand they read.
 struct LayerBench::Operands {
-  Operands(const Layer& layer, Direction direction)
+  Operands(const Layer& layer, Direction direction, bool forward_operand_read)
       : src(make(layer, direction, Role::src, 1)),
         weight(make(layer, direction, Role::weight, 2)),
         dst(make(layer, direction, Role::dst, 3)),
+        forward_operand(forward_operand_read ? make_forward_operand(layer, direction)
+                                             : AlignedBuffer()),
         args(direction_args(layer, direction, src.data(), weight.data(), dst.data())),
-        written(fastconv_bench::output_role(direction)) {}
+        written(fastconv_bench::output_role(direction)) {
+    if (forward_operand_read) {
+      args = with_forward_operand(args, layer, direction, forward_operand.data());
+    }
+  }
 
-  std::size_t bytes() const { return src.bytes() + weight.bytes() + dst.bytes(); }
+  std::size_t bytes() const {
+    return src.bytes() + weight.bytes() + dst.bytes() + forward_operand.bytes();
+  }
   const float* data(Role role) const {
     const AlignedBuffer& buffer = role == Role::src ? src : role == Role::weight ? weight : dst;
     return static_cast<const float*>(buffer.data());
   }
   const float* input(Role role) const { return role == written ? nullptr : data(role); }
+  // The forward operand of `role` (forward_operand_role()), or null.
+  const float* forward(Role role, Direction direction) const {
+    if (forward_operand_role(direction) != role) return nullptr;
+    return static_cast<const float*>(forward_operand.data());
+  }
   std::size_t output_count() const {
     const AlignedBuffer& buffer = written == Role::src ? src : written == Role::weight ? weight : dst;
     return buffer.bytes() / sizeof(float);
@@ -107,6 +122,7 @@ struct LayerBench::Operands {
   AlignedBuffer src;
   AlignedBuffer weight;
   AlignedBuffer dst;
+  AlignedBuffer forward_operand;  // empty unless the direction's op gradient reads one
   fastconv::ConvArgs args;
   Role written;  // the direction's output
 
@@ -114,6 +130,10 @@ struct LayerBench::Operands {
   static AlignedBuffer make(const Layer& layer, Direction direction, Role role, std::uint32_t seed) {
     const std::int64_t count = element_count(role_shape(layer, role));
     return role == fastconv_bench::output_role(direction) ? zeroed_floats(count) : random_floats(count, seed);
+  }
+  static AlignedBuffer make_forward_operand(const Layer& layer, Direction direction) {
+    const std::optional<Role> role = forward_operand_role(direction);
+    return role ? random_floats(element_count(role_shape(layer, *role)), 4) : AlignedBuffer();
   }
 };
 
@@ -126,8 +146,9 @@ struct LayerBench::Contestant {
   std::unique_ptr<PeerLayer> peer_layer;
 };
 
-LayerBench::LayerBench(const Layer& layer, std::string problem, Direction direction)
-    : layer_(layer), problem_(std::move(problem)), direction_(direction) {}
+LayerBench::LayerBench(const Layer& layer, std::string problem, Direction direction,
+                       fastconv::InnerOp op)
+    : layer_(layer), problem_(std::move(problem)), direction_(direction), op_(std::move(op)) {}
 
 LayerBench::~LayerBench() = default;
 
@@ -136,12 +157,15 @@ BenchResult LayerBench::new_result() const {
   result.layer = std::string(layer_.name);
   result.problem = problem_;
   result.direction = direction_name(direction_);
+  result.op = op_.table().name;
+  result.pad_value = op_.pad_value();
   result.input_elements = 1;
   for (int axis = 0; axis < layer_.spatial_dims; ++axis) {
     result.input_size = std::max(result.input_size, layer_.input[axis]);
     result.input_elements *= layer_.input[axis];
   }
   result.gflop = direct_flop_count(layer_) * 1e-9;
+  result.gpairs = direct_pair_count(layer_) * 1e-9;
   result.tensor_bytes = operands_ ? operands_->bytes() : 0;
   return result;
 }
@@ -166,7 +190,12 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   if (!operands_) {
     BenchResult invalid = new_result();
     invalid.library = "fastconv";
-    guarded(invalid, [&] { operands_ = std::make_unique<Operands>(layer_, direction_); });
+    // The plain convolution's gradients do not read the forward operands: none allocated.
+    const bool forward_operand_read =
+        !op_.is_convolution() && forward_operand_role(direction_).has_value();
+    guarded(invalid, [&] {
+      operands_ = std::make_unique<Operands>(layer_, direction_, forward_operand_read);
+    });
     if (!operands_) return {invalid};  // e.g. an invalid layer: one failed row
   }
 
@@ -283,9 +312,21 @@ void LayerBench::prepare_engine(fastconv::Engine engine, const BenchConfig& conf
   const PeakMemoryProbe probe;
   Contestant contestant;
   contestant.row = row;
-  contestant.plan = std::make_unique<fastconv::ConvPlan>(
-      conv_kind(direction_), direction_args(layer_, direction_, nullptr, nullptr, nullptr),
-      conv_params(layer_, direction_), engine);
+  try {
+    // The plan takes the operands' shapes (their data pointers are ignored at creation).
+    contestant.plan = std::make_unique<fastconv::ConvPlan>(
+        conv_kind(direction_), operands_->args, conv_params(layer_, direction_), engine, op_);
+  } catch (const fastconv::Error& error) {
+    // An operation other than the convolution has no transposed form: the plan's refusal
+    // (invalid_argument) is the reason of a skipped row, not a failure.
+    if (direction_ != Direction::transposed || op_.is_convolution() ||
+        error.kind() != fastconv::ErrorKind::invalid_argument) {
+      throw;
+    }
+    result.outcome = Outcome::skipped;
+    result.message = std::string("skipped: ") + error.what();
+    return;
+  }
   const fastconv::ConvPlan& plan = *contestant.plan;
   result.engine_label = engine_label(engine, plan.engine());
   result.workspace_bytes = plan.workspace_bytes();
@@ -334,7 +375,10 @@ void LayerBench::prepare_peer(const Peer& peer, const BenchConfig& config,
                                .src = operands_->input(Role::src),
                                .weight = operands_->input(Role::weight),
                                .dst = operands_->input(Role::dst),
-                               .threads = config.threads});
+                               .threads = config.threads,
+                               .op = op_,
+                               .forward_src = operands_->forward(Role::src, direction_),
+                               .forward_weight = operands_->forward(Role::weight, direction_)});
   } catch (const PeerUnsupported& unsupported) {
     result.outcome = Outcome::skipped;
     result.message = std::string("skipped: ") + unsupported.what();

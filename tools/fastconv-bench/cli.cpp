@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "fastconv/error.hpp"
+#include "fastconv/inner_op.hpp"
 #include "suites.hpp"
 
 namespace fastconv_bench {
@@ -118,6 +119,60 @@ std::vector<Direction> parse_directions(std::string_view text) {
   return directions;
 }
 
+// "mul_sum, abs_diff_sum, ...": the library's catalog.
+std::string catalog_list() {
+  std::string text;
+  for (const std::string& name : fastconv::InnerOp::catalog_names()) {
+    text += (text.empty() ? "" : ", ") + name;
+  }
+  return text;
+}
+
+// `text` broken at spaces into lines of at most `width` characters, each indented by `indent`
+// spaces and ending in a newline.
+std::string wrapped(const std::string& text, std::size_t indent, std::size_t width) {
+  std::string lines, line;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    if (!line.empty() && indent + line.size() + 1 + word.size() > width) {
+      lines += std::string(indent, ' ') + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return line.empty() ? lines : lines + std::string(indent, ' ') + line + "\n";
+}
+
+// Catalog operation names, comma-separated (in the given order), or "all" (the whole catalog).
+std::vector<std::string> parse_ops(std::string_view text) {
+  const std::vector<std::string> catalog = fastconv::InnerOp::catalog_names();
+  if (text == "all") return catalog;
+  std::vector<std::string> ops;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string name(text.substr(0, comma));
+    if (std::find(catalog.begin(), catalog.end(), name) == catalog.end()) {
+      throw UsageError("--op expects a comma-separated list of the catalog's operations (" +
+                       catalog_list() + ") or all, got '" + name + "'");
+    }
+    if (std::find(ops.begin(), ops.end(), name) == ops.end()) ops.push_back(name);
+    if (comma == text.npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return ops;
+}
+
+// A number, inf or -inf (a leading + allowed); not NaN.
+double parse_pad_value(std::string_view text) {
+  const std::string_view digits = text.starts_with('+') ? text.substr(1) : text;
+  const std::optional<double> value =
+      digits.starts_with('-') && text.starts_with('+') ? std::nullopt : parse_number<double>(digits);
+  if (!value || std::isnan(*value)) {
+    throw UsageError("--pad-value expects a number, inf or -inf, got '" + std::string(text) + "'");
+  }
+  return *value;
+}
+
 // "FROM:TO" or "FROM:TO:FACTOR" (sizes >= 1, FROM <= TO, FACTOR > 1).
 SweepSpec parse_sweep(std::string_view text) {
   const std::string what = "--sweep expects FROM:TO[:FACTOR] (e.g. 16:2048 or 16:2048:2), got '" +
@@ -192,6 +247,12 @@ Options parse_command_line(std::span<const char* const> arguments) {
       options.json_path = path_value("file name");
     } else if (flag == "--csv") {
       options.csv_path = path_value("file name");
+    } else if (flag == "--op") {
+      options.ops = parse_ops(value());
+      options.ops_given = true;
+    } else if (flag == "--pad-value") {
+      options.pad_value = parse_pad_value(value());
+      options.pad_value_given = true;
     } else if (flag == "--compare") {
       options.compare = parse_peers(value());
     } else if (flag == "--problem") {
@@ -228,6 +289,10 @@ Options parse_command_line(std::span<const char* const> arguments) {
   return options;
 }
 
+bool peer_on_by_default(std::string_view peer, const Options& options) {
+  return peer != "torch_unfold" || options.inner_ops_requested();
+}
+
 static std::string format_number(double value) {
   std::ostringstream out;
   out << value;
@@ -238,17 +303,19 @@ std::string usage_text() {
   std::string text =
       "usage: fastconv-bench [options]\n"
       "\n"
-      "Times fastconv's convolutions (--dir) on the layers of an embedded suite or given\n"
-      "problems, side by side with peer libraries (PyTorch through libtorch, oneDNN) on the\n"
+      "Times fastconv's convolutions (--dir), or custom convolutions with another inner\n"
+      "operation (--op), on the layers of an embedded suite or given problems, side by side\n"
+      "with peer libraries (PyTorch through libtorch, oneDNN, PyTorch's unfold recipe) on the\n"
       "same float32 NCHW buffers, each peer's result checked against fastconv's before it\n"
       "is timed. At start it measures the FMA peak of the ISA in use and the memory\n"
-      "bandwidth. Per layer, direction and engine or peer it prints: median / min / max ms,\n"
-      "GFLOP/s, % of peak (%peak: the start-up peak; %rpk: median per round against an FMA\n"
-      "burst timed in the same round), % of the bandwidth roofline (memory-bound layers),\n"
-      "peer median / fastconv median, workspace, and the measured peak resident memory the\n"
-      "layer needed. Timing: one warm-up run each, then rounds running every contestant and\n"
-      "the FMA burst once in turn, until 5 rounds and --min-time seconds per contestant (at\n"
-      "most 50 rounds); medians reported.\n"
+      "bandwidth. Per layer, direction, operation and engine or peer it prints: median / min /\n"
+      "max ms, GFLOP/s, % of peak (%peak: the start-up peak; %rpk: median per round against\n"
+      "an FMA burst timed in the same round), % of the bandwidth roofline (memory-bound\n"
+      "layers), peer median / fastconv median, workspace, and the measured peak resident\n"
+      "memory the layer needed; with --op also the operation and Gpairs/s. Timing: one\n"
+      "warm-up run each, then rounds running every contestant and the FMA burst once in turn,\n"
+      "until 5 rounds and --min-time seconds per contestant (at most 50 rounds); medians\n"
+      "reported.\n"
       "\n"
       "options:\n"
       "  --suite NAME               ";
@@ -270,8 +337,34 @@ std::string usage_text() {
       "  --engine LIST              engines, comma-separated (or all) of\n"
       "                             " + engine_choices() + "\n"
       "                             (default: im2col,reference)\n"
-      "  --compare LIST             peers: comma-separated torch,onednn or none\n"
-      "                             (default: every peer this build contains)\n"
+      "  --op LIST                  inner operations, comma-separated (or all) of the catalog\n"
+      "                             (fastconv/inner_op.hpp):\n" +
+      wrapped(catalog_list(), 29, 88) +
+      "                             (default: mul_sum, the convolution). Each layer, direction\n"
+      "                             and op gets its own rows; engines and peers that cannot\n"
+      "                             compute an op skip it with their reason (ops other than\n"
+      "                             mul_sum have no transposed form; torch and onednn compute\n"
+      "                             only the convolution). Their gradients (bwd_d, bwd_w) also\n"
+      "                             read the forward's x or w: random buffers of their own.\n"
+      "                             Adds the columns op and Gpairs/s: billions of pair-ops\n"
+      "                             (one combine + reduce) per second, the same count\n"
+      "                             N*K*out*(C/groups)*kernel for every op (GFLOP/s / 2)\n"
+      "  --pad-value V              what padded input positions read as for the ops (default\n"
+      "                             0; inf and -inf accepted). Max-plus dilation (add_max)\n"
+      "                             usually pads with -inf, min-plus erosion (sub_min) with\n"
+      "                             inf. mul_sum with a non-zero pad value is a custom op\n"
+      "  --compare LIST             peers: comma-separated torch,onednn,torch_unfold or none\n"
+      "                             (default: every peer this build contains; torch_unfold\n"
+      "                             only with --op or --pad-value). torch_unfold is the unfold\n"
+      "                             recipe PyTorch users write for custom ops: pad, sliding\n"
+      "                             windows (Tensor::unfold), broadcast combine with the\n"
+      "                             weights, reduce over the window; its bwd_d / bwd_w rows use\n"
+      "                             autograd and are timed as forward + backward, since a user\n"
+      "                             of the recipe cannot skip the forward. Skipped: the\n"
+      "                             gradient rows of abs_diff_sum_adder (autograd gives the true\n"
+      "                             gradient, not AdderNet's surrogate), and with an infinite pad\n"
+      "                             value the bwd_w rows of mul_max and mul_logsumexp\n"
+      "                             (autograd's 0 * inf = NaN where the op's term adds nothing)\n"
       "  --reference-max-gflop G    skip the reference engine on layers above G GFLOP\n"
       "                             (default: " + format_number(kDefaultReferenceMaxGflop) +
       "; 'inf' never skips)\n"

@@ -1,9 +1,9 @@
 // cli.hpp — fastconv-bench's command line.
 //
 // parse_command_line() accepts "--flag value" and "--flag=value"; a repeated flag keeps its last
-// value. It only parses and validates (suite and engine names, number ranges); it has no side
-// effects. Anything invalid throws UsageError, whose message main() prints before exiting
-// with status 2.
+// value. It only parses and validates (suite, engine and operation names, number ranges); it
+// has no side effects. Anything invalid throws UsageError, whose message main() prints before
+// exiting with status 2.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,7 @@
 namespace fastconv_bench {
 
 // The peers --compare accepts (peers/peer_registry.cpp says which ones are built in).
-inline constexpr std::string_view kPeerNames[] = {"torch", "onednn"};
+inline constexpr std::string_view kPeerNames[] = {"torch", "onednn", "torch_unfold"};
 
 // The reference engine (about 0.2 GFLOP/s) is skipped above this many GFLOP by default.
 inline constexpr double kDefaultReferenceMaxGflop = 0.3;
@@ -46,12 +46,27 @@ struct Options {
   std::optional<int> threads;  // unset: the library's default
   std::string json_path;       // empty: no JSON output
   std::string csv_path;        // empty: no CSV output
-  std::optional<std::vector<std::string>> compare;  // unset: every peer built in; {}: none
+  // --op: inner operations, names from fastconv::InnerOp::catalog_names(), in the given order.
+  std::vector<std::string> ops{"mul_sum"};
+  bool ops_given = false;
+  double pad_value = 0.0;  // --pad-value: what the operations' padded positions read as
+  bool pad_value_given = false;
+  // unset: the peers on by default (peer_on_by_default) that are built in; {}: none
+  std::optional<std::vector<std::string>> compare;
   double min_time_seconds = 0.3;
   bool packed_weights = false;
   bool scaling = false;  // --scaling: fastconv also at 1 thread, in the same rounds
   double reference_max_gflop = kDefaultReferenceMaxGflop;
+
+  // --op or --pad-value given: the table gets the op and Gpairs/s columns. Without either, the
+  // run (peers, table) is the plain convolution's as before inner operations existed.
+  bool inner_ops_requested() const { return ops_given || pad_value_given; }
 };
+
+// Whether a peer runs when --compare is not given (and it is built in): torch and onednn always;
+// torch_unfold (the unfold recipe) only when inner_ops_requested(), since on the plain
+// convolution's suites its broadcast temporaries take gigabytes.
+bool peer_on_by_default(std::string_view peer, const Options& options);
 
 class UsageError : public std::runtime_error {
  public:

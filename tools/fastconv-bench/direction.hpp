@@ -11,6 +11,10 @@
 //               transposed layout (in = K, out/g = C/g); output_padding makes its output exactly
 //               the forward layer's input size.
 // Every direction does the forward layer's multiply-adds (ConvPlan::flop_count()).
+//
+// The gradients of an inner operation other than the convolution (fastconv/inner_op.hpp) also
+// read one more forward operand (forward_operand_role()): bwd_d the forward's src x, bwd_w the
+// forward's weight w. They have no transposed form.
 #pragma once
 
 #include <optional>
@@ -66,5 +70,17 @@ inline Role output_role(Direction direction) {
 
 // Whether the direction reads the weight (so --packed-weights applies).
 inline bool reads_weight(Direction direction) { return direction != Direction::backward_weights; }
+
+// The forward operand an inner operation's gradient reads besides the direction's two inputs
+// (fastconv/plan.hpp): the forward's src for bwd_d, its weight for bwd_w; none otherwise.
+inline std::optional<Role> forward_operand_role(Direction direction) {
+  switch (direction) {
+    case Direction::backward_data: return Role::src;
+    case Direction::backward_weights: return Role::weight;
+    case Direction::forward:
+    case Direction::transposed: return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 }  // namespace fastconv_bench

@@ -2,6 +2,7 @@
 #include "layer.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <span>
 
 #include "fastconv/plan.hpp"
@@ -82,6 +83,17 @@ fastconv::ConvArgs direction_args(const Layer& layer, Direction direction, void*
   return {};
 }
 
+fastconv::ConvArgs with_forward_operand(fastconv::ConvArgs args, const Layer& layer,
+                                        Direction direction, void* data) {
+  const std::optional<Role> role = forward_operand_role(direction);
+  if (!role) return args;
+  const fastconv::TensorView view =
+      fastconv::TensorView::contiguous(data, fastconv::DType::float32, role_shape(layer, *role));
+  if (*role == Role::src) args.src = view;
+  else args.weight = view;
+  return args;
+}
+
 std::int64_t reduction_length(const Layer& layer, Direction direction) {
   const std::int64_t kernel_volume = product(used_axes(layer, layer.kernel));
   switch (direction) {
@@ -124,12 +136,14 @@ std::vector<std::int64_t> dst_shape(const Layer& layer) {
   return shape;
 }
 
-double direct_flop_count(const Layer& layer) {
+double direct_pair_count(const Layer& layer) {
   const std::vector<std::int64_t> out = output_spatial(layer);
-  return 2.0 * double(layer.batch) * double(layer.out_channels) *
+  return double(layer.batch) * double(layer.out_channels) *
          double(layer.in_channels / layer.group_count) *
          double(product(used_axes(layer, layer.kernel))) * double(product(out));
 }
+
+double direct_flop_count(const Layer& layer) { return 2.0 * direct_pair_count(layer); }
 
 std::string problem_string(const Layer& layer) {
   const std::vector<std::int64_t> out = output_spatial(layer);

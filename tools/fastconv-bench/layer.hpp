@@ -98,6 +98,11 @@ std::vector<std::int64_t> role_shape(const Layer& layer, Role role);  // src / w
 // The direction's operands as ConvArgs over the three buffers (null data: shapes only).
 fastconv::ConvArgs direction_args(const Layer& layer, Direction direction, void* src,
                                   void* weight, void* dst);
+// `args` plus the forward operand an inner operation's gradient reads
+// (forward_operand_role(direction): src for bwd_d, weight for bwd_w) over `data`, a buffer of
+// that role's shape; `args` unchanged for fwd and transposed.
+fastconv::ConvArgs with_forward_operand(fastconv::ConvArgs args, const Layer& layer,
+                                        Direction direction, void* data);
 // Products summed per output element of `direction` (for the peers' result tolerance).
 std::int64_t reduction_length(const Layer& layer, Direction direction);
 std::vector<std::int64_t> src_shape(const Layer& layer);       // (N, C, in...)
@@ -105,8 +110,12 @@ std::vector<std::int64_t> weight_shape(const Layer& layer);    // (K, C / groups
 std::vector<std::int64_t> output_spatial(const Layer& layer);  // out... (throws fastconv::Error)
 std::vector<std::int64_t> dst_shape(const Layer& layer);       // (N, K, out...)
 
-// 2 * multiply-adds of the direct algorithm: 2 * N * K * (C / groups) * prod(kernel) * prod(out).
-// Computed independently of the library, to cross-check ConvPlan::flop_count().
+// Pair-operations of the direct algorithm (one combine + reduce each; for the convolution, its
+// multiply-adds): N * K * (C / groups) * prod(kernel) * prod(out), the same for every inner
+// operation and direction. Computed independently of the library.
+double direct_pair_count(const Layer& layer);
+// 2 * direct_pair_count(): the FLOP of the convolution's multiply-adds, to cross-check
+// ConvPlan::flop_count().
 double direct_flop_count(const Layer& layer);
 
 // oneDNN benchdnn-style description, e.g. "mb1ic256ih14oc256oh14kh3ph1" or

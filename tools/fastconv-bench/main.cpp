@@ -1,6 +1,7 @@
 // main.cpp — fastconv-bench: times fastconv's convolutions (--dir: forward, backward data,
-// backward weights, transposed) on an embedded suite of layers (see suites.cpp) or given
-// problems with one or more engines, side by side with the peers (PyTorch, oneDNN) built in,
+// backward weights, transposed; --op: custom inner operations) on an embedded suite of layers
+// (see suites.cpp) or given problems with one or more engines, side by side with the peers
+// (PyTorch, oneDNN, PyTorch's unfold recipe) built in,
 // printing the machine figures, an aligned table, optionally phase profiles (--profile), JSON /
 // CSV and PNG charts (--plot, plot.cpp). A progress bar goes to stderr when it is a terminal.
 // Run with --help for the flags.
@@ -30,6 +31,7 @@
 #include "plot.hpp"
 #include "progress.hpp"
 #include "problem_parser.hpp"
+#include "fastconv/inner_op.hpp"
 #include "fastconv/threading.hpp"
 #include "fastconv/version.hpp"
 #include "report.hpp"
@@ -55,6 +57,21 @@ std::string engine_list(const std::vector<fastconv::Engine>& engines) {
     text += fastconv::engine_name(engine);
   }
   return text;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+  return text;
+}
+
+// The operations to time: the catalog's, each with --pad-value.
+std::vector<fastconv::InnerOp> inner_ops(const Options& options) {
+  std::vector<fastconv::InnerOp> ops;
+  for (const std::string& name : options.ops) {
+    ops.push_back(fastconv::InnerOp::catalog(name).pad_value(options.pad_value));
+  }
+  return ops;
 }
 
 std::string direction_list(const std::vector<Direction>& directions) {
@@ -120,9 +137,9 @@ std::vector<std::unique_ptr<Peer>> select_peers(const Options& options) {
   std::vector<std::unique_ptr<Peer>> peers;
   std::string text;
   for (const KnownPeer& known : known_peers()) {
-    const bool asked = !options.compare || std::find(options.compare->begin(),
-                                                     options.compare->end(),
-                                                     known.name) != options.compare->end();
+    const bool asked = options.compare ? std::find(options.compare->begin(), options.compare->end(),
+                                                   known.name) != options.compare->end()
+                                       : peer_on_by_default(known.name, options);
     if (!asked) continue;
     if (!text.empty()) text += ", ";
     if (known.make) {
@@ -182,6 +199,7 @@ int run_benchmarks(const Options& options) {
   return_large_allocations_to_os();  // so that the memory probes see every large allocation
 
   const std::vector<ParsedProblem> given = given_problems(options);  // owns the layers' names
+  const std::vector<fastconv::InnerOp> ops = inner_ops(options);
   std::vector<Layer> layers;
   if (given.empty()) {
     layers = suite_layers(options.suite);
@@ -203,6 +221,9 @@ int run_benchmarks(const Options& options) {
                               : " | " + std::to_string(layers.size()) + " given problems")
             << " | dir " << direction_list(options.directions) << " | engines "
             << engine_list(options.engines) << (options.packed_weights ? " (packed weights)" : "")
+            << (options.inner_ops_requested() ? " | op " + joined(options.ops) + " pad value " +
+                                                    pad_value_text(options.pad_value)
+                                              : "")
             << " | min time " << options.min_time_seconds
             << " s\n";
   const std::vector<std::unique_ptr<Peer>> peers = select_peers(options);
@@ -231,45 +252,57 @@ int run_benchmarks(const Options& options) {
     quick.profile = false;
     quick.scaling = false;
     for (Direction direction : options.directions) {
-      LayerBench(warm_up, problem_string(warm_up), direction).run(options.engines, peer_pointers, quick);
+      for (const fastconv::InnerOp& op : ops) {
+        LayerBench(warm_up, problem_string(warm_up), direction, op)
+            .run(options.engines, peer_pointers, quick);
+      }
     }
   }
-  const ResultTable table(layer_width, problem_width, peer_names, options.scaling && threads > 1);
+  std::size_t op_width = 0;  // no op columns for the plain convolution's runs
+  if (options.inner_ops_requested()) {
+    for (const std::string& name : options.ops) op_width = std::max(op_width, name.size());
+  }
+  const ResultTable table(layer_width, problem_width, peer_names, options.scaling && threads > 1,
+                          op_width);
   table.print_header(std::cout);
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<BenchResult> all_results;
   Tally tally;
-  ProgressBar progress(std::cerr, layers.size() * options.directions.size());
+  ProgressBar progress(std::cerr, layers.size() * options.directions.size() * ops.size());
   for (std::size_t index = 0; index < layers.size(); ++index) {
     for (Direction direction : options.directions) {
-      progress.start(std::string(layers[index].name) + " " + direction_name(direction));
-      LayerBench bench(layers[index], problems[index], direction);
-      std::vector<BenchResult> results = bench.run(options.engines, peer_pointers, config);
-      progress.finish_item();
-      progress.clear();  // the rows go to the same terminal
-      for (const BenchResult& result : results) {
-        table.print_row(std::cout, result);
-        if (!result.warning.empty()) {
-          std::cerr << "warning: " << result.layer << " (" << result.engine << "): "
-                    << result.warning << '\n';
+      for (const fastconv::InnerOp& op : ops) {
+        progress.start(std::string(layers[index].name) + " " + direction_name(direction) +
+                       (options.inner_ops_requested() ? " " + std::string(op.table().name) : ""));
+        LayerBench bench(layers[index], problems[index], direction, op);
+        std::vector<BenchResult> results = bench.run(options.engines, peer_pointers, config);
+        progress.finish_item();
+        progress.clear();  // the rows go to the same terminal
+        for (const BenchResult& result : results) {
+          table.print_row(std::cout, result);
+          if (!result.warning.empty()) {
+            std::cerr << "warning: " << result.layer << " (" << result.engine << "): "
+                      << result.warning << '\n';
+          }
+          switch (result.outcome) {
+            case Outcome::measured: ++tally.measured; break;
+            case Outcome::skipped: ++tally.skipped; break;
+            case Outcome::failed: ++tally.failed; break;
+            case Outcome::mismatch: ++tally.mismatched; break;
+          }
         }
-        switch (result.outcome) {
-          case Outcome::measured: ++tally.measured; break;
-          case Outcome::skipped: ++tally.skipped; break;
-          case Outcome::failed: ++tally.failed; break;
-          case Outcome::mismatch: ++tally.mismatched; break;
+        for (const BenchResult& result : results) {
+          if (!result.profile.present) continue;
+          print_profile(std::cout,
+                        result.layer + " " + result.direction +
+                            (options.inner_ops_requested() ? " " + result.op : "") + " " +
+                            result.engine_label + " (" + result.problem + ")",
+                        result.profile);
         }
+        for (BenchResult& result : results) all_results.push_back(std::move(result));
+        std::cout.flush();
       }
-      for (const BenchResult& result : results) {
-        if (!result.profile.present) continue;
-        print_profile(std::cout,
-                      result.layer + " " + result.direction + " " + result.engine_label + " (" +
-                          result.problem + ")",
-                      result.profile);
-      }
-      for (BenchResult& result : results) all_results.push_back(std::move(result));
-      std::cout.flush();
     }
   }
   progress.clear();
@@ -277,6 +310,7 @@ int run_benchmarks(const Options& options) {
 
   std::cout << "summary: " << count_text(layers.size(), "layer") << " x "
             << count_text(options.directions.size(), "direction") << " x "
+            << (options.inner_ops_requested() ? count_text(ops.size(), "op") + " x " : "")
             << count_text(options.engines.size(), "engine") << " + "
             << count_text(peers.size(), "peer") << ": " << tally.measured << " measured, "
             << tally.skipped << " skipped, " << tally.failed << " failed, " << tally.mismatched

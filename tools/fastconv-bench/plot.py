@@ -5,7 +5,8 @@ Run by fastconv-bench with /usr/bin/python3 (matplotlib from Debian's python3-ma
   plot.py --check                      exit 0 if matplotlib imports, 3 otherwise
   plot.py --input results.json --output DIR --threads N [--sweep]
 Writes, printing nothing but errors:
-  DIR/speedup.png          peer median / fastconv median per layer (and direction) for every
+  DIR/speedup.png          peer median / fastconv median per layer (and direction, and inner
+                           operation when several were timed: --op) for every
                            measured fastconv engine, one panel per peer; when no peer ran, the
                            reference engine is the baseline. Log y axis when ratios span > 10x;
                            a line at 1.0 (above it fastconv is faster).
@@ -45,7 +46,13 @@ def contestant(row):
     """The series name of a row: the fastconv engine label or the peer."""
     if row["library"] == "fastconv":
         return "fastconv " + row["engine_label"]
-    return {"torch": "PyTorch", "onednn": "oneDNN"}.get(row["library"], row["library"])
+    return {"torch": "PyTorch", "onednn": "oneDNN", "torch_unfold": "PyTorch unfold recipe"}.get(
+        row["library"], row["library"])
+
+
+def op_of(row):
+    """The row's inner operation (rows written before --op existed: the convolution)."""
+    return row.get("op", "mul_sum")
 
 
 def sweep_base(layer):
@@ -74,9 +81,11 @@ def speedup_chart(pyplot, rows, threads, path):
     fast_rows = [r for r in rows if r["library"] == "fastconv" and measured(r)]
     directions = sorted({r["direction"] for r in fast_rows})
     one_direction = len(directions) == 1
+    one_op = len({op_of(r) for r in fast_rows}) <= 1
 
-    def key(row):  # the x-axis label: the layer, and its direction when several were timed
-        return row["layer"] if one_direction else row["layer"] + " " + row["direction"]
+    def key(row):  # the x-axis label: the layer, and its direction and op when several were timed
+        return (row["layer"] + ("" if one_direction else " " + row["direction"]) +
+                ("" if one_op else " " + op_of(row)))
 
     panels = []  # (baseline name, [(layer key, requested engine, engine label, ratio)])
     for peer in peers:
@@ -86,12 +95,12 @@ def speedup_chart(pyplot, rows, threads, path):
         if bars:
             panels.append((contestant({"library": peer}), bars))
     if not panels:  # no peer measured: the reference engine is the baseline
-        reference = {(r["layer"], r["direction"]): r["ms_median"]
+        reference = {(r["layer"], r["direction"], op_of(r)): r["ms_median"]
                      for r in fast_rows if r["engine"] == "reference"}
         bars = [(key(r), r["engine"], r["engine_label"],
-                 reference[(r["layer"], r["direction"])] / r["ms_median"])
+                 reference[(r["layer"], r["direction"], op_of(r))] / r["ms_median"])
                 for r in fast_rows
-                if r["engine"] != "reference" and (r["layer"], r["direction"]) in reference]
+                if r["engine"] != "reference" and (r["layer"], r["direction"], op_of(r)) in reference]
         panels.append(("fastconv's reference engine (no peer measured)", bars))
 
     most_layers = max(len({b[0] for b in bars}) for _, bars in panels)
@@ -137,7 +146,7 @@ def speedup_chart(pyplot, rows, threads, path):
 
 
 def sweep_series(rows, value):
-    """{(base layer, direction): {series: [(size, value)]}} for measured rows."""
+    """{(base layer, direction and op): {series: [(size, value)]}} for measured rows."""
     groups = {}
     for row in rows:
         if row["outcome"] != "measured":
@@ -145,7 +154,8 @@ def sweep_series(rows, value):
         y = value(row)
         if y is None or y <= 0:
             continue
-        key = (sweep_base(row["layer"]), row["direction"])
+        key = (sweep_base(row["layer"]),
+               row["direction"] + ("" if op_of(row) == "mul_sum" else " " + op_of(row)))
         groups.setdefault(key, {}).setdefault(contestant(row), []).append((row["input_size"], y))
     return groups
 

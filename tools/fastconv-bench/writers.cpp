@@ -46,7 +46,6 @@ std::string number_text(double value) {
   return std::string(text, result.ptr);
 }
 
-
 // A CSV field, quoted when it contains a separator, quote or line break.
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
@@ -70,6 +69,11 @@ struct ValueText {
 
 }  // namespace
 
+std::string pad_value_text(double value) {
+  if (std::isinf(value)) return value < 0 ? "-inf" : "inf";
+  return number_text(value);
+}
+
 std::vector<Column> result_columns(const BenchResult& result,
                                    std::span<const std::string> peer_names,
                                    const MachineFigures& machine) {
@@ -80,6 +84,8 @@ std::vector<Column> result_columns(const BenchResult& result,
       {"layer", result.layer},
       {"problem", result.problem},
       {"direction", result.direction},
+      {"op", result.op},
+      {"pad_value", pad_value_text(result.pad_value)},
       {"input_size", (long long)result.input_size},
       {"input_elements", (long long)result.input_elements},
       {"library", result.library},
@@ -89,11 +95,13 @@ std::vector<Column> result_columns(const BenchResult& result,
       {"outcome", std::string(outcome_name(result.outcome))},
       {"message", result.message},
       {"gflop", result.gflop},
+      {"gpairs", result.gpairs},
       {"ms_median", when_measured(result.timing.median_ms)},
       {"ms_min", when_measured(result.timing.min_ms)},
       {"ms_max", when_measured(result.timing.max_ms)},
       {"runs", (long long)result.timing.runs},
       {"gflops", when_measured(result.gflops())},
+      {"gpairs_per_s", when_measured(result.gpairs_per_s())},
       {"percent_of_peak", when_measured(result.roofline.percent_of_peak)},
       {"percent_of_round_peak", when_measured(result.roofline.percent_of_round_peak)},
       {"speedup_over_1_thread", when_measured(result.speedup_over_one_thread)},

@@ -1,8 +1,10 @@
 // writers.hpp — machine-readable output of every row: a JSON list and CSV, with the same columns.
 //
 // result_columns() is THE column list: name and value of every column for one row, so JSON and
-// CSV cannot drift apart. Columns: layer, problem, direction, input_size, input_elements, library, engine, engine_label, threads,
-// outcome, message, gflop, ms_median, ms_min, ms_max, runs, gflops, percent_of_peak,
+// CSV cannot drift apart. Columns: layer, problem, direction, op (the inner operation's catalog
+// name), pad_value (text: a number, inf or -inf), input_size, input_elements, library, engine,
+// engine_label, threads, outcome, message, gflop, gpairs (pair-operations / 1e9), ms_median,
+// ms_min, ms_max, runs, gflops, gpairs_per_s, percent_of_peak,
 // percent_of_round_peak, speedup_over_1_thread, memory_bound, percent_of_bandwidth_roofline, vs_<peer> (one per peer; peer median / this
 // median), workspace_bytes, tensor_bytes, peak_rss_bytes, peak_rss_increase_bytes,
 // peak_rss_exact, max_abs_error, profile_wall_ms, machine_isa, machine_peak_gflops,
@@ -27,6 +29,9 @@ struct Column {
   std::string name;
   std::variant<std::string, double, long long, bool> value;  // NaN double: not applicable
 };
+
+// A pad value as text, since JSON numbers have no infinities: "0", "-inf", "inf", "1.5".
+std::string pad_value_text(double value);
 
 std::vector<Column> result_columns(const BenchResult& result,
                                    std::span<const std::string> peer_names,

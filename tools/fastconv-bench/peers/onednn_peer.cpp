@@ -10,7 +10,8 @@
 // executes all of them — the reorders are what a user holding NCHW tensors pays on every call,
 // as PyTorch's CPU convolution does. Buffers and the scratchpad (user-managed) are allocated
 // once in prepare(); workspace_bytes() is their total. Debian's libdnnl uses OpenMP, so the
-// thread count is set with omp_set_num_threads().
+// thread count is set with omp_set_num_threads(). Only the plain convolution: other inner
+// operations (--op) are skipped rows (convolution_only_reason).
 #include <omp.h>
 
 #include <numeric>
@@ -237,6 +238,7 @@ class OneDnnPeer final : public Peer {
  public:
   std::string name() const override { return "onednn"; }
   std::unique_ptr<PeerLayer> prepare(const PeerProblem& problem) const override {
+    if (!problem.op.is_convolution()) throw PeerUnsupported(convolution_only_reason(name(), problem.op));
     return std::make_unique<OneDnnLayer>(problem);
   }
 };

@@ -1,14 +1,19 @@
-// peer.hpp — another library's convolution, timed beside fastconv (PyTorch, oneDNN).
+// peer.hpp — another library's convolution, timed beside fastconv (PyTorch, oneDNN, PyTorch's
+// unfold recipe for custom inner operations).
 //
-// A Peer is a factory: prepare() sets one layer and direction (direction.hpp) up on the
-// caller's contiguous float32 buffers of the forward layer's src (N, C, in...), weight
-// (K, C/groups, k...) and dst (N, K, out...) shapes — the same memory fastconv reads; the buffer
-// the direction writes is null — with the peer's own thread count, and returns a PeerLayer.
+// A Peer is a factory: prepare() sets one layer, direction (direction.hpp) and inner operation
+// (fastconv/inner_op.hpp; the plain convolution unless --op says otherwise) up on the caller's
+// contiguous float32 buffers of the forward layer's src (N, C, in...), weight (K, C/groups, k...)
+// and dst (N, K, out...) shapes — the same memory fastconv reads; the buffer the direction
+// writes is null — with the peer's own thread count, and returns a PeerLayer. The gradients of
+// an operation other than the convolution also get the forward operand they read
+// (forward_src for bwd_d, forward_weight for bwd_w), as fastconv's plans do.
 // PeerLayer::run() is what is timed: one complete call as a user with NCHW tensors makes it
 // (allocations and layout reorders included). result() is the contiguous output of the last
 // run() (shape role_shape(layer, output_role(direction))), valid until the next run().
-// prepare() throws PeerUnsupported when the peer cannot express the problem (a skipped row) and
-// any other std::exception when it fails.
+// prepare() throws PeerUnsupported when the peer cannot express the problem (a skipped row: e.g.
+// an operation other than the convolution for the torch and onednn peers) and any other
+// std::exception when it fails.
 //
 // Peers are compiled only when their library is found (see CMakeLists.txt); known_peers() lists
 // every peer the tool knows, with a factory when built in and the reason when not.
@@ -17,10 +22,12 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fastconv/inner_op.hpp"
 #include "layer.hpp"
 
 namespace fastconv_bench {
@@ -42,7 +49,25 @@ struct PeerProblem {
   const float* weight = nullptr;  // weight_shape(layer), contiguous; null when it is the output
   const float* dst = nullptr;     // dst_shape(layer), contiguous; null when it is the output
   int threads = 1;
+  fastconv::InnerOp op{};  // what is computed; the default is the plain convolution
+  // The forward operand the gradient of an operation other than the convolution reads
+  // (forward_operand_role()): the forward's x for bwd_d, its w for bwd_w; null otherwise (also
+  // for the plain convolution's gradients, which do not read them).
+  const float* forward_src = nullptr;     // src_shape(layer), contiguous
+  const float* forward_weight = nullptr;  // weight_shape(layer), contiguous
 };
+
+// The reason of the PeerUnsupported thrown by a peer that computes only the plain convolution
+// (mul_sum, pad value 0), for any other `op`.
+inline std::string convolution_only_reason(const std::string& peer, const fastconv::InnerOp& op) {
+  std::ostringstream reason;
+  reason << peer << " computes only the plain convolution (mul_sum, pad value 0), not "
+         << op.table().name;
+  if (op.pad_value() != 0.0) reason << " with pad value " << op.pad_value();
+  if (op.epilogue_kind() != fastconv::EpilogueKind::bias) reason << " (" << op.description() << ")";
+  reason << "; --compare torch_unfold times the unfold recipe of any catalog op";
+  return reason.str();
+}
 
 // The peer has no way to run this problem (e.g. a direction it lacks): the row is skipped.
 class PeerUnsupported : public std::runtime_error {
@@ -58,15 +83,17 @@ class Peer {
 };
 
 struct KnownPeer {
-  std::string name;                              // "torch", "onednn"
+  std::string name;                              // "torch", "onednn", "torch_unfold"
   std::function<std::unique_ptr<Peer>()> make;  // empty when not built in
   std::string unavailable_reason;                // why `make` is empty
 };
 
 std::vector<KnownPeer> known_peers();  // defined in peers/peer_registry.cpp
 
-// Defined by peers/torch_peer.cpp and peers/onednn_peer.cpp when those are built.
+// Defined by peers/torch_peer.cpp, peers/torch_unfold_peer.cpp and peers/onednn_peer.cpp when
+// those are built.
 std::unique_ptr<Peer> make_torch_peer();
+std::unique_ptr<Peer> make_torch_unfold_peer();
 std::unique_ptr<Peer> make_onednn_peer();
 
 }  // namespace fastconv_bench

@@ -8,6 +8,8 @@
 // the tensor whose gradient it is not computing, for its shape: that one is allocated once in
 // prepare() (an autograd user has it anyway). Each run() allocates its output as PyTorch does
 // (that allocation is part of the timed call). The thread count is set with at::set_num_threads.
+// Only the plain convolution: other inner operations (--op) are skipped rows
+// (convolution_only_reason); their PyTorch baseline is the torch_unfold peer.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -98,6 +100,7 @@ class TorchPeer final : public Peer {
  public:
   std::string name() const override { return "torch"; }
   std::unique_ptr<PeerLayer> prepare(const PeerProblem& problem) const override {
+    if (!problem.op.is_convolution()) throw PeerUnsupported(convolution_only_reason(name(), problem.op));
     if (problem.layer.spatial_dims < 1 || problem.layer.spatial_dims > 3) {
       throw PeerUnsupported("torch peer: 1-D, 2-D or 3-D layers only");
     }
