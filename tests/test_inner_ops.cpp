@@ -535,6 +535,27 @@ TEST_P(EnginesOnOps, NaNInputsAndEmptyProblems) {
   }
 }
 
+// max / min route to the first extreme of the values as the operands' dtype holds them: float32
+// rounding ties x + w here (0.1f * (i + 1) - 0.5f - 0.1f * j) where double would not, and the
+// reference must route like the float32 engines.
+TEST(InnerOps, ExtremeRoutingFollowsTheDtypesRounding) {
+  std::vector<float> x(9), w(9), g(9, 1.0f);
+  for (int i = 0; i < 9; ++i) x[std::size_t(i)] = 0.1f * float(i + 1), w[std::size_t(i)] = -0.5f - 0.1f * float(i);
+  fc::InnerOp op = fc::InnerOp::catalog("add_max");
+  op.pad_value(-kInf);
+  std::vector<float> results[2];
+  const fc::Engine engines[2] = {fc::Engine::reference, fc::Engine::im2col};
+  for (int e = 0; e < 2; ++e) {
+    std::vector<float> dw(9);
+    const fc::ConvArgs args{.src = fc::make_view(x.data(), {1, 1, 3, 3}), .weight = fc::make_view(w.data(), {1, 1, 3, 3}),
+                            .diff_dst = fc::make_view(g.data(), {1, 1, 3, 3}),
+                            .diff_weight = fc::make_view(dw.data(), {1, 1, 3, 3})};
+    fc::ConvPlan(fc::ConvKind::backward_weights, args, fc::ConvParams(2).padding({1}), engines[e], op).run(args);
+    results[e] = dw;
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
 // Every engine but the reference (the oracle itself).
 std::vector<fc::Engine> engines_but_reference() {
   std::vector<fc::Engine> engines;

@@ -8,7 +8,8 @@
 //                   dL/db[k] = sum over (n, o) of dL/dout * epilogue_db(y, b),
 // with dL/dy = dL/dout * epilogue_dy(y, b) and s = 1 (sum), exp(z - y) (logsumexp), or 1 for the
 // first r = (c, t) in order with the extreme z and 0 for the others (max, min). Padded positions
-// take part with x = pad (their combine depends on w) but have no dL/dx.
+// take part with x = pad (their combine depends on w) but have no dL/dx. Sums are in double;
+// max and min compare the combined values rounded to the operands' dtype, as the engines do.
 #include "engines/reference/reference_inner_op.hpp"
 
 #include <cmath>
@@ -60,7 +61,11 @@ void window_values(const Walker& walk, const InnerOp& op, const OpParams& params
       const double value = walk.input_of(o, t, i) ? double(src.at(n, c0 + c, i[0], i[1], i[2])) : op.pad_value();
       const double w = double(weight.at(k, c, walk.kd(t), walk.kh(t), walk.kw(t)));
       x[std::size_t(c * walk.taps + t)] = value;
-      z[std::size_t(c * walk.taps + t)] = op.table().combine(value, w, params.values.data());
+      const double combined = op.table().combine(value, w, params.values.data());
+      // max and min pick among the values rounded to T, as the engines compute them (float32
+      // rounding can tie or reorder close values, and the gradient goes to the first extreme).
+      const bool extreme = op.reduce() == Reduce::max || op.reduce() == Reduce::min;
+      z[std::size_t(c * walk.taps + t)] = extreme ? double(T(combined)) : combined;
     }
 }
 
