@@ -4,7 +4,10 @@
 //   1. depthwise      C/groups == 1: direct loops doing C/g * kernel-volume work per output
 //                     (im2col would run a GEMM with a reduction of only the kernel volume).
 //   2. few_channels   forward float32 with C/groups <= 4 (photos, grayscale), or thin groups
-//                     (C/groups, K/groups <= 16) on output rows at least kThinGroupMinRow wide:
+//                     (C/groups, K/groups <= 16; for the convolution only, not for inner
+//                     operations, whose channel tiles in implicit_gemm are faster there:
+//                     mb16ic16ih32oc16oh32kh3ph1 abs_diff_sum 25 against 22 Gpairs/s) on output
+//                     rows at least kThinGroupMinRow wide:
 //                     output pixels in vector lanes reach bandwidth where output-channel lanes
 //                     would idle. On narrower rows (ResNeXt's 14x14 and 7x7 stages) thin groups
 //                     go to implicit_gemm, measured faster there (fastconv-bench, resnext_g32_c512_14).
@@ -21,6 +24,11 @@
 //                     bounded per-thread windows, packed weights.
 //   6. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
 //   7. reference      never reached in practice (im2col takes every problem).
+// Inner operations other than the convolution (fastconv/inner_op.hpp), float32: depthwise and
+// few_channels (C/groups <= 4) take the forward at stride 1 along H and W with their direct
+// plane path (engines/direct_op; depthwise abs_diff_sum 9.8 against implicit_gemm's 2.1 and
+// im2col's 3.0 Gpairs/s, a 3-channel image 20.5 against 6.6 and 15.5); implicit_gemm every
+// other forward (its channel tiles); im2col every direction; float64: the reference.
 // FASTCONV_VERBOSE=1 prints each plan's choice and every engine's decline reason.
 #include <cstdint>
 #include <string>
@@ -43,11 +51,15 @@ namespace {
 constexpr std::int64_t kThinGroupMinRow = 16;
 
 // Why `auto` passes over an engine that takes the problem (empty: it does not).
-std::string auto_skip_reason(Engine candidate, const ConvGeometry& g) {
+std::string auto_skip_reason(Engine candidate, const ConvProblem& problem) {
+  const ConvGeometry& g = problem.geometry;
   if (candidate == Engine::few_channels && g.in_channels_per_group() > kFewChannelsMaxPerGroup &&
       g.out[2] < kThinGroupMinRow)
     return "thin groups on output rows of " + std::to_string(g.out[2]) + " < " +
            std::to_string(kThinGroupMinRow) + ": implicit_gemm is faster";
+  if (candidate == Engine::few_channels && !problem.convolution() &&
+      g.in_channels_per_group() > kFewChannelsMaxPerGroup)
+    return "thin groups with an inner operation: implicit_gemm's channel tiles are faster";
   if (candidate == Engine::winograd) {
     const std::int64_t reduction = g.in_channels * g.kernel[0] * g.kernel[1];
     if (active_isa() == Isa::scalar) return "measured on AVX-512 and AVX2 only";
@@ -97,7 +109,7 @@ Preparation choose_and_prepare(const ConvProblem& problem, std::string* why) {
         Engine::implicit_gemm, Engine::im2col, Engine::reference}) {
     Preparation preparation = engine_instance(candidate).prepare(problem);
     std::string reason = preparation.decline_reason;
-    if (reason.empty()) reason = auto_skip_reason(candidate, problem.geometry);
+    if (reason.empty()) reason = auto_skip_reason(candidate, problem);
     if (reason.empty()) {
       if (why) *why += std::string(engine_name(candidate)) + ": chosen";
       return preparation;
