@@ -213,6 +213,7 @@ Case decode_case(ByteReader& reader) {
   const bool bias = b & 4;
   c.run_twice = b & 8;
   c.misaligned_workspace = (b & 0x30) == 0x30;
+  const bool pointwise_shape = b & 0x40;  // kernel 1, stride 1, no padding on every axis
 
   Sizes s;
   b = reader.byte();
@@ -241,6 +242,11 @@ Case decode_case(ByteReader& reader) {
     c.params.pad_end[i] = (b >> 2) % 4;
     if (c.operation == Operation::transposed)
       c.params.output_paddings[i] = (b >> 4) % std::max(c.params.strides[i], c.params.dilations[i]);
+    if (pointwise_shape) {
+      s.kernel.back() = 1;
+      c.params.strides[i] = 1;
+      c.params.pad_begin[i] = c.params.pad_end[i] = c.params.output_paddings[i] = 0;
+    }
   }
   c.params.group_count = s.groups;
   if (!is_conv(c.operation)) {  // unfold / fold / windows: channels only, no groups

@@ -7,7 +7,8 @@
 //   threads         set_num_threads at plan creation, and (when bit 4 is set) a different count
 //                   at run time, 1..3 each
 //   run options     caller workspace of exactly workspace_bytes(); pack_weights then run without
-//                   the weight; bias; run the plan twice; a misaligned caller workspace
+//                   the weight; bias; run the plan twice; a misaligned caller workspace; a 1x1
+//                   kernel at stride 1 without padding (the pointwise engine's problems)
 //   batch, groups, channels per group (in, out)
 //   per spatial axis: input size, kernel size, stride + dilation, paddings + output_padding
 //   chaos           rarely: one parameter or extent replaced by a wild value (0, -1, 2^62,
