@@ -45,7 +45,7 @@ for isa in avx512 avx2 scalar; do
   if FASTCONV_MAX_ISA=$isa OMP_WAIT_POLICY=PASSIVE \
      FASTCONV_FUZZ_KNOWN=unbounded-workspace,igemm-setup-loop \
      "$sanitize_dir/tests/fuzz/fastconv_fuzz" "$sanitize_dir/fuzz-corpus" "$FASTCONV_ROOT/tests/fuzz/corpus" \
-       -max_total_time=25 -timeout=60 -rss_limit_mb=2048 -seed=17 -print_final_stats=1 \
+       -max_total_time=25 -timeout=60 -rss_limit_mb=2048 -max_len=96 -len_control=0 -seed=17 \
        -artifact_prefix="$sanitize_dir/fuzz-findings/" >"$log" 2>&1; then
     echo "-- FASTCONV_MAX_ISA=$isa: $(grep -E '^Done' "$log")" >&2
   else
