@@ -11,6 +11,7 @@ FASTCONV_JOBS="${FASTCONV_JOBS:-$(nproc)}"
 
 # The one list of system packages the build and tests need.
 FASTCONV_PACKAGES=(cmake make g++ libgomp1 libgtest-dev
+                   clang-14 libclang-rt-14-dev libomp-14-dev  # the ASan+UBSan build and libFuzzer
                    python3 python3-dev python3-venv python3-pip python3-setuptools pybind11-dev
                    python3-numpy python3-torch python3-pytest python3-hypothesis
                    python3-matplotlib  # fastconv-bench --plot

@@ -2,8 +2,9 @@
 # test.sh — the README's test command: installs what is missing, builds, and runs every test:
 #   1. C++ unit tests and the Python tests (pytest, against PyTorch), Release build;
 #   2. the C++ unit tests again at every lower ISA level (FASTCONV_MAX_ISA caps it);
-#   3. the C++ unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer, fastconv-bench
-#      (without its PyTorch / oneDNN peers) and its tests included;
+#   3. the C++ unit tests built with clang-14, AddressSanitizer + UndefinedBehaviorSanitizer,
+#      fastconv-bench (without its PyTorch / oneDNN peers) and its tests included; then the
+#      libFuzzer target (tests/fuzz) from the same build, 25 s at each ISA level;
 #   4. install + find_package(fastconv) from a separate consumer project (examples/);
 #   5. the pip package built offline into a fresh venv, imported and called.
 set -euo pipefail
@@ -20,11 +21,38 @@ for isa in avx2 scalar; do
   FASTCONV_MAX_ISA=$isa ctest_run --test-dir "$FASTCONV_BUILD_DIR" -E python_tests
 done
 
-echo "== sanitizer build (ASan + UBSan)" >&2
-configure_and_build "$FASTCONV_BUILD_DIR-sanitize" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DFASTCONV_SANITIZE=ON -DFASTCONV_BUILD_BENCH=ON -DFASTCONV_BENCH_PEERS=OFF -DFASTCONV_BUILD_PYTHON=OFF
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest_run --test-dir "$FASTCONV_BUILD_DIR-sanitize"
+echo "== sanitizer build (clang-14, ASan + UBSan, with the fuzz target)" >&2
+sanitize_dir="$FASTCONV_BUILD_DIR-sanitize"
+# A directory configured by an earlier version of this script with g++ is reconfigured from scratch.
+if [ -f "$sanitize_dir/CMakeCache.txt" ] &&
+   ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++-14$' "$sanitize_dir/CMakeCache.txt"; then
+  rm -rf "$sanitize_dir"
+fi
+configure_and_build "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DFASTCONV_SANITIZE=ON -DFASTCONV_FUZZ=ON -DFASTCONV_BUILD_BENCH=ON -DFASTCONV_BENCH_PEERS=OFF \
+  -DFASTCONV_BUILD_PYTHON=OFF
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest_run --test-dir "$sanitize_dir"
+
+# The fuzzer: a fixed time budget per ISA level (the cap is read once per process), new inputs
+# kept in the build directory between runs, the checked-in seeds read only. README: "Fuzzing".
+# Findings of open defects fixed on other branches are looked past (tests/fuzz/CMakeLists.txt).
+echo "== fuzzing under ASan + UBSan, 25 s per ISA level" >&2
+mkdir -p "$sanitize_dir/fuzz-corpus" "$sanitize_dir/fuzz-findings"
+for isa in avx512 avx2 scalar; do
+  log="$sanitize_dir/fuzz-$isa.log"
+  if FASTCONV_MAX_ISA=$isa OMP_WAIT_POLICY=PASSIVE \
+     "$sanitize_dir/tests/fuzz/fastconv_fuzz" "$sanitize_dir/fuzz-corpus" "$FASTCONV_ROOT/tests/fuzz/corpus" \
+       -max_total_time=25 -timeout=60 -rss_limit_mb=2048 -max_len=96 -len_control=0 -seed=17 \
+       -artifact_prefix="$sanitize_dir/fuzz-findings/" >"$log" 2>&1; then
+    echo "-- FASTCONV_MAX_ISA=$isa: $(grep -E '^Done' "$log")" >&2
+  else
+    tail -n 80 "$log" >&2
+    echo "fastconv: the fuzzer found a failure at FASTCONV_MAX_ISA=$isa (input in" \
+         "$sanitize_dir/fuzz-findings/, log $log; rerun it: $sanitize_dir/tests/fuzz/fastconv_fuzz FILE)" >&2
+    exit 1
+  fi
+done
 
 echo "== install and find_package(fastconv) from examples/" >&2
 cmake --install "$FASTCONV_BUILD_DIR" --prefix "$FASTCONV_BUILD_DIR/install" >/dev/null

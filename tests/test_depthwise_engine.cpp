@@ -79,7 +79,8 @@ class DepthwiseVsReference : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DepthwiseVsReference, SeededRandomProblems) {
   const auto [op, engine, mode] = GetParam();
-  run_seeds(op, [&](const Problem& problem) {
+  // (Explicit captures: clang 14 cannot capture structured bindings.)
+  run_seeds(op, [&, engine = engine, mode = mode](const Problem& problem) {
     return fctest::check_engine_against_reference(problem, engine, mode);
   });
 }

@@ -48,7 +48,8 @@ class EngineVsReference : public ::testing::TestWithParam<EngineCase> {};
 
 TEST_P(EngineVsReference, SeededRandomProblems) {
   const auto [op, engine, mode] = GetParam();
-  run_seeds(op, [&](const fctest::Problem& problem) {
+  // (Explicit captures: clang 14 cannot capture structured bindings.)
+  run_seeds(op, [&, engine = engine, mode = mode](const fctest::Problem& problem) {
     return fctest::check_engine_against_reference(problem, engine, mode);
   });
 }
@@ -75,7 +76,7 @@ TEST_P(LargeEngineVsReference, SeededRandomProblems) {
   const auto [op, engine, mode] = GetParam();
   run_seeds(
       op,
-      [&](const fctest::Problem& problem) {
+      [&, engine = engine, mode = mode](const fctest::Problem& problem) {
         return fctest::check_engine_against_reference(problem, engine, mode);
       },
       /*large=*/true);
@@ -141,7 +142,7 @@ class ReferenceVsNaive : public ::testing::TestWithParam<NaiveCase> {};
 
 TEST_P(ReferenceVsNaive, SeededRandomProblems) {
   const auto [op, mode] = GetParam();
-  run_seeds(op, [&](const fctest::Problem& problem) {
+  run_seeds(op, [&, mode = mode](const fctest::Problem& problem) {
     return fctest::check_reference_against_naive(problem, mode);
   });
 }

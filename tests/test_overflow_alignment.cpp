@@ -182,6 +182,63 @@ TEST(Overflow, WindowsStridesBeyond64Bits) {
                      {"windows", "src"}));
 }
 
+// ---- steps that are never taken ------------------------------------------------------------------
+
+// A stride along an axis with one output position, or a dilation along an axis with one tap, is
+// never stepped; engines used to compute with it (wrong results, a hang in implicit_gemm for
+// stride INT64_MAX). Every engine that takes the problem must give the reference's answer.
+TEST(HugeUnusedSteps, EveryEngineAgreesWithTheReference) {
+  // Per case: the kernel (H, W), which axis gets the huge step, and whether it is the stride
+  // (that axis then has one output position) or the dilation (that axis has one tap).
+  struct Case {
+    std::int64_t kernel_h, kernel_w;
+    int axis;
+    bool stride;
+  };
+  const Case cases[] = {{3, 3, 0, true}, {3, 3, 1, true}, {1, 3, 0, false}, {3, 1, 1, false}};
+  fctest::Rng rng(41);
+  Tensor src(f32, {1, 2, 10, 10});
+  src.fill_int(rng, -3, 3);
+  for (const Case& c : cases) {
+    for (const std::int64_t huge : {kMax, k2pow62, std::int64_t(1) << 40}) {
+      Tensor weight(f32, {3, 2, c.kernel_h, c.kernel_w});
+      weight.fill_int(rng, -3, 3);
+      auto params = fc::ConvParams(2).padding({c.kernel_h / 2, c.kernel_w / 2});
+      (c.stride ? params.strides : params.dilations)[std::size_t(c.axis)] = huge;
+      const Shape out_shape = fc::conv_output_shape(src.shape(), weight.shape(), params);
+      const std::string label = std::string(c.stride ? "stride[" : "dilation[") +
+                                std::to_string(c.axis) + "] = " + std::to_string(huge);
+      Tensor expected(f32, out_shape);
+      fc::conv_forward(src.view(), weight.view(), nullptr, expected.view(), params, fc::Engine::reference);
+      for (const fc::Engine engine : fc::kAllEngines) {
+        Tensor dst(f32, out_shape);
+        dst.fill_storage(fctest::kSentinel);
+        try {
+          fc::conv_forward(src.view(), weight.view(), nullptr, dst.view(), params, engine);
+        } catch (const fc::Error& error) {
+          EXPECT_EQ(error.kind(), ErrorKind::engine_declined) << fc::engine_name(engine) << ": " << error.what();
+          continue;
+        }
+        EXPECT_EQ(dst.to_dense(), expected.to_dense()) << fc::engine_name(engine) << ", " << label;
+      }
+      // The adjoints on the same geometry: backward_data and backward_weights.
+      Tensor diff_src_expected(f32, src.shape()), diff_src(f32, src.shape());
+      fc::conv_backward_data(expected.view(), weight.view(), diff_src_expected.view(), params,
+                             fc::Engine::reference);
+      Tensor diff_weight_expected(f32, weight.shape()), diff_weight(f32, weight.shape());
+      fc::conv_backward_weights(src.view(), expected.view(), diff_weight_expected.view(), nullptr,
+                                params, fc::Engine::reference);
+      for (const fc::Engine engine : fctest::kGeneralEngines) {
+        fc::conv_backward_data(expected.view(), weight.view(), diff_src.view(), params, engine);
+        EXPECT_EQ(diff_src.to_dense(), diff_src_expected.to_dense()) << fc::engine_name(engine) << ", " << label;
+        fc::conv_backward_weights(src.view(), expected.view(), diff_weight.view(), nullptr, params, engine);
+        EXPECT_EQ(diff_weight.to_dense(), diff_weight_expected.to_dense())
+            << fc::engine_name(engine) << ", " << label;
+      }
+    }
+  }
+}
+
 // ---- operand checks -----------------------------------------------------------------------------
 
 // A forward problem src (1,1,1,3) * weight (1,1,1,1) -> dst (1,1,1,3) with dst given `strides`.

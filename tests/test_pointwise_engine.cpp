@@ -101,14 +101,15 @@ class PointwiseVsReference : public ::testing::TestWithParam<Case> {};
 
 TEST_P(PointwiseVsReference, SeededRandomProblems) {
   const auto [op, mode] = GetParam();
-  run_seeds(op, false, [&](const fctest::Problem& problem) {
+  // (Explicit capture: clang 14 cannot capture structured bindings.)
+  run_seeds(op, false, [&, mode = mode](const fctest::Problem& problem) {
     return fctest::check_engine_against_reference(problem, fc::Engine::pointwise, mode);
   });
 }
 
 TEST_P(PointwiseVsReference, LargeSeededRandomProblems) {
   const auto [op, mode] = GetParam();
-  run_seeds(op, true, [&](const fctest::Problem& problem) {
+  run_seeds(op, true, [&, mode = mode](const fctest::Problem& problem) {
     return fctest::check_engine_against_reference(problem, fc::Engine::pointwise, mode);
   });
 }

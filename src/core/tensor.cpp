@@ -1,7 +1,6 @@
 // tensor.cpp — TensorView helpers.
 #include "fastconv/tensor.hpp"
 
-#include "core/checked_math.hpp"
 #include "core/format.hpp"
 #include "fastconv/error.hpp"
 
@@ -37,6 +36,17 @@ bool TensorView::is_contiguous() const {
   return true;
 }
 
+// The stride after an axis of `extent` (empty axes count as 1), or fastconv::Error (overflow).
+static std::int64_t next_stride(std::int64_t stride, std::int64_t extent, const char* factory,
+                                std::span<const std::int64_t> shape) {
+  std::int64_t result;
+  if (__builtin_mul_overflow(stride, extent > 0 ? extent : 1, &result)) {
+    throw Error(ErrorKind::overflow, std::string(factory) + ": the element count of shape " +
+                                         detail::list_string(shape) + " overflows 64-bit integers");
+  }
+  return result;
+}
+
 static void check_rank(std::span<const std::int64_t> shape, const char* what) {
   if (shape.size() > std::size_t(kMaxRank)) {
     throw Error(ErrorKind::invalid_argument, std::string(what) + ": rank " +
@@ -51,12 +61,11 @@ TensorView TensorView::contiguous(void* data, DType dtype, std::span<const std::
   view.data = data;
   view.dtype = dtype;
   view.rank = int(shape.size());
-  const std::string what = "TensorView::contiguous: shape " + detail::list_string(shape);
   std::int64_t stride = 1;
   for (int i = view.rank - 1; i >= 0; --i) {
     view.shape[i] = shape[i];
     view.strides[i] = stride;
-    stride = detail::checked_mul(stride, shape[i] > 0 ? shape[i] : 1, what);
+    stride = next_stride(stride, shape[i], "TensorView::contiguous", shape);
   }
   return view;
 }
@@ -74,16 +83,16 @@ TensorView TensorView::channels_last(void* data, DType dtype, std::span<const st
   view.rank = int(shape.size());
   for (int i = 0; i < view.rank; ++i) view.shape[i] = shape[i];
   // Memory order: N, spatial..., C.
-  const std::string what = "TensorView::channels_last: shape " + detail::list_string(shape);
+  const char* factory = "TensorView::channels_last";
   std::int64_t stride = 1;
   view.strides[1] = stride;
-  stride = detail::checked_mul(stride, shape[1] > 0 ? shape[1] : 1, what);
+  stride = next_stride(stride, shape[1], factory, shape);
   for (int i = view.rank - 1; i >= 2; --i) {
     view.strides[i] = stride;
-    stride = detail::checked_mul(stride, shape[i] > 0 ? shape[i] : 1, what);
+    stride = next_stride(stride, shape[i], factory, shape);
   }
   view.strides[0] = stride;
-  detail::checked_mul(stride, shape[0] > 0 ? shape[0] : 1, what);  // the element count fits too
+  next_stride(stride, shape[0], factory, shape);  // the element count fits too
   return view;
 }
 

@@ -98,6 +98,16 @@ void check_counts(const char* operation, const ConvGeometry& geometry) {
               8, what);
 }
 
+// A stride along an axis with one output position, or a dilation along an axis with one kernel
+// tap, is never stepped: it becomes 1 (the same problem), so that no huge irrelevant value
+// (stride = INT64_MAX for "one window") enters the engines' index arithmetic.
+void drop_unused_steps(ConvGeometry& geometry) {
+  for (int axis = 0; axis < kMaxSpatialDims; ++axis) {
+    if (geometry.out[axis] == 1) geometry.stride[axis] = 1;
+    if (geometry.kernel[axis] == 1) geometry.dilation[axis] = 1;
+  }
+}
+
 void fill_axes(ConvGeometry& geometry, const ConvParams& params) {
   // Leading unused axes keep their defaults (size 1, kernel 1, stride 1, no padding).
   const int offset = kMaxSpatialDims - params.spatial_dims;
@@ -192,6 +202,7 @@ ConvGeometry forward_geometry(const char* operation, std::span<const std::int64_
     geometry.kernel[offset + i] = weight[2 + i];
     geometry.out[offset + i] = (padded - extent) / params.strides[i] + 1;
   }
+  drop_unused_steps(geometry);
   check_counts(operation, geometry);
   return geometry;
 }
@@ -250,6 +261,7 @@ ConvGeometry transposed_geometry(const char* operation, std::span<const std::int
     geometry.out[offset + i] = src[2 + i];
     geometry.kernel[offset + i] = weight[2 + i];
   }
+  drop_unused_steps(geometry);
   check_counts(operation, geometry);
   return geometry;
 }

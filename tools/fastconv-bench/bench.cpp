@@ -217,7 +217,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   std::vector<std::function<void()>> runs;
   for (Contestant& contestant : contestants) {
     if (contestant.plan) {
-      runs.emplace_back([&contestant, this] {
+      runs.emplace_back([&contestant] {
         contestant.plan->run(contestant.args, contestant.workspace.data());
       });
     } else {

@@ -81,6 +81,7 @@ PixelBlocks pixel_blocks(const PixelAxes& axes) {
   for (int axis = 0; axis < 4; ++axis) {
     (axis < result.first ? result.blocks : result.pixels) *= axes.size[std::size_t(axis)];
   }
+  if (result.pixels == 0) result.blocks = 0;  // empty batch: no block (its operands may be null)
   return result;
 }
 
