@@ -23,7 +23,6 @@
 namespace fastconv::detail {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 std::vector<const custom::OpTable*> catalog_tables() {
   std::vector<const custom::OpTable*> tables;

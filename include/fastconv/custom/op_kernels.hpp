@@ -96,11 +96,16 @@ FASTCONV_VMATH_INLINE V reduce_step(V acc, V z) {
   }
 }
 
-// logsumexp's value from the window's max m and s = sum of exp(z - m'), m' = m where finite,
-// else 0 (so an all -Inf window gives s = 0 and y = -Inf, a +Inf value s = y = +Inf).
+// logsumexp in two passes: the window's max m, then s = sum of exp(z - m') with m' = m where
+// finite (else 0); y = m' + log(s) for a finite m, else m itself (an all -Inf window gives -Inf,
+// a +Inf or NaN value gives +Inf or NaN), so the second pass may assume z - m' <= 0.
 template <typename V>
 FASTCONV_VMATH_INLINE V finite_or_zero(V m) {
   return select<V>(vmath::abs(m) < splat<V>(infinity<V>()), m, splat<V>(0));
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V logsumexp_value(V m, V shift, V sum) {
+  return select<V>(vmath::abs(m) < splat<V>(infinity<V>()), shift + vmath::log(sum), m);
 }
 
 // ---- forward: a tile of P pixels x OCV vectors of output channels -------------------------------
@@ -136,7 +141,7 @@ FASTCONV_VMATH_INLINE void channel_pass(const ChannelTileArgs& a, const V* p, V 
           const V z = Op::combine(input, w[v], p);
           if constexpr (R == Reduce::logsumexp) {
             if (shift) {
-              acc[i][v] += vmath::exp(z - m[i][v]);
+              acc[i][v] += vmath::exp_nonpositive(z - m[i][v]);  // (z <= m when m is finite)
             } else {
               acc[i][v] = reduce_step<Reduce::max, V>(acc[i][v], z);
             }
@@ -159,13 +164,17 @@ void channel_tile(const ChannelTileArgs& a) {
   if constexpr (Op::reduce == Reduce::logsumexp) {
     // Pass 1: the max (in the tile), pass 2: sum of exp(z - max) with a finite shift.
     channel_pass<Op, V, P, OCV, Reduce::logsumexp>(a, params.get(), acc, nullptr);
+    V max[P][OCV];
     for (int i = 0; i < P; ++i)
-      for (int v = 0; v < OCV; ++v) store<V>(a.tile + i * OCB + v * L, finite_or_zero(acc[i][v]));
+      for (int v = 0; v < OCV; ++v) {
+        max[i][v] = acc[i][v];
+        store<V>(a.tile + i * OCB + v * L, finite_or_zero(acc[i][v]));
+      }
     channel_pass<Op, V, P, OCV, Reduce::logsumexp>(a, params.get(), acc, a.tile);
     for (int i = 0; i < P; ++i)
       for (int v = 0; v < OCV; ++v) {
         const V shift = load<V>(a.tile + i * OCB + v * L);
-        store<V>(a.tile + i * OCB + v * L, shift + vmath::log(acc[i][v]));
+        store<V>(a.tile + i * OCB + v * L, logsumexp_value(max[i][v], shift, acc[i][v]));
       }
   } else {
     channel_pass<Op, V, P, OCV, Op::reduce>(a, params.get(), acc, nullptr);
@@ -213,7 +222,8 @@ FASTCONV_VMATH_INLINE void cols_block(const ColsArgs& a, const V* p, std::int64_
       for (int v = 0; v < VV; ++v) {
         const V z = Op::combine(x[v], w, p);
         if constexpr (R == Reduce::logsumexp) {
-          acc[f][v] = shift ? acc[f][v] + vmath::exp(z - shift[f][v]) : reduce_step<Reduce::max, V>(acc[f][v], z);
+          acc[f][v] = shift ? acc[f][v] + vmath::exp_nonpositive(z - shift[f][v])
+                            : reduce_step<Reduce::max, V>(acc[f][v], z);
         } else {
           acc[f][v] = reduce_step<R, V>(acc[f][v], z);
         }
@@ -228,12 +238,12 @@ FASTCONV_VMATH_INLINE void cols_reduce_block(const ColsArgs& a, const V* p, std:
   V acc[F][VV];
   cols_block<Op, V, Op::reduce, F, VV>(a, p, k0, q, acc, nullptr);
   if constexpr (Op::reduce == Reduce::logsumexp) {
-    V shift[F][VV];
+    V shift[F][VV], max[F][VV];
     for (int f = 0; f < F; ++f)
-      for (int v = 0; v < VV; ++v) shift[f][v] = finite_or_zero(acc[f][v]);
+      for (int v = 0; v < VV; ++v) max[f][v] = acc[f][v], shift[f][v] = finite_or_zero(acc[f][v]);
     cols_block<Op, V, Op::reduce, F, VV>(a, p, k0, q, acc, shift);
     for (int f = 0; f < F; ++f)
-      for (int v = 0; v < VV; ++v) acc[f][v] = shift[f][v] + vmath::log(acc[f][v]);
+      for (int v = 0; v < VV; ++v) acc[f][v] = logsumexp_value(max[f][v], shift[f][v], acc[f][v]);
   }
   for (int f = 0; f < F; ++f)
     for (int v = 0; v < VV; ++v) store<V>(a.out + (k0 + f) * a.out_stride + q + v * L, acc[f][v]);

@@ -188,6 +188,32 @@ FASTCONV_VMATH_INLINE V exp(V x) {
   }
 }
 
+// exp for x <= 0 (or NaN, with any result), cheaper than exp: no overflow or NaN handling, and
+// x below -87 is taken as -87 (exp gives 1.6e-38 instead of less), as a sum of exponentials
+// whose largest term is exp(0) = 1 needs. float32 lanes; other types use exp.
+template <typename V>
+FASTCONV_VMATH_INLINE V exp_nonpositive(V x) {
+  using T = element_t<V>;
+  if constexpr (Scalar<V> || !std::is_same_v<T, float>) {
+    return exp(x);
+  } else {
+    using M = mask_t<V>;
+    const V clamped = max(x, splat<V>(-87.0f));
+    const V magic = splat<V>(12582912.0f);
+    const V rounded = (clamped * splat<V>(1.44269504088896341f) + magic) - magic;
+    const V r = (clamped - rounded * splat<V>(0.693359375f)) + rounded * splat<V>(2.12194440e-4f);
+    V p = splat<V>(1.9875691500e-4f);
+    p = p * r + splat<V>(1.3981999507e-3f);
+    p = p * r + splat<V>(8.3334519073e-3f);
+    p = p * r + splat<V>(4.1665795894e-2f);
+    p = p * r + splat<V>(1.6666665459e-1f);
+    p = p * r + splat<V>(5.0000001201e-1f);
+    p = p * r * r + r + splat<V>(1.0f);
+    const M scale_bits = (__builtin_convertvector(rounded, M) + 127) << 23;
+    return p * (V)scale_bits;
+  }
+}
+
 template <typename V>
 FASTCONV_VMATH_INLINE V log(V x) {
   return per_lane(x, [](auto value) { return std::log(value); });
