@@ -31,7 +31,7 @@ std::int64_t chunk_budget_bytes(const ConvProblem& problem) {
   }
   return problem.convolution() ? kChunkBudgetBytes : kOpChunkBudgetBytesPerThread * problem.max_threads;
 }
-// Output positions per chunk at least (a few GEMM column panels).
+// Output positions per chunk at least (a few GEMM column panels) unless columns are huge.
 constexpr std::int64_t kMinChunkPixels = 16;
 
 // The sizes of one problem's GEMMs and the workspace layout:
@@ -47,8 +47,12 @@ struct Setup {
         rows(g.in_channels_per_group() * g.kernel_volume()), pixels(g.out_pixels()) {
     const std::int64_t widest = std::max<std::int64_t>({rows, kg, 1});
     const std::int64_t fitting = budget_bytes / (widest * std::int64_t(sizeof(T)));
-    chunk = std::clamp<std::int64_t>(fitting / kMinChunkPixels * kMinChunkPixels, kMinChunkPixels,
-                                     std::max<std::int64_t>(pixels, 1));
+    // Columns so tall that kMinChunkPixels of them exceed the budget (C/g x kernel volume above
+    // 2^17 floats) get chunks as narrow as one column: the workspace stays within a few copies
+    // of the weights, whatever the image.
+    const std::int64_t wanted = fitting >= kMinChunkPixels ? fitting / kMinChunkPixels * kMinChunkPixels
+                                                           : std::max<std::int64_t>(fitting, 1);
+    chunk = std::min<std::int64_t>(wanted, std::max<std::int64_t>(pixels, 1));
     switch (direction) {
       case Direction::forward: gemm_bytes = gemm_workspace_bytes<T>(kg, chunk, rows); break;
       case Direction::backward_data: gemm_bytes = gemm_workspace_bytes<T>(rows, chunk, kg); break;
