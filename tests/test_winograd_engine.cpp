@@ -236,9 +236,11 @@ TEST(WinogradEngine, HugeFiniteOperandsStayFinite) {
     const char* name;
     double input_scale, weight_scale;
     bool every_window;
+    bool negative_middle_taps = false;  // the only non-zero weights: negative, in the middle column
   };
   for (const Case& c : {Case{"inputs 3e38", 3e38, 1e-6, true}, Case{"one huge input window", 3e38, 1e-6, false},
-                        Case{"weights 1e35", 1.0, 1e35, true}, Case{"inputs 1e17 weights 1e17", 1e17, 1e17, true}}) {
+                        Case{"weights 1e35", 1.0, 1e35, true}, Case{"inputs 1e17 weights 1e17", 1e17, 1e17, true},
+                        Case{"inputs 3e38, negative middle taps", 3e38, 1e-6, true, true}}) {
     fctest::Rng rng(5);
     fctest::Tensor src(fc::DType::float32, {1, 128, 14, 40}), weight(fc::DType::float32, {64, 128, 3, 3});
     fctest::Tensor expected(fc::DType::float32, {1, 64, 14, 40});
@@ -247,7 +249,10 @@ TEST(WinogradEngine, HugeFiniteOperandsStayFinite) {
       const bool big = c.every_window || (h < 2 && w < 8);
       src.set_linear(i, (w % 2 ? -1.0 : 1.0) * (big ? c.input_scale : 1.0) * (0.5 + 0.5 * rng.uniform_real(0, 1)));
     }
-    for (std::int64_t i = 0; i < weight.numel(); ++i) weight.set_linear(i, c.weight_scale * rng.uniform_real(-1, 1));
+    for (std::int64_t i = 0; i < weight.numel(); ++i)
+      weight.set_linear(i, !c.negative_middle_taps ? c.weight_scale * rng.uniform_real(-1, 1)
+                           : i % 3 == 1          ? -c.weight_scale * rng.uniform_real(0.5, 1)
+                                                 : 0.0);
     const fc::ConvArgs reference_args{.src = src.view(), .weight = weight.view(), .dst = expected.view()};
     fc::ConvPlan(fc::ConvKind::forward, reference_args, params, fc::Engine::reference).run(reference_args);
     // The bound of a float32 sum of L terms: 2 (L + 2) u sum |terms|, with sum |terms| from the

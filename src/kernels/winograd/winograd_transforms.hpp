@@ -200,7 +200,7 @@ void winograd_weights(const float* __restrict t, std::int64_t rows, std::int64_t
       const vec g0 = winograd_load<vec>(t0 + j), g1 = winograd_load<vec>(t1 + j), g2 = winograd_load<vec>(t2 + j);
       const vec outer = g0 + g2;
       check += outer + g1;
-      largest = winograd_max_abs(winograd_max_abs(largest, g0), winograd_max_abs(g1, g2));
+      largest = winograd_max_abs(winograd_max_abs(winograd_max_abs(largest, g0), g1), g2);
       winograd_store(to + j, g0);
       winograd_store(to + e_stride + j, (outer + g1) * half);
       winograd_store(to + 2 * e_stride + j, (outer - g1) * half);
