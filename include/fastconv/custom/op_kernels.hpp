@@ -89,10 +89,11 @@ template <Reduce R, typename V>
 FASTCONV_VMATH_INLINE V reduce_step(V acc, V z) {
   if constexpr (R == Reduce::sum) {
     return acc + z;
-  } else if constexpr (R == Reduce::min) {
-    return select<V>((z < acc) | (z != z), z, acc);
-  } else {  // max, and logsumexp's first pass
-    return select<V>((z > acc) | (z != z), z, acc);
+  } else {
+    // x86's max (min) returns its second operand when a lane is NaN, so max(z, acc) keeps a NaN
+    // already in acc; a NaN z is put in by the select (one compare per step, not two and an or).
+    const V extreme = R == Reduce::min ? vmath::min(z, acc) : vmath::max(z, acc);  // max also for logsumexp's first pass
+    return select<V>(z != z, z, extreme);
   }
 }
 

@@ -118,12 +118,37 @@ FASTCONV_VMATH_INLINE V abs(V v) {
 
 // max/min return b when a lane of a is NaN (as x86's max/min instructions do); use isnan-aware
 // code where NaN must win.
+// (Spelled with the instructions where the unit has them: the compiler may otherwise merge a ?:
+// max with a neighbouring select into compares and mask operations. The masked AVX-512 form:
+// GCC 12 warns of the plain one's undefined pass-through operand.)
 template <typename V>
 FASTCONV_VMATH_INLINE V max(V a, V b) {
+  if constexpr (Vector<V> && std::is_same_v<element_t<V>, float>) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) return (V)_mm512_mask_max_ps((__m512)a, __mmask16(0xFFFF), (__m512)a, (__m512)b);
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(V) == 32) return (V)_mm256_max_ps((__m256)a, (__m256)b);
+#endif
+#if defined(__SSE__)
+    if constexpr (sizeof(V) == 16) return (V)_mm_max_ps((__m128)a, (__m128)b);
+#endif
+  }
   return a > b ? a : b;  // one max instruction per vector
 }
 template <typename V>
 FASTCONV_VMATH_INLINE V min(V a, V b) {
+  if constexpr (Vector<V> && std::is_same_v<element_t<V>, float>) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) return (V)_mm512_mask_min_ps((__m512)a, __mmask16(0xFFFF), (__m512)a, (__m512)b);
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(V) == 32) return (V)_mm256_min_ps((__m256)a, (__m256)b);
+#endif
+#if defined(__SSE__)
+    if constexpr (sizeof(V) == 16) return (V)_mm_min_ps((__m128)a, (__m128)b);
+#endif
+  }
   return a < b ? a : b;
 }
 template <typename V>
