@@ -89,6 +89,8 @@ TEST(BenchCli, BadDirectionsProfileAndPlotAreUsageErrors) {
 }
 
 TEST(BenchCli, EnginesTakeAListOrAll) {
+  // Without --engine: the library's own pick, what a user's call runs.
+  EXPECT_EQ(parse({}).engines, (std::vector<fastconv::Engine>{fastconv::Engine::automatic}));
   EXPECT_EQ(parse({"--engine", "auto,im2col,auto"}).engines,
             (std::vector<fastconv::Engine>{fastconv::Engine::automatic, fastconv::Engine::im2col}));
   EXPECT_EQ(parse({"--engine=implicit_gemm"}).engines,

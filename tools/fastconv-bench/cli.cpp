@@ -336,7 +336,7 @@ std::string usage_text() {
       "                             layout (K, C/g, k..), and produces the forward input size\n"
       "  --engine LIST              engines, comma-separated (or all) of\n"
       "                             " + engine_choices() + "\n"
-      "                             (default: im2col,reference)\n"
+      "                             (default: auto, the engine the library picks)\n"
       "  --op LIST                  inner operations, comma-separated (or all) of the catalog\n"
       "                             (fastconv/inner_op.hpp):\n" +
       wrapped(catalog_list(), 29, 88) +

@@ -39,7 +39,7 @@ struct Options {
   std::optional<SweepSpec> sweep;     // applied to the --problem / --problem-file problems
   bool list_suites = false;
   bool help = false;
-  std::vector<fastconv::Engine> engines{fastconv::Engine::im2col, fastconv::Engine::reference};
+  std::vector<fastconv::Engine> engines{fastconv::Engine::automatic};  // what a user gets
   std::vector<Direction> directions{Direction::forward};  // --dir
   bool profile = false;                                   // --profile
   std::string plot_dir;                                   // --plot; empty: no charts
