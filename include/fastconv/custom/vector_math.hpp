@@ -234,6 +234,10 @@ FASTCONV_VMATH_INLINE V exp_nonpositive(V x) {
     p = p * r + splat<V>(1.6666665459e-1f);
     p = p * r + splat<V>(5.0000001201e-1f);
     p = p * r * r + r + splat<V>(1.0f);
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64)  // p * 2^rounded in one instruction
+      return (V)_mm512_mask_scalef_ps((__m512)p, __mmask16(0xFFFF), (__m512)p, (__m512)rounded);
+#endif
     const M scale_bits = (__builtin_convertvector(rounded, M) + 127) << 23;
     return p * (V)scale_bits;
   }
