@@ -117,39 +117,42 @@ FASTCONV_VMATH_INLINE V abs(V v) {
 }
 
 // max/min return b when a lane of a is NaN (as x86's max/min instructions do); use isnan-aware
-// code where NaN must win.
-// (Spelled with the instructions where the unit has them: the compiler may otherwise merge a ?:
-// max with a neighbouring select into compares and mask operations. The masked AVX-512 form:
-// GCC 12 warns of the plain one's undefined pass-through operand.)
-template <typename V>
-FASTCONV_VMATH_INLINE V max(V a, V b) {
+// code where NaN must win. (Spelled with the instructions where the unit has them: the compiler
+// may otherwise merge a ?: max with a neighbouring select into compares and mask operations. The
+// masked AVX-512 form: GCC 12 warns of the plain one's undefined pass-through operand.)
+template <bool kMax, typename V>
+FASTCONV_VMATH_INLINE V max_or_min(V a, V b) {
   if constexpr (Vector<V> && std::is_same_v<element_t<V>, float>) {
 #if defined(__AVX512F__)
-    if constexpr (sizeof(V) == 64) return (V)_mm512_mask_max_ps((__m512)a, __mmask16(0xFFFF), (__m512)a, (__m512)b);
+    if constexpr (sizeof(V) == 64) {
+      const __m512 x = (__m512)a, y = (__m512)b;
+      const __mmask16 all = 0xFFFF;
+      return (V)(kMax ? _mm512_mask_max_ps(x, all, x, y) : _mm512_mask_min_ps(x, all, x, y));
+    }
 #endif
 #if defined(__AVX__)
-    if constexpr (sizeof(V) == 32) return (V)_mm256_max_ps((__m256)a, (__m256)b);
+    if constexpr (sizeof(V) == 32) {
+      const __m256 x = (__m256)a, y = (__m256)b;
+      return (V)(kMax ? _mm256_max_ps(x, y) : _mm256_min_ps(x, y));
+    }
 #endif
 #if defined(__SSE__)
-    if constexpr (sizeof(V) == 16) return (V)_mm_max_ps((__m128)a, (__m128)b);
+    if constexpr (sizeof(V) == 16) {
+      const __m128 x = (__m128)a, y = (__m128)b;
+      return (V)(kMax ? _mm_max_ps(x, y) : _mm_min_ps(x, y));
+    }
 #endif
   }
-  return a > b ? a : b;  // one max instruction per vector
+  if constexpr (kMax) return a > b ? a : b;
+  else return a < b ? a : b;
+}
+template <typename V>
+FASTCONV_VMATH_INLINE V max(V a, V b) {
+  return max_or_min<true>(a, b);
 }
 template <typename V>
 FASTCONV_VMATH_INLINE V min(V a, V b) {
-  if constexpr (Vector<V> && std::is_same_v<element_t<V>, float>) {
-#if defined(__AVX512F__)
-    if constexpr (sizeof(V) == 64) return (V)_mm512_mask_min_ps((__m512)a, __mmask16(0xFFFF), (__m512)a, (__m512)b);
-#endif
-#if defined(__AVX__)
-    if constexpr (sizeof(V) == 32) return (V)_mm256_min_ps((__m256)a, (__m256)b);
-#endif
-#if defined(__SSE__)
-    if constexpr (sizeof(V) == 16) return (V)_mm_min_ps((__m128)a, (__m128)b);
-#endif
-  }
-  return a < b ? a : b;
+  return max_or_min<false>(a, b);
 }
 template <typename V>
 FASTCONV_VMATH_INLINE V clamp(V v, V lo, V hi) {
