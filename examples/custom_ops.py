@@ -53,9 +53,9 @@ model = torch.nn.Sequential(
     torch.nn.ReLU(),
     fastconv.nn.CustomConv2d(8, 8, 3, padding=1, combine="(x - w)**2",
                              epilogue="exp(-gamma * y) + b", params={"gamma": 0.01}),
-    torch.nn.AdaptiveAvgPool2d(1),
+    torch.nn.MaxPool2d(4),
     torch.nn.Flatten(),
-    torch.nn.Linear(8, 2),
+    torch.nn.Linear(8 * 3 * 3, 2),
 )
 print(model)
 optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
@@ -64,7 +64,7 @@ images = torch.rand(64, 1, 12, 12) * 0.1
 for i, label in enumerate(labels.tolist()):
     images[i, 0, 4:8, (1 if label == 0 else 7):(5 if label == 0 else 11)] += 1.0
 losses = []
-for step in range(30):
+for step in range(40):
     optimizer.zero_grad()
     loss = F.cross_entropy(model(images), labels)
     loss.backward()
