@@ -17,8 +17,9 @@ and compiled once with the system's compiler (fastconv._compile: cached on disk)
 Gradients (torch tensors that require grad): input, weight and bias, through the operation's
 derivatives, computed by sympy and compiled with it, or grad={"x": ..., "w": ...} surrogates
 (not with logsumexp, whose gradient weighs each term by the combine itself). max and min route
-the gradient to the first window position attaining the extreme. Derivatives of max, min,
-relu, clamp, abs and sign are taken as 0 at their kinks' far side (relu'(0) = 0, as torch).
+the gradient to the first window position attaining the extreme. At kinks: abs'(0) = 0,
+sign' = 0, and the step of max(a, b), min, relu and clamp is 0 where its argument is 0
+(relu'(0) = 0, as torch; fastconv._codegen's Heaviside).
 Double backward is not supported (a clear RuntimeError from torch's once_differentiable).
 """
 
@@ -138,13 +139,15 @@ class _Compiled:
         from . import _expr
         if grad is None:
             return None
-        if not isinstance(grad, dict) or set(grad) != {"x", "w"}:
+        if not isinstance(grad, dict) or not grad or set(grad) - {"x", "w"}:
             raise ValueError("grad must be a dict {'x': expression, 'w': expression}: the "
-                             f"derivatives of combine in x and w; got {grad!r}")
+                             f"derivatives of combine in x and w (either may be left out: "
+                             f"combine's own); got {grad!r}")
         if self.reduce == "logsumexp":
             raise ValueError("grad= surrogates are not supported with reduce='logsumexp' (its "
                              "gradient weighs each term by exp(combine - y))")
-        return tuple(_expr.parse(grad[v], f"grad[{v!r}]", param_names) for v in ("x", "w"))
+        return tuple(_expr.parse(grad[v], f"grad[{v!r}]", param_names) if v in grad
+                     else _expr.derivative(combine_expr, v) for v in ("x", "w"))
 
     def _catalog_op(self, combine_expr, derivatives):
         """The catalog operation equal to the combine (and to the surrogates, if any)."""

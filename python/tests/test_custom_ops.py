@@ -271,7 +271,8 @@ def test_custom_op_object_and_param_override():
     (dict(combine="x*w", params={"x": 1.0}), r"'x' is reserved"),
     (dict(combine="x*w", params={"2a": 1.0}), r"not a valid name"),
     (dict(combine="x*w", reduce="logsumexp", grad={"x": "w", "w": "x"}), r"not supported"),
-    (dict(combine="x*w", grad={"x": "w"}), r"grad must be a dict"),
+    (dict(combine="x*w", grad={"x": "w", "y": "1"}), r"grad must be a dict"),
+    (dict(combine="x*w", grad={"x": "w + "}), r"grad\['x'\]: unexpected end"),
     (dict(combine="add_max", reduce="min"), r"reduces with max"),
 ])
 def test_bad_expressions_and_arguments(kwargs, message):
@@ -311,3 +312,22 @@ def test_nn_custom_conv_module_state_dict_and_repr():
                        (fastconv.nn.CustomConv3d, (1, 3, 4, 4, 4))):
         module = cls(3, 2, 3, padding="same", combine="x + w", reduce="max", pad_value=-INF)
         assert module(torch.rand(shape)).shape == (1, 2) + shape[2:]
+
+
+def test_without_bias_b_reads_zero_and_partial_grad():
+    """A compiled epilogue reads b = 0 without a bias; grad= may give one derivative only (the
+    other is combine's own)."""
+    geometry = GEOMETRIES[0]
+    x, w, _ = _data(geometry, 8, with_bias=False)
+    op = next(o for o in OPS if o[0] == "scaled_sq_tanh")
+    out = _call(op, geometry, x, w, None)
+    np.testing.assert_allclose(out, _expected(op, geometry, x, w, None), rtol=1e-9, atol=1e-9)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    _, dims, _, _, stride, padding, dilation, groups = geometry
+    fastconv.custom_conv2d(xt, wt, None, stride, padding, dilation, groups, combine="x * w",
+                           grad={"x": "2 * w"}).sum().backward()
+    xr, wr = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    reference(xr, wr, None, stride, padding, dilation, groups, lambda x, w, p: x * w, "sum", None,
+              0.0, {}, (lambda x, w, p: 2 * w, lambda x, w, p: x)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), rtol=1e-9, atol=1e-9)
