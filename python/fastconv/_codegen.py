@@ -63,11 +63,9 @@ class _Printer:
         if isinstance(e, sympy.Heaviside):
             return f"vm::select<V>({self(e.args[0])} > k<V>(0.0), k<V>(1.0), k<V>(0.0))"
         if isinstance(e, sympy.cosh):
-            v = self(e.args[0])
-            return f"((vm::exp({v}) + vm::exp(-{v})) * k<V>(0.5))"
+            return f"cosh_({self(e.args[0])})"
         if isinstance(e, sympy.sinh):
-            v = self(e.args[0])
-            return f"((vm::exp({v}) - vm::exp(-{v})) * k<V>(0.5))"
+            return f"sinh_({self(e.args[0])})"
         if isinstance(e, sympy.Piecewise):
             # (value, condition) pairs; the last condition is True
             text = self(e.args[-1][0])
@@ -90,8 +88,10 @@ class _Printer:
             n = int(exponent)
             if n == 0:
                 return self.constant(1)
+            if n == 1:
+                return b
             if 0 < abs(n) <= 8:
-                product = "(" + " * ".join([b] * abs(n)) + ")"
+                product = f"ipow<{abs(n)}>({b})"
                 return product if n > 0 else f"(k<V>(1.0) / {product})"
         if exponent == sympy.Rational(1, 2):
             return f"vm::sqrt({b})"
@@ -100,10 +100,17 @@ class _Printer:
         return f"vm::exp({self(exponent)} * vm::log({b}))"
 
 
-def _function(name, arguments, body):
+def _function(printer, name, arguments, expression):
+    """One function of the struct; common subexpressions (sympy.cse) become named temporaries,
+    so that each vm::exp or division is written (and inlined into every kernel) once."""
+    temporaries, (reduced,) = sympy.cse(expression, symbols=sympy.numbered_symbols("t_"))
+    lines = []
+    for symbol, value in temporaries:
+        lines.append(f"    const V {symbol} = {printer(value)};\n")
+        printer.variables[symbol] = str(symbol)
     params = ", ".join(f"[[maybe_unused]] V {a}" for a in arguments)
     return (f"  template <class V> static V {name}({params}, [[maybe_unused]] const V* p) {{\n"
-            f"    return {body};\n  }}\n")
+            + "".join(lines) + f"    return {printer(reduced)};\n  }}\n")
 
 
 def op_source(spec, symbol):
@@ -116,20 +123,27 @@ def op_source(spec, symbol):
         parts.append(f"//   {key}: {spec.get(key)}\n")
     parts.append('#include "fastconv/custom.hpp"\n\nnamespace {\n\nnamespace vm = fastconv::vmath;\n\n'
                  "template <class V>\n[[gnu::always_inline]] inline V k(double value) {\n"
-                 "  return vm::splat<V>(vm::element_t<V>(value));\n}\n\n")
+                 "  return vm::splat<V>(vm::element_t<V>(value));\n}\n"
+                 "template <int N, class V>\n[[gnu::always_inline]] inline V ipow(V base) {\n"
+                 "  V result = base;\n  for (int i = 1; i < N; ++i) result = result * base;\n"
+                 "  return result;\n}\n"
+                 "template <class V>\n[[gnu::always_inline]] inline V cosh_(V v) {\n"
+                 "  const V e = vm::exp(v);\n  return (e + k<V>(1.0) / e) * k<V>(0.5);\n}\n"
+                 "template <class V>\n[[gnu::always_inline]] inline V sinh_(V v) {\n"
+                 "  const V e = vm::exp(v);\n  return (e - k<V>(1.0) / e) * k<V>(0.5);\n}\n\n")
     parts.append("struct GeneratedOp {\n")
     parts.append(f'  static constexpr const char* name = "{spec["name"]}";\n')
     parts.append(f"  static constexpr fastconv::Reduce reduce = fastconv::Reduce::{spec['reduce']};\n")
     parts.append(f"  static constexpr int params = {len(spec['param_names'])};\n")
-    parts.append(_function("combine", ("x", "w"), printer(spec["combine"])))
+    parts.append(_function(printer, "combine", ("x", "w"), spec["combine"]))
     if spec["combine_dx"] is not None:
-        parts.append(_function("combine_dx", ("x", "w"), printer(spec["combine_dx"])))
-        parts.append(_function("combine_dw", ("x", "w"), printer(spec["combine_dw"])))
+        parts.append(_function(printer, "combine_dx", ("x", "w"), spec["combine_dx"]))
+        parts.append(_function(printer, "combine_dw", ("x", "w"), spec["combine_dw"]))
     if spec["epilogue"] is not None:
-        parts.append(_function("epilogue", ("y", "b"), printer(spec["epilogue"])))
+        parts.append(_function(printer, "epilogue", ("y", "b"), spec["epilogue"]))
         if spec["epilogue_dy"] is not None:
-            parts.append(_function("epilogue_dy", ("y", "b"), printer(spec["epilogue_dy"])))
-            parts.append(_function("epilogue_db", ("y", "b"), printer(spec["epilogue_db"])))
+            parts.append(_function(printer, "epilogue_dy", ("y", "b"), spec["epilogue_dy"]))
+            parts.append(_function(printer, "epilogue_db", ("y", "b"), spec["epilogue_db"]))
     parts.append("};\n\n}  // namespace\n\n")
     parts.append(f"FASTCONV_CUSTOM_OP_EXPORT({symbol}, GeneratedOp)\n")
     return "".join(parts)
