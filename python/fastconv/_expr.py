@@ -17,15 +17,10 @@ import re
 
 import sympy
 
-VARIABLES = {"combine": ("x", "w"), "epilogue": ("y", "b"), "grad": ("x", "w")}
-FUNCTIONS = {"abs": 1, "exp": 1, "log": 1, "sqrt": 1, "tanh": 1, "sigmoid": 1, "relu": 1,
-             "sign": 1, "min": 2, "max": 2, "clamp": 3}
-RESERVED = frozenset({"x", "w", "y", "b"}) | frozenset(FUNCTIONS)
-REDUCES = ("sum", "max", "min", "logsumexp")
+from ._names import FUNCTIONS, REDUCES, RESERVED, VARIABLES, check_param_names  # noqa: F401
 
 _TOKEN = re.compile(r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
                     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/(),]))")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 # One sympy symbol per variable, real so that |x|' = sign(x) and max(a, b)' = Heaviside(a - b).
 SYMBOLS = {name: sympy.Symbol(name, real=True) for name in ("x", "w", "y", "b")}
@@ -169,30 +164,6 @@ class _Parser:
             raise self.fail(token, f"unknown name {value!r} (this expression may use: "
                                    f"{allowed}; functions: {', '.join(FUNCTIONS)})")
         raise self.fail(token)
-
-
-def check_param_names(params):
-    """params: a dict of name -> number. Returns the names in the given order."""
-    if params is None:
-        return ()
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of name -> float, got {type(params).__name__}")
-    names = []
-    for name, value in params.items():
-        if not isinstance(name, str) or not _IDENTIFIER.match(name):
-            raise ValueError(f"params: {name!r} is not a valid name (letters, digits and _, "
-                             "not starting with a digit)")
-        if name in RESERVED:
-            raise ValueError(f"params: {name!r} is reserved (variables x w y b and the "
-                             "functions cannot be parameter names)")
-        if isinstance(value, bool):
-            raise TypeError(f"params: {name} = {value!r}; expected a real number")
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"params: {name} = {value!r}; expected a real number") from None
-        names.append(name)
-    return tuple(names)
 
 
 def parse(text, what, param_names):

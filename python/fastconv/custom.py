@@ -24,9 +24,12 @@ Double backward is not supported (a clear RuntimeError from torch's once_differe
 """
 
 import functools
+import hashlib
+import json
+import os
 import threading
 
-from . import _arrays, _fastconv
+from . import _arrays, _fastconv, _names
 from ._params import check_algo, conv_params
 
 __all__ = ["custom_conv1d", "custom_conv2d", "custom_conv3d", "custom_op", "CustomOp", "CATALOG"]
@@ -110,9 +113,10 @@ class _Compiled:
         catalog = self._catalog_op(combine_expr, derivatives)
         epilogue_match = _catalog_epilogue(epilogue_expr, param_names)
         self.donor = None
+        self.catalog, self.source = catalog, None
         if catalog is not None and epilogue_match is not None:
             self.base = _fastconv.InnerOp.catalog(catalog)
-            self.epilogue_name, self.epilogue_params = epilogue_match
+            self.epilogue_name, self.epilogue_params = _epilogue_getters(*epilogue_match)
             self.compiled = False
             return
         if derivatives is None:
@@ -128,7 +132,7 @@ class _Compiled:
             spec["epilogue_db"] = _expr.derivative(epilogue_expr, "b")
             self.epilogue_name, self.epilogue_params = "op", ()
         else:
-            self.epilogue_name, self.epilogue_params = epilogue_match
+            self.epilogue_name, self.epilogue_params = _epilogue_getters(*epilogue_match)
         from . import _codegen, _compile
         self.source = _codegen.op_source(spec, _compile.SYMBOL)
         self.base = _compile.load_op(self.source)
@@ -165,19 +169,94 @@ class _Compiled:
 
     def configured(self, pad_value, values):
         """The InnerOp for parameter values `values` (a dict with every parameter name)."""
-        from . import _expr
-        substitutions = {_expr.param_symbol(n): values[n] for n in self.param_names}
         epilogue_params = []
-        for expression in self.epilogue_params:
-            value = expression.xreplace(substitutions)
-            try:
-                epilogue_params.append(float(value))
-            except TypeError:
-                raise ValueError(f"epilogue: the parameter {expression} of its catalog form "
-                                 f"{self.epilogue_name} is not a real number ({value})") from None
+        for kind, value in self.epilogue_params:
+            if kind == "number":
+                epilogue_params.append(value)
+            elif kind == "param":
+                epilogue_params.append(float(values[value]))
+            else:
+                from . import _expr
+                result = value.xreplace({_expr.param_symbol(n): values[n]
+                                         for n in self.param_names})
+                try:
+                    epilogue_params.append(float(result))
+                except TypeError:
+                    raise ValueError(f"epilogue: the parameter {value} of its catalog form "
+                                     f"{self.epilogue_name} is not a real number "
+                                     f"({result})") from None
         op_params = [float(values[n]) for n in self.param_names] if self.compiled else []
         return self.base.configured(float(pad_value), op_params, self.epilogue_name,
                                     epilogue_params)
+
+    def record(self):
+        """What a later process needs to rebuild this resolution without sympy (or None when a
+        catalog epilogue's parameter is an expression of several params)."""
+        if any(kind == "expr" for kind, _ in self.epilogue_params):
+            return None
+        return {"reduce": self.reduce, "catalog": None if self.compiled else self.catalog,
+                "source": self.source, "epilogue_name": self.epilogue_name,
+                "epilogue_params": [list(p) for p in self.epilogue_params],
+                "param_names": list(self.param_names)}
+
+    @classmethod
+    def from_record(cls, record):
+        self = cls.__new__(cls)
+        self.reduce, self.catalog, self.source = record["reduce"], record["catalog"], record["source"]
+        self.param_names = tuple(record["param_names"])
+        self.epilogue_name = record["epilogue_name"]
+        self.epilogue_params = tuple((kind, value) for kind, value in record["epilogue_params"])
+        if any(kind not in ("number", "param") for kind, _ in self.epilogue_params):
+            raise ValueError("bad record")
+        self.compiled = self.source is not None
+        if self.compiled:
+            from . import _compile
+            self.base = _compile.load_op(self.source)
+        else:
+            self.base = _fastconv.InnerOp.catalog(self.catalog)
+        return self
+
+
+def _epilogue_getters(name, expressions):
+    """(name, ((kind, value), ...)) for a catalog epilogue's parameter expressions: a number,
+    one param by name, or an expression of params (evaluated by sympy per configuration)."""
+    getters = []
+    for expression in expressions:
+        if expression.is_Number:
+            getters.append(("number", float(expression)))
+        elif expression.is_Symbol and expression.name.startswith("param_"):
+            getters.append(("param", expression.name[len("param_"):]))
+        else:
+            getters.append(("expr", expression))
+    return name, tuple(getters)
+
+
+def _record_path(combine, reduce, epilogue, param_names, grad):
+    from . import _compile
+    text = json.dumps([combine, reduce, epilogue, list(param_names),
+                       sorted(grad.items()) if isinstance(grad, dict) else grad,
+                       _fastconv.__version__], sort_keys=True)
+    return _compile.cache_dir() / f"resolved-{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
+
+
+def _read_record(path):
+    try:
+        return _Compiled.from_record(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent, unreadable or corrupted: resolve again
+
+
+def _write_record(path, compiled):
+    record = compiled.record()
+    if record is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        temporary.write_text(json.dumps(record))
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only cache: resolved again next time
 
 
 _compiled_cache = {}
@@ -193,7 +272,15 @@ def _compiled(combine, reduce, epilogue, param_names, grad):
         key = None
     if key is not None and key in _compiled_cache:
         return _compiled_cache[key]
-    result = _Compiled(combine, reduce, epilogue, param_names, grad)
+    try:
+        path = _record_path(combine, reduce, epilogue, param_names, grad)
+    except TypeError:  # not JSON-serialisable arguments: resolved below, with their errors
+        path = None
+    result = _read_record(path) if path is not None else None
+    if result is None:
+        result = _Compiled(combine, reduce, epilogue, param_names, grad)
+        if path is not None:
+            _write_record(path, result)
     if key is not None:
         with _compiled_lock:
             _compiled_cache[key] = result
@@ -296,8 +383,7 @@ class CustomOp:
 
     def __init__(self, combine="x * w", reduce="sum", epilogue=None, pad_value=0.0, params=None,
                  grad=None):
-        from . import _expr
-        names = _expr.check_param_names(params)
+        names = _names.check_param_names(params)
         try:
             self.pad_value = float(pad_value)
         except (TypeError, ValueError):

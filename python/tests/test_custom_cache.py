@@ -1,5 +1,6 @@
-"""The on-disk cache of compiled expressions (fastconv._compile), in fresh processes: cold (one
-compilation), warm (a load, no compiler needed), corrupted file (rebuilt), unwritable and
+"""The on-disk cache of compiled expressions (fastconv._compile) and of resolutions
+(fastconv.custom's records), in fresh processes: cold (one compilation), warm (a load, no
+compiler and no sympy needed), corrupted files (rebuilt), unwritable and
 read-only directories, no compiler (a clear error), two processes compiling one op at once
 (one compilation, both get it)."""
 
@@ -35,7 +36,8 @@ SCRIPT = textwrap.dedent("""
     expected = (np.einsum("cijkl,ockl->oij", xp, w) + 0.375 * np.einsum("cijkl->ij", xp * xp)[None]
                 - w.sum(axis=(1, 2, 3))[:, None, None])
     print(json.dumps({"builds": len(builds), "error": float(np.abs(out[0] - expected).max()),
-                      "warnings": [str(w.message) for w in caught]}))
+                      "warnings": [str(w.message) for w in caught],
+                      "sympy": "sympy" in sys.modules}))
 """)
 
 
@@ -62,11 +64,15 @@ def test_cold_warm_corrupted_and_read_only(tmp_path):
 
     warm = run(cache, env={"CXX": "/nonexistent/c++"})  # a load needs no compiler
     assert warm["builds"] == 0 and warm["error"] < 1e-4
+    assert not warm["sympy"], "a cached operation is resolved from its record, without sympy"
 
     (cache / library).write_bytes(b"not a shared library")
+    (record,) = [p for p in cache.iterdir() if p.name.startswith("resolved-")]
+    record.write_text("{not json")
     rebuilt = run(cache)
     assert rebuilt["builds"] == 1 and rebuilt["error"] < 1e-4
     assert libraries(cache) == [library]
+    assert run(cache)["sympy"] is False  # the record was rewritten
 
     cache.chmod(stat.S_IRUSR | stat.S_IXUSR)  # read-only: the cached op still loads
     try:
