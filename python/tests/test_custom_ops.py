@@ -8,12 +8,15 @@ Generated operations are compiled once per session into a session cache director
 corrupted, read-only, concurrent) is tested in test_custom_cache.py.
 """
 
+import atexit
 import math
 import os
+import shutil
 import tempfile
 
 _SESSION_CACHE = tempfile.mkdtemp(prefix="fastconv-test-cache-")
 os.environ["FASTCONV_CACHE_DIR"] = _SESSION_CACHE
+atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
 import numpy as np
 import pytest
