@@ -1,14 +1,15 @@
 """Compiling generated operations (fastconv._codegen) with the system's C++ compiler, and the
 on-disk cache of the results.
 
-One shared library per operation: its source compiled three times (FASTCONV_CUSTOM_ISA 0, 1, 2
-with the portable, AVX2 + FMA and AVX-512F flags of cmake/fastconvIsas.cmake) and linked, its
-table returned by the exported C function `fastconv_generated_op` (FASTCONV_CUSTOM_OP_EXPORT).
+One shared library per operation: its source compiled with FASTCONV_CUSTOM_ISA 0 (portable)
+and with the best ISA of this CPU (1: AVX2 + FMA or 2: AVX-512F, the flags of
+cmake/fastconvIsas.cmake; isa_units()), then linked, its table returned by the exported C
+function `fastconv_generated_op` (FASTCONV_CUSTOM_OP_EXPORT; the other ISA's entry is null).
 The library is loaded with ctypes and never unloaded (InnerOps point into it).
 
 Cache: FASTCONV_CACHE_DIR, else $XDG_CACHE_HOME/fastconv, else ~/.cache/fastconv; one file
 <key>.so per operation, key = SHA-256 of (generated source, which holds the expressions and the
-parameter names, the fastconv version, the headers' text and the flags; not the compiler: a
+parameter names, the fastconv version, the headers' text, the flags and ISA units; not the compiler: a
 cached operation loads without one). Both dtypes
 use one library (float32 kernels and double scalar forms). Concurrency: a process compiles in a
 private temporary directory, then renames the library into place (atomic), under an exclusive
@@ -83,11 +84,27 @@ def cache_dir():
     return Path(base) / "fastconv"
 
 
+def isa_units():
+    """The ISA units to compile: the portable one (it holds the table and the scalar forms) and
+    the best one this CPU has, capped by FASTCONV_MAX_ISA, by the library's rule
+    (src/isa/cpu_isa.cpp: avx512f; avx2 and fma). The library runs the best unit linked that the
+    CPU allows, so one unit less halves the compilation without slowing the op here."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split(":", 1)[1].split() for line in cpuinfo
+                          if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    best = 2 if "avx512f" in flags else 1 if {"avx2", "fma"} <= set(flags) else 0
+    cap = {"avx512": 2, "avx2": 1, "scalar": 0}.get(os.environ.get("FASTCONV_MAX_ISA", ""), 2)
+    return tuple(sorted({0, min(best, cap)}))
+
+
 def _key(source):
     digest = hashlib.sha256()
     digest.update(source.encode())
     digest.update(_fastconv.__version__.encode())
-    digest.update(repr((COMMON_FLAGS, ISA_FLAGS)).encode())
+    digest.update(repr((COMMON_FLAGS, ISA_FLAGS, isa_units())).encode())
     headers = include_dir() / "fastconv"
     for header in _HEADERS:
         digest.update((headers / header).read_bytes())
@@ -134,7 +151,7 @@ def _build(source, key, command, destination):
             return obj
 
         with ThreadPoolExecutor(max_workers=3) as pool:
-            objects = list(pool.map(compile_isa, ISA_FLAGS))
+            objects = list(pool.map(compile_isa, isa_units()))
         library = work / "op.so"
         run = subprocess.run(command + ["-shared", "-o", str(library)] + [str(o) for o in objects],
                              capture_output=True, text=True)
