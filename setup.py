@@ -39,6 +39,8 @@ class CMakeBuild(build_ext):
         target = Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         self.copy_file(str(built), str(target))
+        # The headers compiled expressions include (fastconv/custom.hpp; python/CMakeLists.txt).
+        self.copy_tree(str(built.parent / "include"), str(target.parent / "include"))
 
 
 setup(version=project_version(),

@@ -14,6 +14,7 @@ FASTCONV_PACKAGES=(cmake make g++ libgomp1 libgtest-dev
                    clang-14 libclang-rt-14-dev libomp-14-dev  # the ASan+UBSan build and libFuzzer
                    python3 python3-dev python3-venv python3-pip python3-setuptools pybind11-dev
                    python3-numpy python3-torch python3-pytest python3-hypothesis
+                   python3-sympy  # fastconv.custom_conv*d: derivatives of expressions
                    python3-matplotlib  # fastconv-bench --plot
                    libtorch-dev libdnnl-dev)  # the last two: fastconv-bench's PyTorch and oneDNN peers
 

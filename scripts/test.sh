@@ -71,5 +71,8 @@ rm -rf "$venv"
 (cd "$FASTCONV_ROOT" && FASTCONV_CMAKE_BUILD_DIR="$FASTCONV_BUILD_DIR" \
    "$venv/bin/pip" install -q --no-build-isolation --no-index .)
 (cd "$venv" && "$venv/bin/python" "$FASTCONV_ROOT/examples/python_example.py")
+# custom ops: compiles its expressions with the headers the package installed
+(cd "$venv" && FASTCONV_CACHE_DIR="$FASTCONV_BUILD_DIR/custom-op-cache" \
+   "$venv/bin/python" "$FASTCONV_ROOT/examples/custom_ops.py")
 
 echo "fastconv: all tests passed" >&2

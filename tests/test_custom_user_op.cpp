@@ -14,6 +14,7 @@
 
 FASTCONV_DECLARE_CUSTOM_OP(scaled_square_op);
 FASTCONV_DECLARE_CUSTOM_OP(shifted_max_op);
+extern "C" const fastconv::custom::OpTable* scaled_square_exported();
 
 namespace fc = fastconv;
 using fctest::Op;
@@ -54,6 +55,21 @@ TEST(CustomUserOp, TableDescribesTheOperation) {
   for (int isa = 0; isa < 3; ++isa) EXPECT_NE(op.table().isas[isa], nullptr) << isa;
   EXPECT_FALSE(shifted_max_op().has_gradients());
   EXPECT_THROW(fc::InnerOp(scaled_square_op()).params({1.0}), fc::Error);  // two parameters
+}
+
+// FASTCONV_CUSTOM_OP_EXPORT's table is the operation's, with every ISA's kernels.
+TEST(CustomUserOp, ExportedTableIsTheOperation) {
+  const fc::custom::OpTable* table = scaled_square_exported();
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(table, scaled_square_exported());
+  const fc::InnerOp op(*table);
+  EXPECT_EQ(std::string(op.table().name), "scaled_square");
+  EXPECT_EQ(op.table().param_count, 2);
+  EXPECT_TRUE(op.has_gradients());
+  for (int isa = 0; isa < 3; ++isa) EXPECT_NE(op.table().isas[isa], nullptr) << isa;
+  const double p[2] = {0.5, 2.0};
+  EXPECT_DOUBLE_EQ(table->combine(1.0, 3.0, p), 0.5 * 4.0);
+  EXPECT_DOUBLE_EQ(table->epilogue(1.0, 0.25, p), std::exp(-2.0) + 0.25);
 }
 
 // The reference computes this file's formula; every engine that takes the op matches it.

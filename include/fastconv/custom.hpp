@@ -78,6 +78,27 @@ inline constexpr int kUnitOcv = 2, kUnitPmax = 6, kUnitPmax1 = 12;
         &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2));                                                        \
     return ::fastconv::InnerOp(table);                                                                 \
   }
+// FASTCONV_CUSTOM_OP_EXPORT(symbol, Op): the same units, but the accessor is
+//   extern "C" const fastconv::custom::OpTable* symbol();
+// exported from a shared library that refers to no symbol of fastconv's own, for a program that
+// already links fastconv and loads operations at run time (dlopen): the Python package compiles
+// its expressions this way and wraps the table in an InnerOp (InnerOp(const OpTable&)). The
+// AVX2 and AVX-512 units are optional here (weak references): a table without one has a null
+// entry for it, and the library runs the best unit linked that the CPU allows.
+#define FASTCONV_CUSTOM_OP_EXPORT(symbol, ...)                                                          \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0);                  \
+  const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0) =                         \
+      ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector, 0,          \
+                                               ::fastconv::custom::kUnitOcv, ::fastconv::custom::kUnitPmax, \
+                                               ::fastconv::custom::kUnitPmax1>();                         \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1) __attribute__((weak)); \
+  extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2) __attribute__((weak)); \
+  extern "C" __attribute__((visibility("default"))) const ::fastconv::custom::OpTable* symbol() {       \
+    static const ::fastconv::custom::OpTable table = ::fastconv::custom::kernels::op_table<__VA_ARGS__>( \
+        &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0), &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1),                  \
+        &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2));                                                        \
+    return &table;                                                                                     \
+  }
 #else
 #define FASTCONV_CUSTOM_OP(symbol, ...)                                                                 \
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, FASTCONV_CUSTOM_ISA); \
@@ -85,4 +106,5 @@ inline constexpr int kUnitOcv = 2, kUnitPmax = 6, kUnitPmax1 = 12;
       ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector,             \
                                                FASTCONV_CUSTOM_ISA, ::fastconv::custom::kUnitOcv,        \
                                                ::fastconv::custom::kUnitPmax, ::fastconv::custom::kUnitPmax1>();
+#define FASTCONV_CUSTOM_OP_EXPORT(symbol, ...) FASTCONV_CUSTOM_OP(symbol, __VA_ARGS__)
 #endif

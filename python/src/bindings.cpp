@@ -81,14 +81,54 @@ fastconv::ConvArgs to_args(const py::dict& operands) {
   return args;
 }
 
+// op: an inner operation (fastconv.custom_conv*d), or None for the convolution.
 void run_conv(const std::string& kind, const py::dict& operands, const py::dict& params,
-              const std::string& engine) {
+              const std::string& engine, const fastconv::InnerOp* op) {
   const fastconv::ConvArgs args = to_args(operands);
   const fastconv::ConvParams conv_params = to_params(params);
   const fastconv::ConvKind conv_kind = parse_kind(kind);
   const fastconv::Engine conv_engine = fastconv::parse_engine(engine);
   py::gil_scoped_release release;
-  fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine).run(args);
+  if (op == nullptr) {
+    fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine).run(args);
+  } else {
+    fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine, *op).run(args);
+  }
+}
+
+// An InnerOp with its run-time settings: `base` (a catalog operation or a compiled one) with
+// the operation's parameters, a catalog epilogue (name and parameters), the pad value and,
+// optionally, the derivatives of `donor`.
+fastconv::InnerOp configured_op(const fastconv::InnerOp& base, double pad_value,
+                                const std::vector<double>& op_params, const std::string& epilogue,
+                                const std::vector<double>& epilogue_params,
+                                const fastconv::InnerOp* donor) {
+  fastconv::InnerOp op = base;
+  op.pad_value(pad_value);
+  op.params(op_params);
+  if (epilogue_params.empty()) {
+    op.epilogue(epilogue);
+  } else if (epilogue_params.size() == 1) {
+    op.epilogue(epilogue, {epilogue_params[0]});
+  } else if (epilogue_params.size() == 2) {
+    op.epilogue(epilogue, {epilogue_params[0], epilogue_params[1]});
+  } else {
+    throw fastconv::Error(fastconv::ErrorKind::invalid_argument,
+                          "epilogue '" + epilogue + "' given " + std::to_string(epilogue_params.size()) +
+                              " parameters; catalog epilogues take at most 2");
+  }
+  if (donor != nullptr) op.derivatives_from(*donor);
+  return op;
+}
+
+// The InnerOp of a compiled operation's table, at the address its shared library's exported
+// accessor returned (FASTCONV_CUSTOM_OP_EXPORT). The library must stay loaded as long as the
+// InnerOp (and any copy) lives: the Python package never unloads them.
+fastconv::InnerOp op_from_table(std::uintptr_t address) {
+  if (address == 0) {
+    throw fastconv::Error(fastconv::ErrorKind::invalid_argument, "InnerOp.from_table: null table");
+  }
+  return fastconv::InnerOp(*reinterpret_cast<const fastconv::custom::OpTable*>(address));
 }
 
 // A ConvPlan kept across calls (fastconv.prepare_conv): created from shapes, optionally given
@@ -191,8 +231,27 @@ PYBIND11_MODULE(_fastconv, module) {
     }
   });
   module.attr("__version__") = fastconv::kVersion;
+  py::class_<fastconv::InnerOp>(module, "InnerOp",
+                                "A fastconv::InnerOp (fastconv/inner_op.hpp): what custom_conv*d runs.")
+      .def(py::init<>())
+      .def_static("catalog", [](const std::string& name) { return fastconv::InnerOp::catalog(name); },
+                  py::arg("name"))
+      .def_static("catalog_names", &fastconv::InnerOp::catalog_names)
+      .def_static("from_table", &op_from_table, py::arg("address"))
+      .def("configured", &configured_op, py::arg("pad_value"), py::arg("params"), py::arg("epilogue"),
+           py::arg("epilogue_params"), py::arg("donor") = py::none())
+      .def_property_readonly("name", [](const fastconv::InnerOp& op) { return std::string(op.table().name); })
+      .def_property_readonly("reduce", [](const fastconv::InnerOp& op) { return fastconv::reduce_name(op.reduce()); })
+      .def_property_readonly("param_count", [](const fastconv::InnerOp& op) { return op.table().param_count; })
+      .def_property_readonly("has_own_epilogue", [](const fastconv::InnerOp& op) { return op.table().has_epilogue; })
+      .def_property_readonly("has_gradients", &fastconv::InnerOp::has_gradients)
+      .def_property_readonly("is_convolution", &fastconv::InnerOp::is_convolution)
+      .def_property_readonly("pad_value", [](const fastconv::InnerOp& op) { return op.pad_value(); })
+      .def_property_readonly("description", &fastconv::InnerOp::description)
+      .def("__repr__", [](const fastconv::InnerOp& op) { return "<InnerOp " + op.description() + ">"; });
   module.def("run_conv", &run_conv, py::arg("kind"), py::arg("operands"), py::arg("params"),
-             py::arg("engine"), "Runs one convolution (ConvPlan of `kind`) on descriptors.");
+             py::arg("engine"), py::arg("op") = py::none(),
+             "Runs one convolution (ConvPlan of `kind`) on descriptors, with an InnerOp or None.");
   py::class_<Plan>(module, "Plan", "A fastconv::ConvPlan on descriptors (see fastconv.prepare_conv).")
       .def(py::init<const std::string&, const py::dict&, const py::dict&, const std::string&>(),
            py::arg("kind"), py::arg("shapes"), py::arg("params"), py::arg("engine"))

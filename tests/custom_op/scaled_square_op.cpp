@@ -33,3 +33,6 @@ struct ShiftedMax {
 
 FASTCONV_CUSTOM_OP(scaled_square_op, ScaledSquare)
 FASTCONV_CUSTOM_OP(shifted_max_op, ShiftedMax)
+// The accessor form of shared libraries loaded at run time (the Python package's compiled
+// expressions): extern "C" const fastconv::custom::OpTable* scaled_square_exported().
+FASTCONV_CUSTOM_OP_EXPORT(scaled_square_exported, ScaledSquare)
