@@ -326,4 +326,14 @@ std::string describe(const Case& c) {
   return out.str();
 }
 
+// The plan kind of a convolution operation (forward for the others).
+fc::ConvKind conv_kind(Operation operation) {
+  switch (operation) {
+    case Operation::transposed: return fc::ConvKind::transposed;
+    case Operation::backward_data: return fc::ConvKind::backward_data;
+    case Operation::backward_weights: return fc::ConvKind::backward_weights;
+    default: return fc::ConvKind::forward;
+  }
+}
+
 }  // namespace fcfuzz

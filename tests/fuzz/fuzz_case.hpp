@@ -33,6 +33,8 @@
 namespace fcfuzz {
 
 enum class Operation { forward, transposed, backward_data, backward_weights, unfold, fold, windows };
+// The ConvPlan kind of the four convolution operations (forward for the others).
+fastconv::ConvKind conv_kind(Operation operation);
 inline constexpr int kOperationCount = 7;
 const char* operation_name(Operation operation);
 inline bool is_conv(Operation operation) { return int(operation) <= int(Operation::backward_weights); }

@@ -66,15 +66,6 @@ double draw(ValueMode mode, Role role, fc::DType dtype, SplitMix& rng, std::int6
   return 0;
 }
 
-fc::ConvKind conv_kind(Operation operation) {
-  switch (operation) {
-    case Operation::transposed: return fc::ConvKind::transposed;
-    case Operation::backward_data: return fc::ConvKind::backward_data;
-    case Operation::backward_weights: return fc::ConvKind::backward_weights;
-    default: return fc::ConvKind::forward;
-  }
-}
-
 // Runs the operation with Engine::reference on float64 views of `contents` (contiguous).
 void run_reference(const Case& c, std::vector<std::vector<double>>& contents) {
   std::vector<fc::TensorView> views;

@@ -94,15 +94,6 @@ class Workspace {
   unsigned char* pointer_ = nullptr;
 };
 
-fc::ConvKind conv_kind(Operation operation) {
-  switch (operation) {
-    case Operation::transposed: return fc::ConvKind::transposed;
-    case Operation::backward_data: return fc::ConvKind::backward_data;
-    case Operation::backward_weights: return fc::ConvKind::backward_weights;
-    default: return fc::ConvKind::forward;
-  }
-}
-
 fc::ConvArgs conv_args(const Case& c, const std::vector<OperandBuffer>& buffers) {
   fc::ConvArgs args;
   fc::TensorView* slots[] = {&args.src,      &args.weight,   &args.bias,        &args.dst,
