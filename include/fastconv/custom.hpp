@@ -15,6 +15,9 @@
 //     template <class V> static V combine_dw(V x, V w, const V* p) { return x - w; }
 //     // optional: an epilogue out = epilogue(y, b) replacing the InnerOp's (default y + b), with
 //     // epilogue_dy and epilogue_db for gradients.
+//     // optional: static constexpr int max_tile_pixels = 8; caps the pixels of the forward
+//     // channel tiles (fewer, smaller kernels to compile; for a combine dominated by its own
+//     // arithmetic, such as exp or tanh, small tiles cost little speed).
 //   };
 //   FASTCONV_CUSTOM_OP(adder_op, AdderOp)   // in a source file given to fastconv_add_custom_ops
 //

@@ -122,6 +122,9 @@ OPS = [
                           epilogue="log(1 + exp(y)) - b"),
      lambda x, w, p: x * w - 0.5 * torch.exp(x - w), "logsumexp",
      lambda y, b, p: torch.log(1 + torch.exp(y)) - b, None, True, False),
+    ("tanh_log_sqrt", dict(combine="tanh(x * w) + 0.1 * log(1 + x * x) - sqrt(w * w + 0.5)"),
+     lambda x, w, p: torch.tanh(x * w) + 0.1 * torch.log(1 + x * x) - torch.sqrt(w * w + 0.5),
+     "sum", None, None, True, False),
 ]
 OP_IDS = [op[0] for op in OPS]
 

@@ -44,6 +44,17 @@ constexpr int param_count() {
   }
 }
 
+// The channel tiles' pixel count cap: Op::max_tile_pixels where given (at least 1), else none.
+template <typename Op>
+constexpr int max_tile_pixels() {
+  if constexpr (requires { Op::max_tile_pixels; }) {
+    static_assert(Op::max_tile_pixels >= 1, "fastconv custom op: max_tile_pixels must be at least 1");
+    return Op::max_tile_pixels;
+  } else {
+    return 1 << 20;
+  }
+}
+
 namespace kernels {
 
 using vmath::element_t;
@@ -416,14 +427,15 @@ void op_epilogue_db(float* values, const float* bias, std::int64_t count, const 
 }
 
 // The kernels of one ISA for an operation: channel tiles of OCV vectors for P <= PMAX, and of
-// one vector for P <= PMAX1.
+// one vector for P <= PMAX1, both capped by the op's max_tile_pixels.
 template <typename Op, typename V, int ISA, int OCV, int PMAX, int PMAX1>
 constexpr OpIsaKernels isa_kernels() {
+  constexpr int P0 = std::min(PMAX, max_tile_pixels<Op>()), P1 = std::min(PMAX1, max_tile_pixels<Op>());
   OpIsaKernels k;
   k.isa = ISA;
   k.lanes = lanes<V>();
-  k.channel_tiles[0] = {OCV, PMAX, ChannelTiles<Op, V, OCV, PMAX>::table.data()};
-  k.channel_tiles[1] = {1, PMAX1, ChannelTiles<Op, V, 1, PMAX1>::table.data()};
+  k.channel_tiles[0] = {OCV, P0, ChannelTiles<Op, V, OCV, P0>::table.data()};
+  k.channel_tiles[1] = {1, P1, ChannelTiles<Op, V, 1, P1>::table.data()};
   k.cols_reduce = &cols_reduce<Op, V>;
   if constexpr (Op::reduce == Reduce::max || Op::reduce == Reduce::min) k.cols_argext = &cols_argext<Op, V>;
   if constexpr (HasCombineDx<Op, V> && HasCombineDw<Op, V>) {

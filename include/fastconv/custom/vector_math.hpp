@@ -9,8 +9,9 @@
 //   abs min max clamp sign relu                   exp log sqrt tanh sigmoid
 //   log_add_exp(a, b)    log(exp(a) + exp(b)), without overflow
 //
-// exp and log are accurate to a few ulp over the float range (float32 lanes use a float32
-// polynomial; float64 lanes the C library); +-Inf and NaN propagate as in <cmath>.
+// exp, log, log1p, tanh and sigmoid are accurate to a few ulp over the float range (float32 lanes
+// by float32 polynomials, sqrt by the instruction; float64 lanes and scalars the C library); +-Inf
+// and NaN propagate as in <cmath> (tests/kernels/test_vector_math.cpp measures them).
 #pragma once
 
 #include <cmath>
@@ -246,18 +247,102 @@ FASTCONV_VMATH_INLINE V exp_nonpositive(V x) {
   }
 }
 
-template <typename V>
-FASTCONV_VMATH_INLINE V log(V x) {
-  return per_lane(x, [](auto value) { return std::log(value); });
-}
+// sqrt: the instruction for float32 lanes.
 template <typename V>
 FASTCONV_VMATH_INLINE V sqrt(V x) {
+  if constexpr (Vector<V> && std::is_same_v<element_t<V>, float>) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64) {
+      const __m512 v = (__m512)x;
+      return (V)_mm512_mask_sqrt_ps(v, __mmask16(0xFFFF), v);
+    }
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(V) == 32) return (V)_mm256_sqrt_ps((__m256)x);
+#endif
+#if defined(__SSE__)
+    if constexpr (sizeof(V) == 16) return (V)_mm_sqrt_ps((__m128)x);
+#endif
+  }
   return per_lane(x, [](auto value) { return std::sqrt(value); });
 }
+
+// log: float32 lanes as x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = f - f^2 / 2 +
+// f^3 P(f) with f = m - 1 (Cephes' logf polynomial, a few ulp), e ln2 in two parts. Denormals are
+// scaled first; 0 gives -Inf, negatives and NaN NaN, +Inf +Inf.
+template <typename V>
+FASTCONV_VMATH_INLINE V log(V x) {
+  using T = element_t<V>;
+  if constexpr (Scalar<V> || !std::is_same_v<T, float>) {
+    return per_lane(x, [](auto value) { return std::log(value); });
+  } else {
+    using M = mask_t<V>;
+    const M tiny = x < splat<V>(1.17549435e-38f);  // (also 0 and negatives: fixed at the end)
+    const V scaled = select<V>(tiny, x * splat<V>(8388608.0f), x);
+    const M bits = (M)scaled;
+    M exponent = ((bits >> 23) & 0xFF) - 126 - (tiny & 23);
+    V m = (V)((bits & 0x007FFFFF) | 0x3F000000);  // [1/2, 1)
+    const M low = m < splat<V>(0.707106781186547524f);
+    exponent += low;  // (true lanes are -1)
+    const V f = select<V>(low, m + m, m) - splat<V>(1.0f);
+    const V e = __builtin_convertvector(exponent, V);
+    const V z = f * f;
+    V p = splat<V>(7.0376836292e-2f);
+    p = p * f + splat<V>(-1.1514610310e-1f);
+    p = p * f + splat<V>(1.1676998740e-1f);
+    p = p * f + splat<V>(-1.2420140846e-1f);
+    p = p * f + splat<V>(1.4249322787e-1f);
+    p = p * f + splat<V>(-1.6668057665e-1f);
+    p = p * f + splat<V>(2.0000714765e-1f);
+    p = p * f + splat<V>(-2.4999993993e-1f);
+    p = p * f + splat<V>(3.3333331174e-1f);
+    V y = p * f * z + e * splat<V>(-2.12194440e-4f) - splat<V>(0.5f) * z;
+    V result = f + y + e * splat<V>(0.693359375f);
+    const V zero = splat<V>(0.0f), inf = splat<V>(std::numeric_limits<float>::infinity());
+    result = select<V>(x == inf, inf, result);
+    result = select<V>(x == zero, -inf, result);
+    return select<V>(x < zero || x != x, splat<V>(std::numeric_limits<float>::quiet_NaN()), result);
+  }
+}
+
+// log(1 + x) for x >= -1, accurate for small x (log of the rounded 1 + x, corrected by the
+// rounding: x / ((1 + x) - 1)).
+template <typename V>
+FASTCONV_VMATH_INLINE V log1p(V x) {
+  using T = element_t<V>;
+  if constexpr (Scalar<V> || !std::is_same_v<T, float>) {
+    return per_lane(x, [](auto value) { return std::log1p(value); });
+  } else {
+    const V one = splat<V>(1.0f);
+    const V u = one + x, d = u - one;
+    const V corrected = log(u) * (x / select<V>(d == splat<V>(0.0f), one, d));
+    return select<V>(d == splat<V>(0.0f), x, select<V>(u == splat<V>(std::numeric_limits<float>::infinity()), u, corrected));
+  }
+}
+
+// tanh: float32 lanes by x + x^3 P(x^2) below 0.625 in magnitude (Cephes' tanhf polynomial),
+// else sign(x) (1 - 2 / (exp(2|x|) + 1)); NaN stays NaN.
 template <typename V>
 FASTCONV_VMATH_INLINE V tanh(V x) {
-  return per_lane(x, [](auto value) { return std::tanh(value); });
+  using T = element_t<V>;
+  if constexpr (Scalar<V> || !std::is_same_v<T, float>) {
+    return per_lane(x, [](auto value) { return std::tanh(value); });
+  } else {
+    using M = mask_t<V>;
+    const V a = abs(x);
+    const V z = x * x;
+    V p = splat<V>(-5.70498872745e-3f);
+    p = p * z + splat<V>(2.06390887954e-2f);
+    p = p * z + splat<V>(-5.37397155531e-2f);
+    p = p * z + splat<V>(1.33314422036e-1f);
+    p = p * z + splat<V>(-3.33332819422e-1f);
+    const V small = p * z * a + a;
+    const V large = splat<V>(1.0f) - splat<V>(2.0f) / (exp(a + a) + splat<V>(1.0f));
+    const V magnitude = select<V>(a < splat<V>(0.625f), small, large);  // (NaN: large, NaN)
+    return (V)((M)magnitude | ((M)x & std::numeric_limits<bits_t<float>>::min()));  // x's sign, -0 too
+  }
 }
+
 template <typename V>
 FASTCONV_VMATH_INLINE V sigmoid(V x) {
   return splat<V>(1) / (splat<V>(1) + exp(-x));
@@ -267,7 +352,7 @@ FASTCONV_VMATH_INLINE V sigmoid(V x) {
 template <typename V>
 FASTCONV_VMATH_INLINE V log_add_exp(V a, V b) {
   const V high = max(a, b), low = min(a, b);
-  const V sum = high + per_lane(exp(low - high), [](auto value) { return std::log1p(value); });
+  const V sum = high + log1p(exp(low - high));
   return select<V>(low == splat<V>(-std::numeric_limits<element_t<V>>::infinity()), high, sum);
 }
 
