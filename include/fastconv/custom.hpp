@@ -87,18 +87,29 @@ inline constexpr int kUnitOcv = 2, kUnitPmax = 6, kUnitPmax1 = 12;
 // already links fastconv and loads operations at run time (dlopen): the Python package compiles
 // its expressions this way and wraps the table in an InnerOp (InnerOp(const OpTable&)). The
 // AVX2 and AVX-512 units are optional here (weak references): a table without one has a null
-// entry for it, and the library runs the best unit linked that the CPU allows.
-#define FASTCONV_CUSTOM_OP_EXPORT(symbol, ...)                                                          \
+// entry for it, and the library runs the best unit linked that the CPU allows. With
+// FASTCONV_CUSTOM_PORTABLE_KERNELS defined as 0, the portable unit holds the table and the scalar
+// forms only (its kernels null: for a loader that links the vector unit this CPU runs; the
+// engines fall back to the reference engine where no unit is usable).
+#if !defined(FASTCONV_CUSTOM_PORTABLE_KERNELS) || FASTCONV_CUSTOM_PORTABLE_KERNELS
+#define FASTCONV_CUSTOM_EXPORT_PORTABLE(symbol, ...)                                                    \
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0);                  \
   const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0) =                         \
       ::fastconv::custom::kernels::isa_kernels<__VA_ARGS__, ::fastconv::custom::unit_vector, 0,          \
                                                ::fastconv::custom::kUnitOcv, ::fastconv::custom::kUnitPmax, \
-                                               ::fastconv::custom::kUnitPmax1>();                         \
+                                               ::fastconv::custom::kUnitPmax1>();
+#define FASTCONV_CUSTOM_EXPORT_PORTABLE_ENTRY(symbol) &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0)
+#else
+#define FASTCONV_CUSTOM_EXPORT_PORTABLE(symbol, ...)
+#define FASTCONV_CUSTOM_EXPORT_PORTABLE_ENTRY(symbol) nullptr
+#endif
+#define FASTCONV_CUSTOM_OP_EXPORT(symbol, ...)                                                          \
+  FASTCONV_CUSTOM_EXPORT_PORTABLE(symbol, __VA_ARGS__)                                                  \
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1) __attribute__((weak)); \
   extern const ::fastconv::custom::OpIsaKernels FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2) __attribute__((weak)); \
   extern "C" __attribute__((visibility("default"))) const ::fastconv::custom::OpTable* symbol() {       \
     static const ::fastconv::custom::OpTable table = ::fastconv::custom::kernels::op_table<__VA_ARGS__>( \
-        &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 0), &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1),                  \
+        FASTCONV_CUSTOM_EXPORT_PORTABLE_ENTRY(symbol), &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 1),           \
         &FASTCONV_CUSTOM_ISA_SYMBOL(symbol, 2));                                                        \
     return &table;                                                                                     \
   }

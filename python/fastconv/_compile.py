@@ -1,8 +1,9 @@
 """Compiling generated operations (fastconv._codegen) with the system's C++ compiler, and the
 on-disk cache of the results.
 
-One shared library per operation: its source compiled with FASTCONV_CUSTOM_ISA 0 (portable)
-and with the best ISA of this CPU (1: AVX2 + FMA or 2: AVX-512F, the flags of
+One shared library per operation: its source compiled with FASTCONV_CUSTOM_ISA 0 (portable:
+the table and the scalar forms; its vector kernels only when the CPU has no better unit) and
+with the best ISA of this CPU (1: AVX2 + FMA or 2: AVX-512F, the flags of
 cmake/fastconvIsas.cmake; isa_units()), then linked, its table returned by the exported C
 function `fastconv_generated_op` (FASTCONV_CUSTOM_OP_EXPORT; the other ISA's entry is null).
 The library is loaded with ctypes and never unloaded (InnerOps point into it).
@@ -135,7 +136,10 @@ def _build(source, key, command, destination):
 
         def compile_isa(isa):
             wrapper = work / f"op_isa{isa}.cpp"
-            text = f"#define FASTCONV_CUSTOM_ISA {isa}\n#include \"op.cpp\"\n"
+            text = f"#define FASTCONV_CUSTOM_ISA {isa}\n"
+            if isa == 0 and max(isa_units()) > 0:  # the vector unit runs: no portable kernels
+                text += "#define FASTCONV_CUSTOM_PORTABLE_KERNELS 0\n"
+            text += "#include \"op.cpp\"\n"
             if isa == 0:
                 text += (f'extern "C" __attribute__((visibility("default"))) const char* '
                          f'{SYMBOL}_key() {{ return "{key}"; }}\n')
