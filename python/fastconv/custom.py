@@ -20,7 +20,11 @@ derivatives, computed by sympy and compiled with it, or grad={"x": ..., "w": ...
 the gradient to the first window position attaining the extreme. At kinks: abs'(0) = 0,
 sign' = 0, and the step of max(a, b), min, relu and clamp is 0 where its argument is 0
 (relu'(0) = 0, as torch; fastconv._codegen's Heaviside).
-Double backward is not supported (a clear RuntimeError from torch's once_differentiable).
+Double backward (create_graph=True, e.g. gradient penalties) of smooth operations (sum or
+logsumexp reduce, no abs, sign, max, min, relu, clamp, no grad= surrogates) runs through
+fastconv._recipe: the gradients rebuilt from differentiable torch code (unfold + broadcast +
+reduce), correct but with the recipe's speed and memory; for any other operation
+differentiating the gradients raises a RuntimeError saying why.
 """
 
 import functools
@@ -352,21 +356,48 @@ def _autograd_function():
 
     class CustomConvFunction(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, src, weight, bias, op, params, algo):
+        def forward(ctx, src, weight, bias, op, params, algo, custom, values):
             ctx.save_for_backward(src, weight, bias)
             ctx.op, ctx.params, ctx.algo = op, params, algo
+            ctx.custom, ctx.values = custom, values
             ctx.channels_last = _arrays.conv_result_channels_last(src, weight, False)
             return run_forward(op, src.detach(), weight.detach(),
                                None if bias is None else bias.detach(), params, algo,
                                ctx.channels_last)
 
         @staticmethod
-        @torch.autograd.function.once_differentiable
         def backward(ctx, grad_out):
             src, weight, bias = ctx.saved_tensors
-            grads = run_backward(ctx.op, src, weight, bias, grad_out, ctx.params, ctx.algo,
-                                 ctx.channels_last, ctx.needs_input_grad[:3])
-            return grads + (None, None, None)
+            needs = ctx.needs_input_grad[:3]
+            tensors = (src, weight, bias, grad_out)
+            differentiable = torch.is_grad_enabled() and any(
+                t is not None and t.requires_grad for t in tensors)
+            recipe = ctx.custom.double_backward_recipe() if differentiable else None
+            if differentiable and not isinstance(recipe, str):  # create_graph: torch's recipe
+                inputs = [t for t, need in zip((src, weight, bias), needs) if need]
+                with torch.enable_grad():
+                    out = recipe.conv(src, weight, bias, ctx.params, ctx.custom.pad_value,
+                                      ctx.values)
+                    grads = iter(torch.autograd.grad(out, inputs, grad_out, create_graph=True,
+                                                     allow_unused=True))
+                result = [next(grads) if need else None for need in needs]
+                return tuple(result) + (None,) * 5
+            with torch.no_grad():
+                grads = run_backward(ctx.op, src.detach(), weight.detach(),
+                                     None if bias is None else bias.detach(), grad_out.detach(),
+                                     ctx.params, ctx.algo, ctx.channels_last, needs)
+            if differentiable:  # gradients that raise when differentiated, saying why
+                error = torch._C._functions.DelayedError(
+                    f"fastconv custom convolution: double backward is not available: "
+                    f"{recipe}".encode(), 3)
+                faked = []
+                for g in grads:
+                    if g is not None:
+                        g = g.detach()
+                        g.requires_grad = True
+                    faked.append(g)
+                grads = error(*faked)
+            return tuple(grads) + (None,) * 5
 
     return CustomConvFunction
 
@@ -412,6 +443,41 @@ class CustomOp:
                 f"epilogue={self.epilogue!r}, pad_value={self.pad_value!r}, "
                 f"params={self.params!r}, grad={self.grad!r})")
 
+    def values(self, params=None):
+        """The parameter values of a call (params= overrides the op's own)."""
+        values = dict(self.params)
+        values.update({n: _float_param(n, v) for n, v in (params or {}).items()})
+        return values
+
+    def double_backward_recipe(self):
+        """The differentiable torch recipe of this operation (fastconv._recipe.Recipe), or a
+        string saying why its gradients cannot be differentiated."""
+        if not hasattr(self, "_recipe"):
+            self._recipe = self._make_recipe()
+        return self._recipe
+
+    def _make_recipe(self):
+        from . import _expr, _recipe
+        if self.reduce in ("max", "min"):
+            return (f"reduce={self.reduce!r} routes the gradient to one window position (its "
+                    "derivative is a step)")
+        if self.grad is not None:
+            return "grad= surrogate derivatives have no derivatives of their own"
+        names = tuple(self.params)
+        forms = _catalog_forms()
+        if self.combine in forms:  # (abs_diff_sum_adder's surrogates: its abs is a kink)
+            combine = forms[self.combine][2]
+        else:
+            combine = _expr.parse(self.combine, "combine", names)
+        epilogue = _expr.parse("y + b" if self.epilogue is None else self.epilogue, "epilogue",
+                               names)
+        for what, expression in (("combine", combine), ("epilogue", epilogue)):
+            kink = _recipe.kink(expression)
+            if kink is not None:
+                return (f"the {what} {expression} is not smooth (it has {kink}, whose "
+                        "derivative is a step)")
+        return _recipe.Recipe(combine, self.reduce, epilogue, names)
+
     def inner_op(self, params=None):
         """The InnerOp run for these parameter values (None: the op's own)."""
         if not params:
@@ -442,7 +508,7 @@ class CustomOp:
             if out is not None:
                 raise RuntimeError(f"{function}: out= does not support automatic "
                                    "differentiation (an argument requires grad)")
-            result = _apply(src, weight, bias, op, conv, algo)
+            result = _apply(src, weight, bias, op, conv, algo, self, self.values(params))
         else:
             dst = None
             if out is not None:
