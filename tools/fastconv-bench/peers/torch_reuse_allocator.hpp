@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 
 namespace fastconv_bench {
 
@@ -82,7 +83,11 @@ class ScopedReuseAllocator {
  public:
   explicit ScopedReuseAllocator(ReuseAllocator* allocator)
       : previous_(allocator ? c10::GetAllocator(c10::DeviceType::CPU) : nullptr) {
-    if (allocator) c10::SetAllocator(c10::DeviceType::CPU, allocator, kPriority);
+    if (!allocator) return;
+    c10::SetAllocator(c10::DeviceType::CPU, allocator, kPriority);
+    if (c10::GetAllocator(c10::DeviceType::CPU) != allocator) {
+      throw std::runtime_error("--alloc none: could not install the torch peers' CPU allocator");
+    }
   }
   ~ScopedReuseAllocator() {
     if (previous_) c10::SetAllocator(c10::DeviceType::CPU, previous_, kPriority);
