@@ -8,8 +8,8 @@
 #     skipped on the strided one and the 3-D one with a reason that says why (no
 #     convolution_winograd, the failed conditions); torch_cl skipped on a 1-D layer with its
 #     reason;
-#   - the header says how outputs are allocated: in every timed call by default, none with
-#     --alloc none (which runs, checked, too).
+#   - the header (and every JSON row's output_alloc) says how outputs are allocated: in every
+#     timed call by default, none with --alloc none (which runs, checked, too).
 # Skipped when the build has neither libtorch nor oneDNN: the output starts with "SKIP: ".
 #   cmake -DBENCH=<fastconv-bench> -DOUT=<directory> -P check_peers.cmake
 cmake_minimum_required(VERSION 3.25)  # IN_LIST, string(JSON)
@@ -71,6 +71,10 @@ foreach(index RANGE ${last})
   string(JSON outcome GET "${text}" ${index} outcome)
   string(JSON reason GET "${text}" ${index} message)
   string(JSON error_type TYPE "${text}" ${index} max_abs_error)
+  string(JSON output_alloc GET "${text}" ${index} output_alloc)
+  if(NOT output_alloc STREQUAL "call")
+    message(FATAL_ERROR "row ${index}: output_alloc '${output_alloc}', expected call")
+  endif()
   set(row "row ${index} (${library} ${problem} ${direction}): ${outcome} ${reason}")
   if(library STREQUAL "fastconv")
     if(NOT outcome STREQUAL "measured")

@@ -375,6 +375,7 @@ TEST(BenchPeers, OutputAllocationIsTheSameForEverySide) {
       EXPECT_EQ(agreeing.allocate_output, allocate);
       EXPECT_EQ(wrong.allocate_output, allocate);
       EXPECT_GT(rows[0].ratios[0].ratio, 0.0);
+      for (const BenchResult& row : rows) EXPECT_EQ(row.output_alloc, allocate ? "call" : "none");
     }
   }
   EXPECT_TRUE(BenchConfig().allocate_outputs);  // as a user's call: allocation timed

@@ -223,6 +223,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     guarded(invalid, [&] {
       operands_ = std::make_unique<Operands>(layer_, direction_, forward_operand_read);
     });
+    invalid.output_alloc = config.allocate_outputs ? "call" : "none";
     if (!operands_) return {invalid};  // e.g. an invalid layer: one failed row
   }
 
@@ -314,6 +315,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   }
 
   for (BenchResult& result : results) {
+    result.output_alloc = config.allocate_outputs ? "call" : "none";
     if (result.library != "fastconv") continue;
     for (const Peer* peer : peers) {
       PeerRatio ratio{peer->name()};

@@ -81,6 +81,8 @@ struct BenchResult {
   std::string engine;        // the fastconv engine asked for ("auto", "im2col", ...) or the peer
   std::string engine_label;  // for the table: `engine`, or "auto(im2col)" naming auto's choice
   int threads = 0;
+  // "call": the timed calls allocated their outputs (BenchConfig::allocate_outputs); "none".
+  std::string output_alloc = "call";
   double gflop = 0.0;   // 2 * multiply-adds / 1e9 (direct_flop_count)
   double gpairs = 0.0;  // pair-operations / 1e9 (direct_pair_count: gflop / 2, for every op)
   Timing timing;       // valid when measured

@@ -248,7 +248,11 @@ class OneDnnLayer final : public PeerLayer {
   void run() override {
     omp_set_num_threads(threads_);
     for (Reorder& in : input_reorders_) in.reorder.execute(stream_, in.from, in.to);
-    if (allocate_output_) output_ = memory(output_desc_, engine_);  // as a user's call does
+    if (allocate_output_) {  // as a user's call does: the previous output freed, a new one made
+      if (!output_reorder_) arguments_.erase(output_arg_);
+      output_ = memory();
+      output_ = memory(output_desc_, engine_);
+    }
     if (output_reorder_) {
       primitive_.execute(stream_, arguments_);
       output_reorder_->reorder.execute(stream_, output_reorder_->from, output_);
