@@ -110,9 +110,9 @@ const char* variant_peer_name(Variant variant) {
   return "?";
 }
 
-// Why oneDNN 2.6's x86 Winograd (jit_avx512_core_f32_wino_conv_*) cannot take `layer` in
-// `direction`, as far as its documented conditions go; empty when none of them fails.
-std::string winograd_conditions_failed(const Layer& layer, Direction direction) {
+// Why oneDNN 2.6's x86 Winograd (jit_avx512_core_f32_wino_conv_*) cannot take `layer`, as far
+// as its known conditions go; empty when none of them fails.
+std::string winograd_conditions_failed(const Layer& layer) {
   std::vector<std::string> failed;
   if (layer.spatial_dims != 2) failed.push_back("not 2-D");
   bool three_by_three = true, unit_stride = true, undilated = true;
@@ -128,7 +128,6 @@ std::string winograd_conditions_failed(const Layer& layer, Direction direction) 
   if (layer.in_channels % 16 != 0 || layer.out_channels % 16 != 0) {
     failed.push_back("channels not multiples of 16");
   }
-  if (direction == Direction::transposed) failed.push_back("transposed");
   std::string text;
   for (const std::string& reason : failed) text += (text.empty() ? "" : ", ") + reason;
   return text;
@@ -228,7 +227,7 @@ class OneDnnLayer final : public PeerLayer {
       }
     } catch (const dnnl::error& error) {
       if (!winograd || error.status != dnnl_unimplemented) throw;
-      const std::string conditions = winograd_conditions_failed(layer, problem.direction);
+      const std::string conditions = winograd_conditions_failed(layer);
       throw PeerUnsupported(
           std::string("onednn_winograd: oneDNN ") + std::to_string(dnnl::version()->major) + "." +
           std::to_string(dnnl::version()->minor) +

@@ -3,7 +3,8 @@
 // alive, PyTorch's CPU allocator is a ReuseAllocator: a block freed by a tensor is kept and
 // handed out again for the next request of the same size, so from the second call on neither
 // the output nor torch's temporaries cost an allocation (the memory is already mapped and
-// touched), as fastconv's and oneDNN's preallocated outputs and workspaces do not.
+// touched), just as fastconv's and oneDNN's outputs and workspaces, allocated before timing,
+// cost none.
 //
 // Blocks are 64-byte aligned (as c10's default CPU allocator). The allocator is thread-safe
 // (intra-op threads may allocate). A block that outlives the allocator is freed when its tensor
