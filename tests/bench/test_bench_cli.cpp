@@ -166,7 +166,8 @@ TEST(BenchCli, PadValueTakesNumbersAndInfinities) {
 TEST(BenchCli, TorchUnfoldPeer) {
   EXPECT_EQ(*parse({"--compare", "torch_unfold,torch"}).compare,
             (std::vector<std::string>{"torch_unfold", "torch"}));
-  EXPECT_NE(usage_error({"--compare", "unfold"}).find("none|torch|onednn|torch_unfold"),
+  EXPECT_NE(usage_error({"--compare", "unfold"})
+                .find("none|torch|torch_cl|onednn|onednn_blocked|onednn_winograd|torch_unfold"),
             std::string::npos);
   const Options plain = parse({});
   EXPECT_TRUE(peer_on_by_default("torch", plain));
@@ -187,6 +188,43 @@ TEST(BenchCli, HelpExplainsOpsPadValueAndTheUnfoldRecipe) {
   }
   for (const std::string& name : fastconv::InnerOp::catalog_names()) {
     EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
+// Issue 20's peers: torch_cl, onednn_blocked and onednn_winograd are known, selectable and on by
+// default beside torch and onednn (every peer but the unfold recipe), in the registry's order.
+TEST(BenchCli, TunedPeersAreOnByDefault) {
+  const std::vector<std::string> all{"torch",          "torch_cl",        "onednn",
+                                     "onednn_blocked", "onednn_winograd", "torch_unfold"};
+  EXPECT_EQ(std::vector<std::string>(std::begin(kPeerNames), std::end(kPeerNames)), all);
+  const Options plain = parse({});
+  EXPECT_FALSE(plain.compare.has_value());  // every built-in peer on by default
+  for (const char* peer : {"torch", "torch_cl", "onednn", "onednn_blocked", "onednn_winograd"}) {
+    EXPECT_TRUE(peer_on_by_default(peer, plain)) << peer;
+  }
+  EXPECT_EQ(*parse({"--compare", "onednn_winograd,torch_cl,onednn_blocked"}).compare,
+            (std::vector<std::string>{"onednn_winograd", "torch_cl", "onednn_blocked"}));
+  EXPECT_NE(usage_error({"--compare", "onednn_wino"}).find("got 'onednn_wino'"), std::string::npos);
+}
+
+// --alloc: call (the default: every side allocates its output in the timed call) or none.
+TEST(BenchCli, AllocCallOrNone) {
+  EXPECT_TRUE(parse({}).allocate_outputs);
+  EXPECT_TRUE(parse({"--alloc", "call"}).allocate_outputs);
+  EXPECT_FALSE(parse({"--alloc=none"}).allocate_outputs);
+  for (const char* bad : {"", "all", "None", "output"}) {
+    const std::string message = usage_error({"--alloc", bad});
+    EXPECT_NE(message.find("--alloc expects call or none"), std::string::npos) << bad << ": " << message;
+  }
+  EXPECT_NE(usage_error({"--alloc"}).find("--alloc expects a value"), std::string::npos);
+}
+
+TEST(BenchCli, HelpExplainsTheTunedPeersAndAlloc) {
+  const std::string help = usage_text();
+  for (const char* wanted : {"torch_cl", "channels_last", "NoGradGuard", "onednn_blocked",
+                             "reordered once", "onednn_winograd", "convolution_winograd",
+                             "--alloc call|none", "out= for convolutions", "The header says which"}) {
+    EXPECT_NE(help.find(wanted), std::string::npos) << wanted;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -82,6 +83,7 @@ class FakePeer final : public Peer {
   FakePeer(std::string name, float error) : name_(std::move(name)), error_(error) {}
   std::string name() const override { return name_; }
   std::unique_ptr<PeerLayer> prepare(const PeerProblem& problem) const override {
+    allocate_output = problem.allocate_output;
     if (error_ < 0) throw std::runtime_error("cannot run this layer");
     if (problem.direction == Direction::backward_weights && name_ == "forward_only") {
       throw PeerUnsupported("forward_only: no backward weights");
@@ -95,6 +97,7 @@ class FakePeer final : public Peer {
     return std::make_unique<FakePeerLayer>(problem, error_, run_count, name_ == "ignores_op");
   }
   mutable int run_count = 0;
+  mutable std::optional<bool> allocate_output;  // PeerProblem::allocate_output of the last prepare()
 
  private:
   std::string name_;
@@ -345,6 +348,38 @@ TEST(BenchPeers, ForwardOperandOnlyForInnerOpGradients) {
                       fastconv::InnerOp::catalog("mul_sum").pad_value(1.0));
     EXPECT_EQ(padded.run(engines, {}, fast_config())[0].tensor_bytes, plain + extra);
   }
+}
+
+// --alloc: with BenchConfig::allocate_outputs (the default) the peers are asked to allocate their
+// output in every run() and fastconv's timed runs write into buffers of their own (the operands'
+// output keeps the checked result); without it neither does. Either way every direction's rows
+// are measured and the peer's result is checked first.
+TEST(BenchPeers, OutputAllocationIsTheSameForEverySide) {
+  const Layer layer = conv2d("strided", 2, 4, 6, 10, 3).stride(2).pad(1);
+  for (const bool allocate : {true, false}) {
+    for (Direction direction : kAllDirections) {
+      SCOPED_TRACE(std::string(direction_name(direction)) + (allocate ? " call" : " none"));
+      FakePeer agreeing("agreeing", 0.0f);
+      FakePeer wrong("wrong", 0.5f);
+      const fastconv::Engine engines[] = {fastconv::Engine::automatic};
+      const Peer* peers[] = {&agreeing, &wrong};
+      BenchConfig config = fast_config();
+      config.allocate_outputs = allocate;
+      LayerBench bench(layer, problem_string(layer), direction);
+      const std::vector<BenchResult> rows = bench.run(engines, peers, config);
+      ASSERT_EQ(rows.size(), 3u);
+      EXPECT_EQ(rows[0].outcome, Outcome::measured) << rows[0].message;
+      EXPECT_EQ(rows[0].timing.runs, 3);
+      EXPECT_EQ(rows[1].outcome, Outcome::measured) << rows[1].message;
+      EXPECT_EQ(rows[2].outcome, Outcome::mismatch) << rows[2].message;
+      EXPECT_EQ(agreeing.allocate_output, allocate);
+      EXPECT_EQ(wrong.allocate_output, allocate);
+      EXPECT_GT(rows[0].ratios[0].ratio, 0.0);
+      for (const BenchResult& row : rows) EXPECT_EQ(row.output_alloc, allocate ? "call" : "none");
+    }
+  }
+  EXPECT_TRUE(BenchConfig().allocate_outputs);  // as a user's call: allocation timed
+  EXPECT_TRUE(PeerProblem{.layer = layer}.allocate_output);
 }
 
 }  // namespace

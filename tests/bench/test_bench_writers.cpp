@@ -253,7 +253,8 @@ TEST(BenchWriters, ColumnsIncludeEverythingIssue5Asks) {
         "peak_rss_increase_bytes", "machine_peak_gflops", "machine_bandwidth_gbs", "direction",
         "input_size", "profile_wall_ms", "profile_packing_ms", "profile_transforms_ms",
         "profile_microkernel_ms", "profile_epilogue_ms", "profile_other_ms",
-        "profile_threading_overhead_ms", "op", "pad_value", "gpairs", "gpairs_per_s"}) {
+        "profile_threading_overhead_ms", "op", "pad_value", "gpairs", "gpairs_per_s",
+        "output_alloc"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
   }
 }

@@ -137,13 +137,40 @@ struct LayerBench::Operands {
   }
 };
 
+// The view of the output `direction` writes in `args`.
+static fastconv::TensorView& output_view(fastconv::ConvArgs& args, Direction direction) {
+  switch (direction) {
+    case Direction::forward:
+    case Direction::transposed: return args.dst;
+    case Direction::backward_data: return args.diff_src;
+    case Direction::backward_weights: return args.diff_weight;
+  }
+  return args.dst;
+}
+
 // A prepared fastconv engine or peer, ready to be timed.
 struct LayerBench::Contestant {
   std::size_t row = 0;  // index of its BenchResult
   std::unique_ptr<fastconv::ConvPlan> plan;
   fastconv::ConvArgs args;  // the plan's operands (no weight when it has packed weights)
   AlignedBuffer workspace;
+  AlignedBuffer output;        // BenchConfig::allocate_outputs: the last timed run's output
+  std::size_t output_bytes = 0;
   std::unique_ptr<PeerLayer> peer_layer;
+
+  // One timed fastconv call; with `allocate_output` into a buffer it allocates, as a user's
+  // call allocates its result (the previous one is freed first, as a user's loop frees it).
+  void run_plan(Direction direction, bool allocate_output) {
+    if (!allocate_output) {
+      plan->run(args, workspace.data());
+      return;
+    }
+    output = AlignedBuffer();
+    output = AlignedBuffer(output_bytes);
+    fastconv::ConvArgs fresh = args;
+    output_view(fresh, direction).data = output.data();
+    plan->run(fresh, workspace.data());
+  }
 };
 
 LayerBench::LayerBench(const Layer& layer, std::string problem, Direction direction,
@@ -196,6 +223,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
     guarded(invalid, [&] {
       operands_ = std::make_unique<Operands>(layer_, direction_, forward_operand_read);
     });
+    invalid.output_alloc = config.allocate_outputs ? "call" : "none";
     if (!operands_) return {invalid};  // e.g. an invalid layer: one failed row
   }
 
@@ -217,8 +245,8 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   std::vector<std::function<void()>> runs;
   for (Contestant& contestant : contestants) {
     if (contestant.plan) {
-      runs.emplace_back([&contestant] {
-        contestant.plan->run(contestant.args, contestant.workspace.data());
+      runs.emplace_back([&contestant, &config, this] {
+        contestant.run_plan(direction_, config.allocate_outputs);
       });
     } else {
       runs.emplace_back([&contestant] { contestant.peer_layer->run(); });
@@ -232,9 +260,9 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
       Contestant& contestant = contestants[index];
       if (!contestant.plan) continue;
       one_thread_of.push_back(index);
-      runs.emplace_back([&contestant, &config] {
+      runs.emplace_back([&contestant, &config, this] {
         fastconv::set_num_threads(1);
-        contestant.plan->run(contestant.args, contestant.workspace.data());
+        contestant.run_plan(direction_, config.allocate_outputs);
         fastconv::set_num_threads(config.threads);
       });
     }
@@ -287,6 +315,7 @@ std::vector<BenchResult> LayerBench::run(std::span<const fastconv::Engine> engin
   }
 
   for (BenchResult& result : results) {
+    result.output_alloc = config.allocate_outputs ? "call" : "none";
     if (result.library != "fastconv") continue;
     for (const Peer* peer : peers) {
       PeerRatio ratio{peer->name()};
@@ -354,7 +383,9 @@ void LayerBench::prepare_engine(fastconv::Engine engine, const BenchConfig& conf
     result.engine_label += "+packed";
   }
   contestant.workspace = AlignedBuffer(plan.workspace_bytes());
-  plan.run(contestant.args, contestant.workspace.data());
+  contestant.output_bytes = operands_->output_count() * sizeof(float);
+  plan.run(contestant.args, contestant.workspace.data());  // into the operands: checks the peers'
+  if (config.allocate_outputs) contestant.run_plan(direction_, true);  // as in the timed calls
   result.memory = probe.finish();
   contestants.push_back(std::move(contestant));
 }
@@ -378,7 +409,8 @@ void LayerBench::prepare_peer(const Peer& peer, const BenchConfig& config,
                                .threads = config.threads,
                                .op = op_,
                                .forward_src = operands_->forward(Role::src, direction_),
-                               .forward_weight = operands_->forward(Role::weight, direction_)});
+                               .forward_weight = operands_->forward(Role::weight, direction_),
+                               .allocate_output = config.allocate_outputs});
   } catch (const PeerUnsupported& unsupported) {
     result.outcome = Outcome::skipped;
     result.message = std::string("skipped: ") + unsupported.what();

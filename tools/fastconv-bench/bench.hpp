@@ -12,7 +12,10 @@
 //      tensor);
 //   2. a peer's result is compared with fastconv's (output_check.hpp) — a mismatch is reported
 //      as Outcome::mismatch and the peer is not timed.
-// Then all prepared contestants are timed interleaved (timing.hpp) — with BenchConfig::scaling
+// Then all prepared contestants are timed interleaved (timing.hpp) — with
+// BenchConfig::allocate_outputs each fastconv run writes into a buffer it allocates (and the
+// previous run's is freed), as the peers' calls allocate theirs; without it into the operands' —
+// with BenchConfig::scaling
 // also every fastconv plan at 1 thread, and with machine figures an FMA burst last in each round
 // (Roofline::percent_of_round_peak) — and each fastconv row gets the ratio peer median /
 // fastconv median for every measured peer. With BenchConfig::profile,
@@ -50,6 +53,9 @@ struct BenchConfig {
   double reference_max_gflop = 0.0;  // the reference engine is skipped above this (see cli.hpp)
   int threads = 1;                   // for the peers; fastconv's is set by the caller
   bool packed_weights = false;       // fastconv plans get the weights once (ConvPlan::pack_weights)
+  // Every timed call allocates the memory of its output (fastconv's: a new buffer per run; the
+  // peers': PeerProblem::allocate_output), or none does (--alloc none).
+  bool allocate_outputs = true;
   const MachineFigures* machine = nullptr;  // for the roofline columns; may be null
   bool profile = false;              // fastconv rows get a PhaseProfile (--profile)
   bool scaling = false;              // fastconv rows also timed at 1 thread (--scaling)
@@ -75,6 +81,8 @@ struct BenchResult {
   std::string engine;        // the fastconv engine asked for ("auto", "im2col", ...) or the peer
   std::string engine_label;  // for the table: `engine`, or "auto(im2col)" naming auto's choice
   int threads = 0;
+  // "call": the timed calls allocated their outputs (BenchConfig::allocate_outputs); "none".
+  std::string output_alloc = "call";
   double gflop = 0.0;   // 2 * multiply-adds / 1e9 (direct_flop_count)
   double gpairs = 0.0;  // pair-operations / 1e9 (direct_pair_count: gflop / 2, for every op)
   Timing timing;       // valid when measured

@@ -261,6 +261,12 @@ Options parse_command_line(std::span<const char* const> arguments) {
       options.problem_file = path_value("file name");
     } else if (flag == "--sweep") {
       options.sweep = parse_sweep(value());
+    } else if (flag == "--alloc") {
+      const std::string_view mode = value();
+      if (mode != "call" && mode != "none") {
+        throw UsageError("--alloc expects call or none, got '" + std::string(mode) + "'");
+      }
+      options.allocate_outputs = mode == "call";
     } else if (flag == "--packed-weights") {
       reject_value();
       options.packed_weights = true;
@@ -353,9 +359,21 @@ std::string usage_text() {
       "                             0; inf and -inf accepted). Max-plus dilation (add_max)\n"
       "                             usually pads with -inf, min-plus erosion (sub_min) with\n"
       "                             inf. mul_sum with a non-zero pad value is a custom op\n"
-      "  --compare LIST             peers: comma-separated torch,onednn,torch_unfold or none\n"
+      "  --compare LIST             peers: comma-separated torch,torch_cl,onednn,\n"
+      "                             onednn_blocked,onednn_winograd,torch_unfold or none\n"
       "                             (default: every peer this build contains; torch_unfold\n"
-      "                             only with --op or --pad-value). torch_unfold is the unfold\n"
+      "                             only with --op or --pad-value). torch: at::conv*d /\n"
+      "                             convolution_backward on NCHW tensors under NoGradGuard;\n"
+      "                             torch_cl: the same on channels_last tensors (converted\n"
+      "                             before timing; no 1-D form). onednn: oneDNN's direct\n"
+      "                             convolution from NCHW buffers, its reorders to and from its\n"
+      "                             blocked layouts in every call; onednn_blocked: the same\n"
+      "                             primitive as a oneDNN-native network runs it, inputs and\n"
+      "                             weights reordered once before timing, output left in its\n"
+      "                             layout; onednn_winograd: the same with\n"
+      "                             convolution_winograd, skipped with the reason where oneDNN\n"
+      "                             has none. Blocked outputs are reordered to NCHW for the\n"
+      "                             check, outside the timed call. torch_unfold is the unfold\n"
       "                             recipe PyTorch users write for custom ops: pad, sliding\n"
       "                             windows (Tensor::unfold), broadcast combine with the\n"
       "                             weights, reduce over the window; its bwd_d / bwd_w rows use\n"
@@ -370,8 +388,17 @@ std::string usage_text() {
       "; 'inf' never skips)\n"
       "  --threads N                library threads (default: the library's default)\n"
       "  --min-time SECONDS         minimum timed work per measurement (default: 0.3)\n"
-      "  --packed-weights           fastconv plans pack the weights once (inference); the peers\n"
-      "                             still reorder theirs on every call, as F.conv2d does\n"
+      "  --packed-weights           fastconv plans pack the weights once (inference); torch\n"
+      "                             and onednn still reorder theirs on every call, as F.conv2d\n"
+      "                             does (onednn_blocked and onednn_winograd never do)\n"
+      "  --alloc call|none          call (default): every side (fastconv and each peer)\n"
+      "                             allocates the memory of its output inside each timed call,\n"
+      "                             as a user's call does; none: no side does (outputs\n"
+      "                             allocated before timing and reused; torch, which has no\n"
+      "                             out= for convolutions, gets a CPU allocator that reuses\n"
+      "                             freed blocks). fastconv's workspace and oneDNN's\n"
+      "                             scratchpad are allocated once before timing either way.\n"
+      "                             The header says which\n"
       "  --scaling                  with --threads N > 1: also time each fastconv engine at 1\n"
       "                             thread, interleaved in the same rounds, and print its\n"
       "                             speedup at N threads over 1 thread (column 'vs 1 thr')\n"

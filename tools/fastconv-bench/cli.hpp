@@ -20,7 +20,9 @@
 namespace fastconv_bench {
 
 // The peers --compare accepts (peers/peer_registry.cpp says which ones are built in).
-inline constexpr std::string_view kPeerNames[] = {"torch", "onednn", "torch_unfold"};
+inline constexpr std::string_view kPeerNames[] = {"torch",          "torch_cl",
+                                                  "onednn",         "onednn_blocked",
+                                                  "onednn_winograd", "torch_unfold"};
 
 // The reference engine (about 0.2 GFLOP/s) is skipped above this many GFLOP by default.
 inline constexpr double kDefaultReferenceMaxGflop = 0.3;
@@ -55,6 +57,9 @@ struct Options {
   std::optional<std::vector<std::string>> compare;
   double min_time_seconds = 0.3;
   bool packed_weights = false;
+  // --alloc call (true, the default): every side allocates its output inside each timed call,
+  // as a user's call does; --alloc none (false): no side does (outputs allocated before timing).
+  bool allocate_outputs = true;
   bool scaling = false;  // --scaling: fastconv also at 1 thread, in the same rounds
   double reference_max_gflop = kDefaultReferenceMaxGflop;
 
@@ -63,9 +68,10 @@ struct Options {
   bool inner_ops_requested() const { return ops_given || pad_value_given; }
 };
 
-// Whether a peer runs when --compare is not given (and it is built in): torch and onednn always;
-// torch_unfold (the unfold recipe) only when inner_ops_requested(), since on the plain
-// convolution's suites its broadcast temporaries take gigabytes.
+// Whether a peer runs when --compare is not given (and it is built in): torch, torch_cl, onednn,
+// onednn_blocked and onednn_winograd always; torch_unfold (the unfold recipe) only when
+// inner_ops_requested(), since on the plain convolution's suites its broadcast temporaries take
+// gigabytes.
 bool peer_on_by_default(std::string_view peer, const Options& options);
 
 class UsageError : public std::runtime_error {

@@ -224,8 +224,11 @@ int run_benchmarks(const Options& options) {
             << (options.inner_ops_requested() ? " | op " + joined(options.ops) + " pad value " +
                                                     pad_value_text(options.pad_value)
                                               : "")
-            << " | min time " << options.min_time_seconds
-            << " s\n";
+            << " | min time " << options.min_time_seconds << " s | "
+            << (options.allocate_outputs
+                    ? "output allocation: in every timed call, all sides (--alloc call)"
+                    : "output allocation: none timed, all sides (--alloc none)")
+            << '\n';
   const std::vector<std::unique_ptr<Peer>> peers = select_peers(options);
   std::vector<const Peer*> peer_pointers;
   std::vector<std::string> peer_names;
@@ -240,6 +243,7 @@ int run_benchmarks(const Options& options) {
                            .reference_max_gflop = options.reference_max_gflop,
                            .threads = threads,
                            .packed_weights = options.packed_weights,
+                           .allocate_outputs = options.allocate_outputs,
                            .machine = &machine,
                            .profile = options.profile,
                            .scaling = options.scaling};

@@ -46,8 +46,14 @@ def contestant(row):
     """The series name of a row: the fastconv engine label or the peer."""
     if row["library"] == "fastconv":
         return "fastconv " + row["engine_label"]
-    return {"torch": "PyTorch", "onednn": "oneDNN", "torch_unfold": "PyTorch unfold recipe"}.get(
-        row["library"], row["library"])
+    return {
+        "torch": "PyTorch",
+        "torch_cl": "PyTorch channels_last",
+        "onednn": "oneDNN",
+        "onednn_blocked": "oneDNN blocked",
+        "onednn_winograd": "oneDNN Winograd",
+        "torch_unfold": "PyTorch unfold recipe",
+    }.get(row["library"], row["library"])
 
 
 def op_of(row):

@@ -1,5 +1,6 @@
-// peer.hpp — another library's convolution, timed beside fastconv (PyTorch, oneDNN, PyTorch's
-// unfold recipe for custom inner operations).
+// peer.hpp — another library's convolution, timed beside fastconv (PyTorch with NCHW or
+// channels_last tensors, oneDNN from NCHW buffers or in its own blocked layouts, direct or
+// Winograd, PyTorch's unfold recipe for custom inner operations).
 //
 // A Peer is a factory: prepare() sets one layer, direction (direction.hpp) and inner operation
 // (fastconv/inner_op.hpp; the plain convolution unless --op says otherwise) up on the caller's
@@ -8,9 +9,16 @@
 // writes is null — with the peer's own thread count, and returns a PeerLayer. The gradients of
 // an operation other than the convolution also get the forward operand they read
 // (forward_src for bwd_d, forward_weight for bwd_w), as fastconv's plans do.
-// PeerLayer::run() is what is timed: one complete call as a user with NCHW tensors makes it
-// (allocations and layout reorders included). result() is the contiguous output of the last
-// run() (shape role_shape(layer, output_role(direction))), valid until the next run().
+// PeerLayer::run() is what is timed: one complete call as the peer's user makes it (a user with
+// NCHW tensors for torch and onednn: layout reorders included; a user tuning the layout for
+// torch_cl and the blocked oneDNN peers: inputs already in the layout the peer wants). With
+// PeerProblem::allocate_output (the default, --alloc call) run() allocates the memory it writes
+// its output to, as a user's call allocates its result; without it (--alloc none) that memory
+// is allocated before timing and reused (torch, which has no out= for convolutions, then gets a
+// CPU allocator that reuses freed blocks: torch_reuse_allocator.hpp). result() is the
+// contiguous output of the last run() (shape role_shape(layer, output_role(direction))), valid
+// until the next run(); any conversion it needs (channels_last or blocked to plain) is done
+// there, outside the timed run().
 // prepare() throws PeerUnsupported when the peer cannot express the problem (a skipped row: e.g.
 // an operation other than the convolution for the torch and onednn peers) and any other
 // std::exception when it fails.
@@ -55,6 +63,8 @@ struct PeerProblem {
   // for the plain convolution's gradients, which do not read them).
   const float* forward_src = nullptr;     // src_shape(layer), contiguous
   const float* forward_weight = nullptr;  // weight_shape(layer), contiguous
+  // run() allocates the memory of its output (true) or reuses memory allocated before timing.
+  bool allocate_output = true;
 };
 
 // The reason of the PeerUnsupported thrown by a peer that computes only the plain convolution
@@ -83,7 +93,7 @@ class Peer {
 };
 
 struct KnownPeer {
-  std::string name;                              // "torch", "onednn", "torch_unfold"
+  std::string name;                              // "torch", "onednn", ... (cli.hpp's kPeerNames)
   std::function<std::unique_ptr<Peer>()> make;  // empty when not built in
   std::string unavailable_reason;                // why `make` is empty
 };
@@ -92,8 +102,11 @@ std::vector<KnownPeer> known_peers();  // defined in peers/peer_registry.cpp
 
 // Defined by peers/torch_peer.cpp, peers/torch_unfold_peer.cpp and peers/onednn_peer.cpp when
 // those are built.
-std::unique_ptr<Peer> make_torch_peer();
+std::unique_ptr<Peer> make_torch_peer();     // NCHW tensors
+std::unique_ptr<Peer> make_torch_cl_peer();  // channels_last tensors
 std::unique_ptr<Peer> make_torch_unfold_peer();
-std::unique_ptr<Peer> make_onednn_peer();
+std::unique_ptr<Peer> make_onednn_peer();           // NCHW buffers, reorders in every call
+std::unique_ptr<Peer> make_onednn_blocked_peer();   // the primitive's layouts, reordered once
+std::unique_ptr<Peer> make_onednn_winograd_peer();  // the same with convolution_winograd
 
 }  // namespace fastconv_bench

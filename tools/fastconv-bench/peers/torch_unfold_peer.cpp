@@ -27,7 +27,8 @@
 // pad value on padded layers (autograd's 0 * inf = NaN where the catalog's term adds nothing);
 // operations with parameters or their own epilogue; layers whose broadcast temporary, 4 of which
 // may be alive at once, does not fit into the available memory.
-// The thread count is set with at::set_num_threads.
+// The thread count is set with at::set_num_threads. With PeerProblem::allocate_output false
+// (--alloc none) the calls run with a ReuseAllocator (torch_reuse_allocator.hpp).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -35,6 +36,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -43,6 +45,7 @@
 #include <vector>
 
 #include "peers/peer.hpp"
+#include "peers/torch_reuse_allocator.hpp"
 
 namespace fastconv_bench {
 namespace {
@@ -110,7 +113,8 @@ double available_memory_bytes() {
 class TorchUnfoldLayer final : public PeerLayer {
  public:
   TorchUnfoldLayer(const PeerProblem& problem, const Recipe& recipe)
-      : layer_(problem.layer),
+      : reuse_allocator_(problem.allocate_output ? nullptr : std::make_unique<ReuseAllocator>()),
+        layer_(problem.layer),
         direction_(problem.direction),
         combine_(recipe.combine),
         reduce_(problem.op.reduce()),
@@ -137,6 +141,8 @@ class TorchUnfoldLayer final : public PeerLayer {
   }
 
   void run() override {
+    const ScopedReuseAllocator reuse(reuse_allocator_.get());  // --alloc none
+    result_.reset();
     switch (direction_) {
       case Direction::forward:
         result_ = forward(src_, weight_);
@@ -226,6 +232,7 @@ class TorchUnfoldLayer final : public PeerLayer {
     return reduced.reshape(y_shape);
   }
 
+  std::unique_ptr<ReuseAllocator> reuse_allocator_;  // --alloc none; outlives the tensors below
   Layer layer_;
   Direction direction_;
   CombineFn combine_;
