@@ -62,6 +62,32 @@ def check_same_kind(arrays, optional=()):
                             "mixed dtypes are not supported")
 
 
+def check_out(out, input, function, grad_arrays=()):
+    """out= of a functional op, as torch's out=: an array of the input's kind and dtype that the
+    core can write in place (its shape is checked against the result's by the caller; overlap
+    with the inputs by the core). RuntimeError when autograd would need the result."""
+    check_same_kind([("input", input), ("out", out)])
+    if is_torch(out):
+        if torch.is_grad_enabled() and (out.requires_grad or any(
+                a is not None and is_torch(a) and a.requires_grad for a in grad_arrays)):
+            raise RuntimeError(f"{function}: out= does not support automatic differentiation "
+                               "(an argument requires grad)")
+        if _has_lazy_state(out):
+            raise ValueError(f"{function}: out has a pending negation, conjugation or no memory "
+                             "(out.is_neg(), out.is_conj()); pass a plain tensor")
+    elif not out.flags.writeable:
+        raise ValueError(f"{function}: out is a read-only numpy array")
+    elif not out.dtype.isnative or out.ctypes.data % out.itemsize:
+        raise ValueError(f"{function}: out must be in native byte order and aligned to its "
+                         f"item size ({out.itemsize} bytes)")
+
+
+def check_out_shape(out, shape, function):
+    if tuple(int(v) for v in out.shape) != tuple(int(v) for v in shape):
+        raise ValueError(f"{function}: out has shape {tuple(out.shape)}; the result's is "
+                         f"{tuple(int(v) for v in shape)}")
+
+
 def _has_lazy_state(tensor):
     """True when a tensor's memory does not hold its values as they read."""
     return tensor.is_neg() or tensor.is_conj() or tensor._is_zerotensor()
@@ -152,6 +178,38 @@ def _channels_last_strides(shape):
     return tuple(strides)
 
 
+# Torch results of at least this many bytes are allocated by numpy and shared with torch
+# (torch.from_numpy): numpy asks the kernel for transparent huge pages (madvise) for large
+# blocks, torch 1.13's allocator does not, and the first write of a fresh 36 MB torch.empty
+# costs ~100 ms of 4 KiB page faults on these VMs against ~10 ms. (Such a tensor's storage is
+# not resizable: out.resize_() to a larger size raises.)
+LARGE_RESULT_BYTES = 1 << 22
+_NUMPY_DTYPES = {} if torch is None else {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _numpy_empty(shape, dtype, channels_last):
+    if channels_last:  # an (N, spatial..., C) array, transposed
+        memory_shape = (shape[0],) + shape[2:] + (shape[1],)
+        permutation = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
+        return np.empty(memory_shape, dtype=dtype).transpose(permutation)
+    return np.empty(shape, dtype=dtype)
+
+
+def torch_empty(shape, dtype, channels_last=False):
+    """An uninitialised tensor (channels-last memory if asked, shape of rank >= 3), in huge
+    pages when it is large (LARGE_RESULT_BYTES)."""
+    numpy_dtype = _NUMPY_DTYPES.get(dtype)
+    if numpy_dtype is not None:
+        count = 1
+        for v in shape:
+            count *= v
+        if count * np.dtype(numpy_dtype).itemsize >= LARGE_RESULT_BYTES:
+            return torch.from_numpy(_numpy_empty(shape, numpy_dtype, channels_last))
+    if channels_last:
+        return torch.empty_strided(shape, _channels_last_strides(shape), dtype=dtype)
+    return torch.empty(shape, dtype=dtype)
+
+
 def empty_like_layout(template, shape, channels_last=False):
     """An uninitialised result of `shape`, of the template's type and dtype, channels-last in
     memory if asked (a torch result is never a view: autograd forbids in-place changes to views
@@ -161,15 +219,8 @@ def empty_like_layout(template, shape, channels_last=False):
     channels_last = channels_last and len(shape) >= 3
     try:
         if is_torch(template):
-            if channels_last:
-                return torch.empty_strided(shape, _channels_last_strides(shape),
-                                           dtype=template.dtype)
-            return torch.empty(shape, dtype=template.dtype)
-        if channels_last:  # an (N, spatial..., C) array, transposed
-            memory_shape = (shape[0],) + shape[2:] + (shape[1],)
-            permutation = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
-            return np.empty(memory_shape, dtype=template.dtype).transpose(permutation)
-        return np.empty(shape, dtype=template.dtype)
+            return torch_empty(shape, template.dtype, channels_last)
+        return _numpy_empty(shape, template.dtype, channels_last)
     except (MemoryError, RuntimeError) as error:
         if isinstance(error, RuntimeError) and "memory" not in str(error) and \
                 "overflow" not in str(error):

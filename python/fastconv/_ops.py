@@ -15,22 +15,30 @@ def _shape(array):
     return [int(v) for v in array.shape]
 
 
-def _convolve(kind, src, weight, bias, params, algo, channels_last):
+def _result(template, shape, out, function, channels_last=False):
+    if out is None:
+        return _arrays.empty_like_layout(template, shape, channels_last)
+    _arrays.check_out_shape(out, shape, function)
+    return out
+
+
+def _convolve(kind, src, weight, bias, params, algo, channels_last, out=None, function="conv"):
     """Forward or transposed convolution: dst of the input's type, channels-last or not."""
     src, weight, bias = (_arrays.usable(a) if a is not None else None for a in (src, weight, bias))
     shape = _fastconv.output_shape(kind, _shape(src), _shape(weight), params)
-    dst = _arrays.empty_like_layout(src, shape, channels_last)
+    dst = _result(src, shape, out, function, channels_last)
     _fastconv.run_conv(kind, {"src": _d(src), "weight": _d(weight), "bias": _d(bias),
                               "dst": _d(dst)}, params, algo)
     return dst
 
 
-def conv_forward(src, weight, bias, params, algo, channels_last):
-    return _convolve("forward", src, weight, bias, params, algo, channels_last)
+def conv_forward(src, weight, bias, params, algo, channels_last, out=None, function="conv"):
+    return _convolve("forward", src, weight, bias, params, algo, channels_last, out, function)
 
 
-def conv_transpose_forward(src, weight, bias, params, algo, channels_last):
-    return _convolve("transposed", src, weight, bias, params, algo, channels_last)
+def conv_transpose_forward(src, weight, bias, params, algo, channels_last, out=None,
+                           function="conv_transpose"):
+    return _convolve("transposed", src, weight, bias, params, algo, channels_last, out, function)
 
 
 def conv_backward_data(diff_dst, weight, src_shape, params, algo, channels_last):
@@ -55,21 +63,21 @@ def forward_output_shape(src_shape, weight_shape, params):
     return _fastconv.output_shape("forward", list(src_shape), list(weight_shape), params)
 
 
-def unfold(src, kernel, params, algo):
+def unfold(src, kernel, params, algo, out=None):
     src = _arrays.usable(src)
     shape = _fastconv.unfold_output_shape(_shape(src), list(kernel), params)
-    dst = _arrays.empty_like_layout(src, shape)
+    dst = _result(src, shape, out, "unfold")
     _fastconv.unfold(_d(src), _d(dst), list(kernel), params, algo)
     return dst
 
 
-def fold(src, output_size, kernel, params, algo):
+def fold(src, output_size, kernel, params, algo, out=None):
     src = _arrays.usable(src)
     image_shape = [int(src.shape[0]), int(src.shape[1]) // math.prod(kernel)] + list(output_size)
     try:  # the result's shape is validated before it is allocated
         _fastconv.unfold_output_shape(image_shape, list(kernel), params)
     except ValueError as error:
         raise type(error)(f"fold: a result of shape {tuple(image_shape)}: {error}") from None
-    dst = _arrays.empty_like_layout(src, image_shape)
+    dst = _result(src, image_shape, out, "fold")
     _fastconv.fold(_d(src), _d(dst), list(kernel), params, algo)
     return dst

@@ -512,7 +512,7 @@ class CustomOp:
         else:
             dst = None
             if out is not None:
-                _arrays.check_same_kind([("input", input), ("out", out)])
+                _arrays.check_out(out, input, function)
                 dst = out[None] if unbatched else out
             channels_last = _arrays.conv_result_channels_last(src, weight, False)
             result = run_forward(op, src, weight, bias, conv, algo, channels_last, dst)

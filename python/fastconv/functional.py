@@ -5,7 +5,11 @@ Same names, argument order and defaults as torch.nn.functional; beyond torch:
     (see _params.py), including transposed convolution;
   * algo= picks the engine (keyword-only): 'auto' or any name in fastconv.ENGINES
     (unfold / fold: fastconv.WINDOW_ENGINES);
-  * numpy in, numpy out; torch in, torch out (differentiable when the tensors require grad).
+  * numpy in, numpy out; torch in, torch out (differentiable when the tensors require grad);
+  * out= (keyword-only, every op but windows) writes the result into an existing array of the
+    input's kind, dtype and the result's exact shape, any strides, not overlapping the inputs,
+    and returns it (like torch's out=, without resizing; not with autograd). Results the
+    library allocates are in huge pages when large (_arrays.LARGE_RESULT_BYTES).
 float32 and float64; any strides (no copy for contiguous or channels-last inputs).
 """
 
@@ -44,8 +48,16 @@ def _needs_autograd(*arrays):
     return torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in arrays)
 
 
+def _out_view(out, input, function, unbatched, grad_arrays):
+    """out= checked (_arrays.check_out), batched like the input (None without out=)."""
+    if out is None:
+        return None
+    _arrays.check_out(out, input, function, grad_arrays)
+    return out[None] if unbatched else out
+
+
 def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
-                 groups, output_padding, algo):
+                 groups, output_padding, algo, out=None):
     _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
                             optional=("bias",))
     check_algo(algo, function)
@@ -53,6 +65,12 @@ def _convolution(function, dims, transposed, input, weight, bias, stride, paddin
     _check_weight(weight, dims, function)
     params = conv_params(dims, src.shape[2:], weight.shape[2:], stride, padding, dilation, groups,
                          output_padding, transposed)
+    dst = _out_view(out, input, function, unbatched, (input, weight, bias))
+    if dst is not None:
+        channels_last = _arrays.conv_result_channels_last(src, weight, transposed)
+        run = _ops.conv_transpose_forward if transposed else _ops.conv_forward
+        run(src, weight, bias, params, algo, channels_last, dst, function)
+        return out
     if _needs_autograd(src, weight, bias):
         from . import _autograd
         apply = (_autograd.ConvTransposeFunction if transposed else _autograd.ConvFunction).apply
@@ -64,37 +82,40 @@ def _convolution(function, dims, transposed, input, weight, bias, stride, paddin
     return out[0] if unbatched else out
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto"):
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto",
+           out=None):
     return _convolution("conv1d", 1, False, input, weight, bias, stride, padding, dilation,
-                        groups, 0, algo)
+                        groups, 0, algo, out)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto"):
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto",
+           out=None):
     return _convolution("conv2d", 2, False, input, weight, bias, stride, padding, dilation,
-                        groups, 0, algo)
+                        groups, 0, algo, out)
 
 
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto"):
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algo="auto",
+           out=None):
     return _convolution("conv3d", 3, False, input, weight, bias, stride, padding, dilation,
-                        groups, 0, algo)
+                        groups, 0, algo, out)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, algo="auto"):
+                     dilation=1, *, algo="auto", out=None):
     return _convolution("conv_transpose1d", 1, True, input, weight, bias, stride, padding,
-                        dilation, groups, output_padding, algo)
+                        dilation, groups, output_padding, algo, out)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, algo="auto"):
+                     dilation=1, *, algo="auto", out=None):
     return _convolution("conv_transpose2d", 2, True, input, weight, bias, stride, padding,
-                        dilation, groups, output_padding, algo)
+                        dilation, groups, output_padding, algo, out)
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, algo="auto"):
+                     dilation=1, *, algo="auto", out=None):
     return _convolution("conv_transpose3d", 3, True, input, weight, bias, stride, padding,
-                        dilation, groups, output_padding, algo)
+                        dilation, groups, output_padding, algo, out)
 
 
 def _window_dims(size_argument, fallback):
@@ -124,7 +145,7 @@ def _unfold_dims(input, kernel_size):
                      "pass kernel_size=(k,)")
 
 
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto", out=None):
     """(N, C, spatial...) -> (N, C * prod(kernel), L), as torch.nn.functional.unfold (2-D;
     unbatched (C, H, W) -> (C * prod(kernel), L)) and its 1-D / 3-D extension. The spatial
     rank is len(kernel_size) for a sequence; for an int, 2 for 3-D and 4-D inputs (torch's
@@ -135,15 +156,20 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
     src, unbatched = _batched(input, dims, "input", "unfold")
     kernel = list(int_tuple(kernel_size, dims, "kernel_size"))
     params = _window_params(dims, src.shape[2:], kernel, stride, padding, dilation)
+    dst = _out_view(out, input, "unfold", unbatched, (input,))
+    if dst is not None:
+        _ops.unfold(src, kernel, params, algo, dst)
+        return out
     if _needs_autograd(src):
         from . import _autograd
-        out = _autograd.UnfoldFunction.apply(src, kernel, params, algo)
+        result = _autograd.UnfoldFunction.apply(src, kernel, params, algo)
     else:
-        out = _ops.unfold(src, kernel, params, algo)
-    return out[0] if unbatched else out
+        result = _ops.unfold(src, kernel, params, algo)
+    return result[0] if unbatched else result
 
 
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto"):
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, algo="auto",
+         out=None):
     """(N, C * prod(kernel), L) -> (N, C, *output_size), summing overlaps: the adjoint of unfold,
     as torch.nn.functional.fold (2-D) and its 1-D / 3-D extension."""
     _arrays.check_same_kind([("input", input)])
@@ -160,12 +186,16 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1, *, al
     if src.shape[1] % volume:
         raise ValueError(f"fold: input.shape[1] = {src.shape[1]} is not a multiple of the kernel "
                          f"volume {volume} (kernel_size {tuple(kernel)})")
+    dst = _out_view(out, input, "fold", unbatched, (input,))
+    if dst is not None:
+        _ops.fold(src, size, kernel, params, algo, dst)
+        return out
     if _needs_autograd(src):
         from . import _autograd
-        out = _autograd.FoldFunction.apply(src, size, kernel, params, algo)
+        result = _autograd.FoldFunction.apply(src, size, kernel, params, algo)
     else:
-        out = _ops.fold(src, size, kernel, params, algo)
-    return out[0] if unbatched else out
+        result = _ops.fold(src, size, kernel, params, algo)
+    return result[0] if unbatched else result
 
 
 def windows(input, kernel_size, stride=1, dilation=1):
