@@ -9,6 +9,11 @@ anything else. Results are allocated with the input's type (numpy in, numpy out;
 torch out) and in the memory format PyTorch 1.13 gives (conv_result_channels_last).
 """
 
+import ctypes
+import math
+import os
+import weakref
+
 import numpy as np
 
 try:  # torch is optional: numpy users do not need it
@@ -178,21 +183,87 @@ def _channels_last_strides(shape):
     return tuple(strides)
 
 
-# Torch results of at least this many bytes are allocated by numpy and shared with torch
-# (torch.from_numpy): numpy asks the kernel for transparent huge pages (madvise) for large
-# blocks, torch 1.13's allocator does not, and the first write of a fresh 36 MB torch.empty
-# costs ~100 ms of 4 KiB page faults on these VMs against ~10 ms. (Such a tensor's storage is
-# not resizable: out.resize_() to a larger size raises.)
+# Results of at least this many bytes are numpy memory from _ResultPool, shared with torch for
+# torch results (torch.from_numpy): numpy asks the kernel for transparent huge pages (madvise)
+# for large blocks, torch 1.13's allocator does not, and the first write of a fresh 36 MB
+# torch.empty costs ~100 ms of 4 KiB page faults on these VMs against ~10 ms. (Such a
+# tensor's storage is not resizable: out.resize_() to a larger size raises.)
 LARGE_RESULT_BYTES = 1 << 22
 _NUMPY_DTYPES = {} if torch is None else {torch.float32: np.float32, torch.float64: np.float64}
 
 
+class _ResultPool:
+    """Memory of large results that were freed, kept for the next result of the same size: a
+    fresh 36 MB result otherwise costs the kernel's mapping and zeroing of its pages on every
+    call (~9 ms here, 1.5x the convolution), as freed blocks this large go back to the OS.
+    Bounded: at most FASTCONV_RESULT_POOL_MB (default 256; 0 turns it off) of idle blocks, the
+    oldest dropped first. A block returns here when the last array or tensor using it dies."""
+
+    def __init__(self):
+        import collections
+        import threading
+        try:
+            limit = float(os.environ.get("FASTCONV_RESULT_POOL_MB", "256"))
+        except ValueError:
+            limit = 256.0
+        self.limit = int(max(limit, 0.0) * (1 << 20))
+        self.idle = collections.OrderedDict()  # id -> (bytes, block), oldest first
+        self.idle_bytes = 0
+        self.lock = threading.Lock()
+
+    def take(self, nbytes):
+        """A uint8 block of exactly nbytes (rounded up to 2 MiB), idle or new."""
+        size = -(-nbytes // (1 << 21)) << 21
+        with self.lock:
+            for key, (block_size, block) in self.idle.items():
+                if block_size == size:
+                    del self.idle[key]
+                    self.idle_bytes -= size
+                    return block
+        return np.empty(size, dtype=np.uint8)
+
+    def give_back(self, block):
+        size = block.nbytes
+        if size > self.limit:
+            return
+        with self.lock:
+            self.idle[id(block)] = (size, block)
+            self.idle_bytes += size
+            while self.idle_bytes > self.limit:
+                _, (dropped, _) = self.idle.popitem(last=False)
+                self.idle_bytes -= dropped
+
+
+_pool = None
+
+
+def _pooled_empty(memory_shape, dtype):
+    """An uninitialised array on a pool block (the block comes back when the array dies)."""
+    global _pool
+    if _pool is None:
+        _pool = _ResultPool()
+    count = 1
+    for v in memory_shape:
+        count *= v
+    nbytes = count * np.dtype(dtype).itemsize
+    if _pool.limit == 0:
+        return np.empty(memory_shape, dtype=dtype)
+    block = _pool.take(nbytes)
+    # The result's base: not an ndarray, so numpy's views keep it (they skip ndarray bases that
+    # own no memory) and its death, after the last view's, returns the block.
+    holder = (ctypes.c_char * nbytes).from_buffer(block)
+    weakref.finalize(holder, _pool.give_back, block).atexit = False
+    return np.frombuffer(holder, dtype=dtype).reshape(memory_shape)
+
+
 def _numpy_empty(shape, dtype, channels_last):
+    large = np.dtype(dtype).itemsize * math.prod(shape) >= LARGE_RESULT_BYTES
+    empty = _pooled_empty if large else np.empty
     if channels_last:  # an (N, spatial..., C) array, transposed
         memory_shape = (shape[0],) + shape[2:] + (shape[1],)
         permutation = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
-        return np.empty(memory_shape, dtype=dtype).transpose(permutation)
-    return np.empty(shape, dtype=dtype)
+        return empty(memory_shape, dtype).transpose(permutation)
+    return empty(shape, dtype)
 
 
 def torch_empty(shape, dtype, channels_last=False):

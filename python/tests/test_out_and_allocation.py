@@ -139,3 +139,35 @@ def test_large_torch_results_share_numpy_memory(channels_last):
     z.relu_()  # in place after the Function, as ReLU(inplace=True)
     z.sum().backward()
     assert x.grad.shape == x.shape
+
+
+def test_large_results_reuse_freed_memory_within_the_pool_bound():
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 3, 600, 600)).astype(np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    first = fastconv.conv2d(x, w, padding=1)
+    address = first.ctypes.data
+    expected = first.copy()
+    del first  # its block goes back to the pool...
+    second = fastconv.conv2d(x, w, padding=1)
+    assert second.ctypes.data == address  # ...and serves the next result of that size
+    assert second.flags.writeable
+    np.testing.assert_array_equal(second, expected)
+    alive = fastconv.conv2d(x, w, padding=1)  # a live result's block is never handed out
+    assert alive.ctypes.data != second.ctypes.data
+    tensor = fastconv.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
+    assert tensor.data_ptr() not in (second.ctypes.data, alive.ctypes.data)
+    pool = _arrays._pool
+    assert pool.idle_bytes <= pool.limit
+    del second, alive, tensor
+    assert pool.idle_bytes <= pool.limit
+
+
+def test_result_pool_can_be_turned_off():
+    import subprocess
+    import sys
+    code = ("import numpy as np, fastconv; from fastconv import _arrays\n"
+            "x = np.ones((1, 3, 600, 600), np.float32); w = np.ones((4, 3, 3, 3), np.float32)\n"
+            "y = fastconv.conv2d(x, w); del y; y = fastconv.conv2d(x, w)\n"
+            "assert _arrays._pool.limit == 0 and _arrays._pool.idle_bytes == 0 and y.flags.owndata\n")
+    env = dict(__import__("os").environ, FASTCONV_RESULT_POOL_MB="0")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
