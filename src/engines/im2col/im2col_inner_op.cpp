@@ -159,6 +159,23 @@ void chunk_gradient(const Setup& s, const Buffers& b, const InnerOp& op, const O
   const custom::ColsArgs a = cols_args(s, b, group, count, params);
   const bool need_y = gradients_need_y(op);
   if (need_y) reduce_chunk(s, b, kernels, a, threads);
+  if (!need_y) {  // out = y + b: dL/dy is dL/dout, db its sum (the common case, kept cheap)
+    for (std::int64_t k = 0; k < s.kg; ++k) {
+      const std::int64_t channel = group * s.kg + k;
+      float* gk = b.g + k * s.chunk;
+      for_each_position(x.dst, n, channel, pixels, [&](const float& element, std::int64_t q) { gk[q] = element; });
+      std::fill(gk + count, gk + s.chunk, 0.0f);
+      if (db) {
+        double partial[8] = {};
+        std::int64_t q = 0;
+        for (; q + 8 <= count; q += 8)
+          for (int l = 0; l < 8; ++l) partial[l] += double(gk[q + l]);
+        for (; q < count; ++q) partial[0] += double(gk[q]);
+        for (const double p : partial) db[channel] += p;
+      }
+    }
+    return;
+  }
   for (std::int64_t k = 0; k < s.kg; ++k) {
     const std::int64_t channel = group * s.kg + k;
     const double bias = x.forward.bias.data ? double(x.forward.bias[channel]) : 0.0;
