@@ -27,8 +27,9 @@ where the reset is not allowed.
     PYTHONPATH=build/python /usr/bin/python3 bench/python_recipes_bench.py [--quick]
         [--sizes 32,64,...] [--repeats 5] [--json out.json] [--plot-dir DIR]
 
-Plots: runtime_vs_size.png and memory_vs_size.png (log-log, the sweep) in --plot-dir (default:
-the current directory); scripts/bench.sh --python puts them in $FASTCONV_BUILD_DIR/python-bench.
+Plots: runtime_vs_size.png and memory_vs_size.png (log-log, the sweep; a growth of 0, a call
+that fitted in pages already resident, has no point) in --plot-dir (default: the current
+directory); scripts/bench.sh --python puts them in $FASTCONV_BUILD_DIR/python-bench.
 """
 
 import os
@@ -41,7 +42,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -63,7 +63,8 @@ class Layer:
 
     def __init__(self, name, batch, in_channels, out_channels, size, kernel, padding):
         self.name, self.batch, self.in_channels = name, batch, in_channels
-        self.out_channels, self.size, self.kernel, self.padding = out_channels, size, kernel, padding
+        self.out_channels, self.size = out_channels, size
+        self.kernel, self.padding = kernel, padding
 
     def problem(self):  # benchdnn-style, as fastconv-bench prints it
         text = (f"mb{self.batch}ic{self.in_channels}ih{self.size}oc{self.out_channels}"
@@ -359,12 +360,15 @@ def plot(rows, names, plot_dir):
                 style = "-o" if name.startswith("fastconv") else "--."
                 axes.plot(*zip(*points), style, label=name)
         axes.set_xscale("log", base=2)
+        sizes = sorted({row["size"] for row in sweep})
+        axes.set_xticks(sizes, [str(size) for size in sizes])
+        axes.minorticks_off()
         axes.set_yscale("log")
         axes.set_xlabel("input height = width (N1, C3 -> K16, 3x3, padding 1)")
         axes.set_ylabel(label)
         axes.set_title(f"{label.split(' (')[0]} against input size, float32, 1 thread")
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize="small")
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize="small", loc="upper left")
         figure.tight_layout()
         path = os.path.join(plot_dir, file_name)
         figure.savefig(path, dpi=110)
@@ -409,7 +413,8 @@ def main():
           f"numpy {np.__version__}, python {platform.python_version()}, float32, 1 thread, "
           f"{platform.processor() or platform.machine()}")
     print(f"time: median of {args.repeats} calls after a warm-up, output allocated by each call; "
-          "peak MiB: growth of the peak RSS over one call in a fresh process (after an 8x8 warm-up)")
+          "peak MiB: growth of the peak RSS over one call in a fresh process (after an 8x8 "
+          "warm-up)")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["numpy", "torch", "fastconv"])
     started = time.perf_counter()
@@ -421,7 +426,7 @@ def main():
     for layer in layers:
         if layer.name.startswith("sweep_") and layer.size in seed_sizes:
             # the same problem as seed_1024_p1: its rows, not a second run
-            copies = [dict(row, layer=layer.name) for row in rows
+            copies = [dict(row, layer=layer.name, same_as=row["layer"]) for row in rows
                       if row["layer"] == seed_sizes[layer.size].name]
             rows.extend(copies)
             print(f"\n{layer.name}: the same problem as {seed_sizes[layer.size].name} (above)")
@@ -429,10 +434,11 @@ def main():
         layer_rows = run_layer(context, layer, args, names)
         rows.extend(layer_rows)
         print_table(layer, layer_rows)
-    problems = [row for row in rows if row["status"] == "mismatch"]
-    print(f"\nsummary: {len(layers)} layers x {len(names)} contenders, "
-          f"{sum(row['status'] == 'ok' for row in rows)} measured, "
-          f"{sum(row['status'] == 'skipped' for row in rows)} skipped, {len(problems)} mismatched "
+    runs = [row for row in rows if "same_as" not in row]
+    problems = [row for row in runs if row["status"] == "mismatch"]
+    print(f"\nsummary: {len(runs) // len(names)} layers x {len(names)} contenders, "
+          f"{sum(row['status'] == 'ok' for row in runs)} measured, "
+          f"{sum(row['status'] == 'skipped' for row in runs)} skipped, {len(problems)} mismatched "
           f"in {time.perf_counter() - started:.1f} s")
     if args.plot:
         for path in plot(rows, names, args.plot_dir):
@@ -441,7 +447,6 @@ def main():
         with open(args.json, "w") as out:
             json.dump({"fastconv": fastconv.__version__, "torch": torch.__version__,
                        "numpy": np.__version__, "threads": 1, "repeats": args.repeats,
-                       "maxrss_parent_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                        "rows": rows}, out, indent=1)
         print(f"json: {os.path.abspath(args.json)}")
     return 1 if problems else 0
