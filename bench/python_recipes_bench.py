@@ -1,5 +1,7 @@
-"""What the seeds' authors ran, from Python: the convolution recipes users write against torch's
-F.conv2d and fastconv.conv2d, one thread, float32, time and peak memory per call.
+"""What the seeds' authors ran, from Python: convolution recipes vs F.conv2d and fastconv.conv2d.
+
+The recipes users write, torch's F.conv2d and fastconv.conv2d, one thread, float32: time and peak
+memory per call.
 
 Layers: the seeds of tools/fastconv-bench/suites.cpp (seed_1000: N3, C3 -> K3, 1000x1000, 3x3,
 no padding; seed_1024_p1: N1, C3 -> K16, 1024x1024, 3x3, padding 1) and a sweep of square inputs
@@ -384,7 +386,7 @@ def sizes_argument(text):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
     parser.add_argument("--quick", action="store_true",
                         help=f"tests: sizes {','.join(map(str, QUICK_SIZES))}, no seed layers, "
                              "2 repeats, memory at the largest size only")
