@@ -315,10 +315,13 @@ def run_layer(context, layer, args, names):
             row["peak_mib"], exact = measure_memory(context, name, layer)
             if not exact:
                 row["note"] = "memory sampled"
+    # Ratios to fastconv.conv2d on torch tensors; none for memory when its growth is under
+    # 0.1 MiB (a few pages: noise, not a denominator).
     baseline = next(row for row in rows if row["contender"] == BASELINE)
     for row in rows:
-        for key, ratio in (("median_ms", "time_vs_fastconv"), ("peak_mib", "mem_vs_fastconv")):
-            ok = row[key] is not None and baseline[key] is not None and baseline[key] > 0
+        for key, ratio, floor in (("median_ms", "time_vs_fastconv", 0.0),
+                                  ("peak_mib", "mem_vs_fastconv", 0.1)):
+            ok = row[key] is not None and baseline[key] is not None and baseline[key] > floor
             row[ratio] = row[key] / baseline[key] if ok else None
     return rows
 
@@ -338,7 +341,7 @@ def print_table(layer, rows):
     for row in rows:
         note = row["note"] if row["status"] == "ok" else f"{row['status']}: {row['note']}"
         print(f"  {row['contender']:18s} {_cell(row['median_ms'], '.3f', 11)} "
-              f"{_cell(row['min_ms'], '.3f', 11)} {_cell(row['peak_mib'], '.1f', 9)} "
+              f"{_cell(row['min_ms'], '.3f', 11)} {_cell(row['peak_mib'], '.2f', 9)} "
               f"{_cell(row['time_vs_fastconv'], '.2f', 14, 'x')} "
               f"{_cell(row['mem_vs_fastconv'], '.2f', 13, 'x')}  {note}".rstrip(), flush=True)
 
@@ -359,8 +362,8 @@ def plot(rows, names, plot_dir):
             points = sorted((row["size"], row[key]) for row in sweep
                             if row["contender"] == name and row[key] is not None and row[key] > 0)
             if points:
-                style = "-o" if name.startswith("fastconv") else "--."
-                axes.plot(*zip(*points), style, label=name)
+                style = {"fastconv (torch)": "-o", "fastconv (numpy)": "-s"}.get(name, "--.")
+                axes.plot(*zip(*points), style, label=name, markersize=4 if "numpy)" in name else 6)
         axes.set_xscale("log", base=2)
         sizes = sorted({row["size"] for row in sweep})
         axes.set_xticks(sizes, [str(size) for size in sizes])
