@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import _arrays, _fastconv, _ops
+from . import _arrays, _fastconv, _fastpath, _ops
 from ._params import WINDOW_ENGINES, check_algo, conv_params, int_tuple, padding_pairs
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -44,8 +44,59 @@ def _needs_autograd(*arrays):
     return torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in arrays)
 
 
+_bound_calls = {}  # call signature -> _BoundCall (see _fastpath.py)
+
+
+class _BoundCall:
+    __slots__ = ("bound", "allocate", "unbatched", "is_torch")
+
+    def __init__(self, bound, allocate, unbatched, is_torch):
+        self.bound, self.allocate, self.unbatched, self.is_torch = \
+            bound, allocate, unbatched, is_torch
+
+
+def _run_bound(call, input, weight, bias):
+    """The result of a bound call, or None when this call must take the checked path."""
+    if call.is_torch and not _fastpath.torch_ready(input, weight, bias):
+        return None
+    address = _fastpath.address  # numpy arrays are passed as they are, tensors by data_ptr()
+    out = call.allocate()
+    addresses = (address(input), address(weight)) if bias is None else \
+        (address(input), address(weight), address(bias))
+    if not call.bound.run(*addresses, address(out)):
+        return None  # misaligned numpy data: the checked path copies it
+    return out[0] if call.unbatched else out
+
+
+def _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, unbatched):
+    """Remembers a checked call that needed no conversion, for _run_bound."""
+    is_torch = _arrays.is_torch(src)
+    if is_torch:
+        if not _fastpath.torch_ready(src, weight, bias):
+            return
+    elif any(a is not None and _arrays.usable(a) is not a for a in (src, weight, bias)):
+        return
+    operands = {"src": _arrays.descriptor(src), "weight": _arrays.descriptor(weight),
+                "bias": _arrays.descriptor(bias), "dst": _arrays.descriptor(out)}
+    bound = _fastconv.BoundConv("transposed" if transposed else "forward", operands, params, algo)
+    result = _fastpath.Result(src, out.shape, channels_last)
+    _fastpath.remember(_bound_calls, key, _BoundCall(bound, result.allocate, unbatched, is_torch))
+
+
 def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
                  groups, output_padding, algo):
+    signature = _fastpath.array_signature
+    try:  # the call's signature (see _fastpath.py); None for what the fast path does not take
+        key = (function, signature(input), signature(weight),
+               None if bias is None else signature(bias), stride, padding, dilation, groups,
+               output_padding, algo)
+        call = _bound_calls.get(key)  # unhashable arguments (lists) raise TypeError
+    except Exception:  # noqa: BLE001 - e.g. sparse tensors have no strides; checked below
+        key = call = None
+    if call is not None:
+        out = _run_bound(call, input, weight, bias)
+        if out is not None:
+            return out
     _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
                             optional=("bias",))
     check_algo(algo, function)
@@ -61,6 +112,8 @@ def _convolution(function, dims, transposed, input, weight, bias, stride, paddin
         channels_last = _arrays.conv_result_channels_last(src, weight, transposed)
         run = _ops.conv_transpose_forward if transposed else _ops.conv_forward
         out = run(src, weight, bias, params, algo, channels_last)
+        if key is not None and key[1] is not None and key[2] is not None:
+            _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, unbatched)
     return out[0] if unbatched else out
 
 

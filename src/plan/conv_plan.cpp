@@ -17,6 +17,7 @@
 #include "engines/conv_engine.hpp"
 #include "fastconv/error.hpp"
 #include "fastconv/ops.hpp"
+#include "fastconv/plan_cache.hpp"
 #include "plan/conv_geometry.hpp"
 #include "plan/degenerate_runs.hpp"
 #include "plan/operands.hpp"
@@ -388,7 +389,7 @@ bool ConvPlan::has_packed_weights() const { return impl_->has_packed_weights(); 
 static TensorView optional_view(const TensorView* view) { return view ? *view : TensorView{}; }
 
 static void run_once(ConvKind kind, const ConvArgs& args, const ConvParams& params, Engine engine) {
-  ConvPlan(kind, args, params, engine).run(args);
+  cached_plan(kind, args, params, engine)->run(args);
 }
 
 void conv_forward(const TensorView& src, const TensorView& weight, const TensorView* bias,
