@@ -77,6 +77,24 @@ std::int64_t shape_numel(const std::vector<std::int64_t>& shape) {
   return count;
 }
 
+// Runs given no workspace take small ones from a buffer kept per thread: allocating and freeing
+// a few KiB costs about a microsecond, as much as a small convolution. (Larger workspaces are
+// allocated per run, so that a thread does not keep a large buffer alive.) A thread runs one
+// plan at a time, so its buffer is never in use twice.
+constexpr std::size_t kReusedWorkspaceBytes = std::size_t(1) << 20;
+void* reused_workspace(std::size_t bytes, const char* operation) {
+  thread_local AlignedBuffer buffer;
+  thread_local std::size_t capacity = 0;
+  if (bytes == 0) return nullptr;
+  if (bytes > capacity) {
+    buffer = AlignedBuffer();  // the old one goes first
+    capacity = 0;
+    buffer = AlignedBuffer(bytes, std::string(operation) + ": workspace");
+    capacity = bytes;
+  }
+  return buffer.data();
+}
+
 template <typename T>
 void copy_view5(const View5<T>& from, const View5<T>& to) {
   for (std::int64_t i0 = 0; i0 < from.shape[0]; ++i0)
@@ -222,6 +240,10 @@ class PlanImpl {
     check_workspace(operation_, workspace, workspace_bytes_, operands);  // 64-byte aligned, apart
 
     AlignedBuffer owned;
+    if (workspace == nullptr) {
+      workspace = workspace_bytes_ <= kReusedWorkspaceBytes ? reused_workspace(workspace_bytes_, operation_)
+                                                           : nullptr;
+    }
     if (workspace == nullptr) {
       owned = AlignedBuffer(workspace_bytes_, std::string(operation_) + ": workspace");
       workspace = owned.data();

@@ -66,10 +66,10 @@ void put_environment(KeyWriter& key) {
   }
 }
 
-std::string make_key(ConvKind kind, const ConvArgs& shapes, const ConvParams& params,
-                     Engine engine, const InnerOp& op) {
-  std::string bytes;
-  bytes.reserve(384);
+// Writes the key into `bytes` (cleared first; its capacity is reused across calls).
+void make_key(std::string& bytes, ConvKind kind, const ConvArgs& shapes, const ConvParams& params,
+              Engine engine, const InnerOp& op) {
+  bytes.clear();
   KeyWriter key(bytes);
   key.put(kind);
   key.put(engine);
@@ -93,14 +93,13 @@ std::string make_key(ConvKind kind, const ConvArgs& shapes, const ConvParams& pa
   key.put(get_num_threads());
   key.put(detail::active_isa());
   put_environment(key);
-  return bytes;
 }
 
 using PlanPtr = std::shared_ptr<const ConvPlan>;
 
 class PlanCache {
  public:
-  PlanPtr find(const std::string& key) {
+  PlanPtr find(std::string_view key) {
     const std::lock_guard lock(mutex_);
     const auto found = index_.find(key);
     if (found == index_.end()) return nullptr;
@@ -189,10 +188,11 @@ PlanCache& cache() {
 std::shared_ptr<const ConvPlan> cached_plan(ConvKind kind, const ConvArgs& shapes,
                                             const ConvParams& params, Engine engine,
                                             const InnerOp& op) {
-  std::string key = make_key(kind, shapes, params, engine, op);
+  thread_local std::string key;  // a lookup allocates nothing once the buffer has grown
+  make_key(key, kind, shapes, params, engine, op);
   if (PlanPtr plan = cache().find(key)) return plan;
   auto plan = std::make_shared<const ConvPlan>(kind, shapes, params, engine, op);
-  return cache().insert(std::move(key), std::move(plan));
+  return cache().insert(key, std::move(plan));
 }
 
 PlanCacheStats plan_cache_stats() { return cache().stats(); }
