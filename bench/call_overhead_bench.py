@@ -13,7 +13,8 @@ Each contender runs --calls calls per round; rounds are interleaved (contender o
 so that a busy neighbour slows them alike; the table shows the median over --rounds rounds of
 the mean per-call time, and the best round. Every result is checked against F.conv2d first.
 
-    PYTHONPATH=build/python /usr/bin/python3 bench/call_overhead_bench.py [--rounds 15] [--calls 2000]
+    PYTHONPATH=build/python /usr/bin/python3 bench/call_overhead_bench.py [--rounds 15]
+        [--calls 2000]
 """
 
 import argparse

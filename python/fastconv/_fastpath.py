@@ -33,17 +33,18 @@ def array_signature(array):
     return None
 
 
-def torch_ready(*tensors, autograd=True):
-    """True when every (present) tensor can be passed by address: on the CPU, no pending
-    negation, not an efficient zero tensor, and no autograd needed."""
-    grad = autograd and torch.is_grad_enabled()
-    for tensor in tensors:
-        if tensor is None:
-            continue
-        if not tensor.is_cpu or tensor.is_neg() or tensor._is_zerotensor() or \
-                (grad and tensor.requires_grad):
-            return False
-    return True
+def torch_ready(input, weight=None, bias=None, autograd=True):
+    """True when every given tensor can be passed by address: on the CPU, no pending
+    negation, not an efficient zero tensor, and (autograd=True) no autograd needed."""
+    if autograd and torch.is_grad_enabled() and (
+            input.requires_grad or (weight is not None and weight.requires_grad) or
+            (bias is not None and bias.requires_grad)):
+        return False
+    if not input.is_cpu or input.is_neg() or input._is_zerotensor():
+        return False
+    if weight is not None and (not weight.is_cpu or weight.is_neg() or weight._is_zerotensor()):
+        return False
+    return bias is None or (bias.is_cpu and not bias.is_neg() and not bias._is_zerotensor())
 
 
 class Result:
@@ -72,9 +73,7 @@ class Result:
 
 def address(array):
     """What BoundConv.run takes for an array: the numpy array itself, or a tensor's address."""
-    if array is None or type(array) is np.ndarray:
-        return array
-    return array.data_ptr()
+    return array if array is None or type(array) is np.ndarray else array.data_ptr()
 
 
 def remember(table, key, value):

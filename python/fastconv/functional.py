@@ -44,32 +44,26 @@ def _needs_autograd(*arrays):
     return torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in arrays)
 
 
-_bound_calls = {}  # call signature -> _BoundCall (see _fastpath.py)
+_bound_calls = {}  # signature -> (BoundConv.run, allocate, unbatched, is_torch); see _fastpath.py
 
 
-class _BoundCall:
-    __slots__ = ("bound", "allocate", "unbatched", "is_torch")
-
-    def __init__(self, bound, allocate, unbatched, is_torch):
-        self.bound, self.allocate, self.unbatched, self.is_torch = \
-            bound, allocate, unbatched, is_torch
-
-
-def _run_bound(call, input, weight, bias):
-    """The result of a bound call, or None when this call must take the checked path."""
-    if call.is_torch and not _fastpath.torch_ready(input, weight, bias):
-        return None
-    address = _fastpath.address  # numpy arrays are passed as they are, tensors by data_ptr()
-    out = call.allocate()
-    addresses = (address(input), address(weight)) if bias is None else \
-        (address(input), address(weight), address(bias))
-    if not call.bound.run(*addresses, address(out)):
-        return None  # misaligned numpy data: the checked path copies it
-    return out[0] if call.unbatched else out
+def _signature(function, input, weight, bias, arguments):
+    """The call's signature for _bound_calls (see _fastpath.py): array types, dtypes, shapes and
+    strides, and the arguments as given. Raises (AttributeError, TypeError, ...) for what the
+    fast path does not take: non-arrays, mixed numpy and torch, unhashable arguments."""
+    if type(input) is np.ndarray:
+        return (function, np.ndarray, input.dtype, input.shape, input.strides, type(weight),
+                weight.dtype, weight.shape, weight.strides,
+                None if bias is None else (type(bias), bias.dtype, bias.shape, bias.strides),
+                arguments)
+    return (function, type(input), input.dtype, input.shape, input.stride(), type(weight),
+            weight.dtype, weight.shape, weight.stride(),
+            None if bias is None else (type(bias), bias.dtype, bias.shape, bias.stride()),
+            arguments)
 
 
 def _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, unbatched):
-    """Remembers a checked call that needed no conversion, for _run_bound."""
+    """Remembers a checked call that needed no conversion, for the fast path of _convolution."""
     is_torch = _arrays.is_torch(src)
     if is_torch:
         if not _fastpath.torch_ready(src, weight, bias):
@@ -79,24 +73,29 @@ def _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, 
     operands = {"src": _arrays.descriptor(src), "weight": _arrays.descriptor(weight),
                 "bias": _arrays.descriptor(bias), "dst": _arrays.descriptor(out)}
     bound = _fastconv.BoundConv("transposed" if transposed else "forward", operands, params, algo)
-    result = _fastpath.Result(src, out.shape, channels_last)
-    _fastpath.remember(_bound_calls, key, _BoundCall(bound, result.allocate, unbatched, is_torch))
+    allocate = _fastpath.Result(src, out.shape, channels_last).allocate
+    _fastpath.remember(_bound_calls, key, (bound.run, allocate, unbatched, is_torch))
 
 
 def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
                  groups, output_padding, algo):
-    signature = _fastpath.array_signature
-    try:  # the call's signature (see _fastpath.py); None for what the fast path does not take
-        key = (function, signature(input), signature(weight),
-               None if bias is None else signature(bias), stride, padding, dilation, groups,
-               output_padding, algo)
+    try:
+        key = _signature(function, input, weight, bias,
+                         (stride, padding, dilation, groups, output_padding, algo))
         call = _bound_calls.get(key)  # unhashable arguments (lists) raise TypeError
-    except Exception:  # noqa: BLE001 - e.g. sparse tensors have no strides; checked below
+    except Exception:  # noqa: BLE001 - whatever the fast path does not take is checked below
         key = call = None
-    if call is not None:
-        out = _run_bound(call, input, weight, bias)
-        if out is not None:
-            return out
+    if call is not None:  # a signature seen before: only what may change per call is checked
+        run, allocate, unbatched, is_torch = call
+        if not is_torch:  # numpy arrays are passed as they are (alignment checked in C++)
+            out = allocate()
+            if run(input, weight, out) if bias is None else run(input, weight, bias, out):
+                return out[0] if unbatched else out
+        elif _fastpath.torch_ready(input, weight, bias):
+            out = allocate()
+            if (run(input.data_ptr(), weight.data_ptr(), out.data_ptr()) if bias is None else
+                    run(input.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr())):
+                return out[0] if unbatched else out
     _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
                             optional=("bias",))
     check_algo(algo, function)
@@ -112,7 +111,7 @@ def _convolution(function, dims, transposed, input, weight, bias, stride, paddin
         channels_last = _arrays.conv_result_channels_last(src, weight, transposed)
         run = _ops.conv_transpose_forward if transposed else _ops.conv_forward
         out = run(src, weight, bias, params, algo, channels_last)
-        if key is not None and key[1] is not None and key[2] is not None:
+        if key is not None:
             _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, unbatched)
     return out[0] if unbatched else out
 

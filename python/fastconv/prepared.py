@@ -52,7 +52,8 @@ class PreparedConv:
 
     def __call__(self, input):
         call = self._bound.get(_fastpath.array_signature(input))
-        if call is not None and (not self._is_torch or _fastpath.torch_ready(input, autograd=False)):
+        if call is not None and \
+                (not self._is_torch or _fastpath.torch_ready(input, autograd=False)):
             run, bias, allocate = call
             out = allocate()
             if (run(_fastpath.address(input), _fastpath.address(out)) if bias is None else

@@ -109,12 +109,15 @@ def test_parameters_changes():
 def test_other_convolutions_repeat():
     generator = torch.Generator().manual_seed(1)
     x1, w1 = torch.randn(2, 3, 17, generator=generator), torch.randn(5, 3, 3, generator=generator)
-    x3, w3 = torch.randn(1, 2, 5, 6, 7, generator=generator), torch.randn(4, 2, 3, 3, 3, generator=generator)
+    x3 = torch.randn(1, 2, 5, 6, 7, generator=generator)
+    w3 = torch.randn(4, 2, 3, 3, 3, generator=generator)
     wt = torch.randn(4, 6, 3, 3, generator=generator)
     xt = torch.randn(2, 4, 7, 7, generator=generator)
     for _ in range(3):
-        torch.testing.assert_close(fastconv.conv1d(x1, w1, padding=1), F.conv1d(x1, w1, padding=1), **TOL)
-        torch.testing.assert_close(fastconv.conv3d(x3, w3, padding=1), F.conv3d(x3, w3, padding=1), **TOL)
+        torch.testing.assert_close(fastconv.conv1d(x1, w1, padding=1), F.conv1d(x1, w1, padding=1),
+                                   **TOL)
+        torch.testing.assert_close(fastconv.conv3d(x3, w3, padding=1), F.conv3d(x3, w3, padding=1),
+                                   **TOL)
         torch.testing.assert_close(fastconv.conv_transpose2d(xt, wt, stride=2, output_padding=1),
                                    F.conv_transpose2d(xt, wt, stride=2, output_padding=1), **TOL)
 
@@ -159,7 +162,8 @@ def test_misaligned_numpy_after_a_bound_call():
     x, w, b = (t.numpy() for t in problem())
     expected = F.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), padding=1).numpy()
     for _ in range(2):
-        np.testing.assert_allclose(fastconv.conv2d(x, w, b, padding=1), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(fastconv.conv2d(x, w, b, padding=1), expected, rtol=1e-5,
+                                   atol=1e-5)
     raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
     misaligned = raw[1:].view(np.float32).reshape(x.shape)
     misaligned[...] = x
@@ -177,7 +181,8 @@ def test_weights_changed_in_place_are_read():
         layer(x)
         layer.weight.mul_(2.0)
         layer.bias.add_(1.0)
-        torch.testing.assert_close(layer(x), F.conv2d(x, layer.weight, layer.bias, padding=1), **TOL)
+        torch.testing.assert_close(layer(x), F.conv2d(x, layer.weight, layer.bias, padding=1),
+                                   **TOL)
 
 
 def test_errors_are_still_raised_after_bound_calls():
@@ -214,7 +219,8 @@ def test_prepared_conv_repeats(kind):
     prepared = fastconv.prepare_conv(convert(x), convert(w), convert(b), padding=1)
     expected = F.conv2d(x, w, b, padding=1)
     wide = torch.randn(2, 4, 9, 14)
-    for view in (x, x, wide[..., 1:10], wide[..., 1:10], x.contiguous(memory_format=torch.channels_last)):
+    for view in (x, x, wide[..., 1:10], wide[..., 1:10],
+                 x.contiguous(memory_format=torch.channels_last)):
         got = prepared(convert(view))
         torch.testing.assert_close(torch.as_tensor(np.asarray(got)) if kind == "numpy" else got,
                                    F.conv2d(view, w, b, padding=1), **TOL)
