@@ -14,8 +14,8 @@
 // Strides and data pointers are not part of the key: a plan never reads them at creation, and
 // each run() checks its operands (alignment, overlap, shapes) and accepts any strides.
 //
-// The cache is bounded (least recently used plans go first; default 256 plans, at most a few
-// KiB each for the set-up), safe to use from several threads at once (plans are created outside
+// The cache is bounded (least recently used plans go first; default 256 plans; a plan holds
+// its engine's set-up, never weights or a workspace), safe to use from several threads at once (plans are created outside
 // its lock; two threads missing on one problem may both create it, one is kept), and safe
 // across fork(): its lock is held around fork() so a child never inherits it locked.
 // FASTCONV_VERBOSE prints a problem's line when its plan is created, not on cache hits.
