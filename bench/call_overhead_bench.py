@@ -100,8 +100,8 @@ def main():
                 median = statistics.median(samples[label])
                 print(f"  {label:<26}{median * 1e6:>11.2f}{min(samples[label]) * 1e6:>10.2f}"
                       f"{median / base:>12.2f}x")
-    stats = fastconv._fastconv.plan_cache_stats()
-    print(f"\nplan cache: {stats}")
+    if hasattr(fastconv._fastconv, "plan_cache_stats"):  # (builds before the plan cache: none)
+        print(f"\nplan cache: {fastconv._fastconv.plan_cache_stats()}")
 
 
 if __name__ == "__main__":
