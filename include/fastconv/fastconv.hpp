@@ -7,6 +7,7 @@
 #include "fastconv/ops.hpp"
 #include "fastconv/params.hpp"
 #include "fastconv/plan.hpp"
+#include "fastconv/plan_cache.hpp"
 #include "fastconv/profile.hpp"
 #include "fastconv/shape.hpp"
 #include "fastconv/tensor.hpp"

@@ -1,7 +1,7 @@
 // fastconv/ops.hpp — one-call operations.
 //
-// Each convolution call builds a ConvPlan and runs it once; hold a ConvPlan instead to run the
-// same problem repeatedly. Operands follow PyTorch's layouts (see plan.hpp). A null bias
+// Each convolution call takes its ConvPlan from the plan cache (plan_cache.hpp: planned once per
+// problem, thread count and settings) and runs it; hold a ConvPlan to also pack weights. Operands follow PyTorch's layouts (see plan.hpp). A null bias
 // pointer means no bias. Everything is validated before any output is written.
 #pragma once
 

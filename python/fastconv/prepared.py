@@ -10,7 +10,7 @@ Inputs to __call__ must have the prepared shape, dtype and array type (numpy or 
 strides. No autograd: use fastconv.conv*d / fastconv.nn for training.
 """
 
-from . import _arrays, _fastconv
+from . import _arrays, _fastconv, _fastpath
 from ._arrays import descriptor as _d
 from ._params import check_algo, conv_params
 
@@ -48,8 +48,17 @@ class PreparedConv:
                                     self._params, algo)
         self._plan.pack_weights(_d(weight.detach() if self._is_torch else weight))
         self._weight_channels_last = _arrays.suggests_channels_last(weight)
+        self._bound = {}  # input signature -> (BoundConv.run, bias address, result allocator)
 
     def __call__(self, input):
+        call = self._bound.get(_fastpath.array_signature(input))
+        if call is not None and \
+                (not self._is_torch or _fastpath.torch_ready(input, autograd=False)):
+            run, bias, allocate = call
+            out = allocate()
+            if (run(_fastpath.address(input), _fastpath.address(out)) if bias is None else
+                    run(_fastpath.address(input), bias, _fastpath.address(out))):
+                return out
         _arrays.check_same_kind([("input", input)])
         if _arrays.is_torch(input) != self._is_torch or _arrays.dtype_name(input) != self._dtype:
             raise TypeError(f"PreparedConv: input is a {type(input).__name__} of "
@@ -58,11 +67,31 @@ class PreparedConv:
         if tuple(input.shape) != self._input_shape:
             raise ValueError(f"PreparedConv: input has shape {tuple(input.shape)}; prepared for "
                              f"{self._input_shape}")
+        given = input
         input = _arrays.usable(input.detach() if self._is_torch else input)
         channels_last = _arrays.conv_result_channels_last(input, self._weight_channels_last, False)
         dst = _arrays.empty_like_layout(input, self._output_shape, channels_last)
         self._plan.run({"src": _d(input), "bias": _d(self._bias), "dst": _d(dst)})
+        self._bind(given, input, dst, channels_last)
         return dst
+
+    def _bind(self, given, input, dst, channels_last):
+        """Remembers the layout of a call that needed no conversion (see _fastpath.py)."""
+        signature = _fastpath.array_signature(given)
+        if signature is None or signature in self._bound:
+            return
+        if self._is_torch:
+            if not _fastpath.torch_ready(given, autograd=False):
+                return
+        elif input is not given:
+            return
+        operands = {"src": _d(input), "dst": _d(dst)}
+        if self._bias is not None:
+            operands["bias"] = _d(self._bias)
+        run = _fastconv.BoundConv(self._plan, operands).run
+        allocate = _fastpath.Result(input, self._output_shape, channels_last).allocate
+        _fastpath.remember(self._bound, signature,
+                           (run, _fastpath.address(self._bias), allocate))
 
     engine = property(lambda self: self._plan.engine, doc="the engine chosen")
     workspace_bytes = property(lambda self: self._plan.workspace_bytes)

@@ -5,11 +5,14 @@
 // fastconv::Error becomes, by its kind: TypeError (unsupported or mixed dtypes), MemoryError
 // (out of memory), SizeOverflowError (a size beyond 64 bits; a subclass of both OverflowError
 // and ValueError) or ValueError (invalid arguments, engine declined), with the library's message.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -89,11 +92,9 @@ void run_conv(const std::string& kind, const py::dict& operands, const py::dict&
   const fastconv::ConvKind conv_kind = parse_kind(kind);
   const fastconv::Engine conv_engine = fastconv::parse_engine(engine);
   py::gil_scoped_release release;
-  if (op == nullptr) {
-    fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine).run(args);
-  } else {
-    fastconv::ConvPlan(conv_kind, args, conv_params, conv_engine, *op).run(args);
-  }
+  const auto plan = op == nullptr ? fastconv::cached_plan(conv_kind, args, conv_params, conv_engine)
+                                  : fastconv::cached_plan(conv_kind, args, conv_params, conv_engine, *op);
+  plan->run(args);
 }
 
 // An InnerOp with its run-time settings: `base` (a catalog operation or a compiled one) with
@@ -137,21 +138,100 @@ class Plan {
  public:
   Plan(const std::string& kind, const py::dict& shapes, const py::dict& params,
        const std::string& engine)
-      : plan_(parse_kind(kind), to_args(shapes), to_params(params), fastconv::parse_engine(engine)) {}
+      : plan_(std::make_shared<fastconv::ConvPlan>(parse_kind(kind), to_args(shapes), to_params(params),
+                                                   fastconv::parse_engine(engine))) {}
   void pack_weights(const Descriptor& weight) {
     const fastconv::TensorView view = to_view(weight);
     py::gil_scoped_release release;
-    plan_.pack_weights(view);
+    plan_->pack_weights(view);
   }
   void run(const py::dict& operands) const {
     const fastconv::ConvArgs args = to_args(operands);
     py::gil_scoped_release release;
-    plan_.run(args);
+    plan_->run(args);
   }
-  const fastconv::ConvPlan& plan() const { return plan_; }
+  const fastconv::ConvPlan& plan() const { return *plan_; }
+  const std::shared_ptr<fastconv::ConvPlan>& shared() const { return plan_; }
 
  private:
-  fastconv::ConvPlan plan_;
+  std::shared_ptr<fastconv::ConvPlan> plan_;
+};
+
+// One call signature bound once (the Python front's fast path): the operands' shapes, dtypes
+// and strides are fixed at creation from descriptors (their addresses ignored), and each run
+// passes only the addresses of the present operands in ConvArgs order (src, weight, bias, dst,
+// diff_dst, diff_src, diff_weight, diff_bias), each an int or a numpy array. The plan is a
+// prepared Plan's, or else taken from the plan cache on every run, so the thread count and the
+// FASTCONV_* settings of the moment apply. run() returns False, computing nothing, when an
+// address is not aligned to the dtype (the caller then takes the copying path).
+class BoundConv {
+ public:
+  BoundConv(const std::string& kind, const py::dict& operands, const py::dict& params,
+            const std::string& engine, const fastconv::InnerOp* op)
+      : kind_(parse_kind(kind)), templates_(to_args(operands)), params_(to_params(params)),
+        engine_(fastconv::parse_engine(engine)), op_(op ? *op : fastconv::InnerOp()) {
+    bind_slots();
+    // Planned now, so that a problem the library refuses fails here, not on each run.
+    py::gil_scoped_release release;
+    fastconv::cached_plan(kind_, templates_, params_, engine_, op_);
+  }
+  BoundConv(const Plan& plan, const py::dict& operands)
+      : kind_(plan.plan().kind()), templates_(to_args(operands)), plan_(plan.shared()) {
+    bind_slots();
+  }
+
+  bool run(const py::args& addresses) const {
+    if (addresses.size() != slot_count_) {
+      throw fastconv::Error(fastconv::ErrorKind::invalid_argument,
+                            "BoundConv.run: " + std::to_string(addresses.size()) + " addresses for " +
+                                std::to_string(slot_count_) + " operands");
+    }
+    fastconv::ConvArgs args = templates_;
+    fastconv::TensorView* views[] = {&args.src,      &args.weight,   &args.bias,        &args.dst,
+                                     &args.diff_dst, &args.diff_src, &args.diff_weight, &args.diff_bias};
+    for (std::size_t i = 0; i < slot_count_; ++i) {
+      const std::uintptr_t address = address_of(addresses[i]);
+      if (address % item_size_ != 0) return false;
+      views[slots_[i]]->data = reinterpret_cast<void*>(address);
+    }
+    py::gil_scoped_release release;
+    if (plan_) {
+      plan_->run(args);
+    } else {
+      fastconv::cached_plan(kind_, templates_, params_, engine_, op_)->run(args);
+    }
+    return true;
+  }
+
+ private:
+  void bind_slots() {
+    const fastconv::TensorView* views[] = {&templates_.src,      &templates_.weight,   &templates_.bias,
+                                           &templates_.dst,      &templates_.diff_dst, &templates_.diff_src,
+                                           &templates_.diff_weight, &templates_.diff_bias};
+    for (int i = 0; i < 8; ++i) {
+      if (views[i]->rank == 0) continue;
+      slots_[slot_count_++] = i;
+      item_size_ = fastconv::dtype_size(views[i]->dtype);
+    }
+  }
+
+  static std::uintptr_t address_of(py::handle object) {
+    if (PyLong_Check(object.ptr())) return object.cast<std::uintptr_t>();
+    if (py::isinstance<py::array>(object)) {
+      return reinterpret_cast<std::uintptr_t>(py::detail::array_proxy(object.ptr())->data);
+    }
+    throw py::type_error("BoundConv.run: expected an address (int) or a numpy array");
+  }
+
+  fastconv::ConvKind kind_;
+  fastconv::ConvArgs templates_;
+  fastconv::ConvParams params_;
+  fastconv::Engine engine_ = fastconv::Engine::automatic;
+  fastconv::InnerOp op_;
+  std::shared_ptr<const fastconv::ConvPlan> plan_;  // a prepared Plan's, else the cache's per run
+  std::array<int, 8> slots_{};
+  std::size_t slot_count_ = 0;
+  std::size_t item_size_ = 4;
 };
 
 Shape output_shape(const std::string& kind, const Shape& src, const Shape& weight, const py::dict& params) {
@@ -262,6 +342,27 @@ PYBIND11_MODULE(_fastconv, module) {
       .def_property_readonly("flop_count", [](const Plan& p) { return p.plan().flop_count(); })
       .def_property_readonly("has_packed_weights", [](const Plan& p) { return p.plan().has_packed_weights(); })
       .def_property_readonly("description", [](const Plan& p) { return p.plan().description(); });
+  py::class_<BoundConv>(module, "BoundConv",
+                        "One call signature bound once; run(*addresses) (fastconv's fast path).")
+      .def(py::init<const std::string&, const py::dict&, const py::dict&, const std::string&,
+                    const fastconv::InnerOp*>(),
+           py::arg("kind"), py::arg("operands"), py::arg("params"), py::arg("engine"),
+           py::arg("op") = py::none())
+      .def(py::init<const Plan&, const py::dict&>(), py::arg("plan"), py::arg("operands"))
+      .def("run", &BoundConv::run);
+  module.def("plan_cache_stats", [] {
+    const fastconv::PlanCacheStats stats = fastconv::plan_cache_stats();
+    py::dict out;
+    out["hits"] = stats.hits;
+    out["misses"] = stats.misses;
+    out["evictions"] = stats.evictions;
+    out["size"] = stats.size;
+    out["capacity"] = stats.capacity;
+    return out;
+  }, "The plan cache's counters (fastconv/plan_cache.hpp): hits, misses, evictions, size, capacity.");
+  module.def("set_plan_cache_capacity", [](std::size_t plans) { fastconv::set_plan_cache_capacity(plans); },
+             py::arg("plans"));
+  module.def("clear_plan_cache", &fastconv::clear_plan_cache);
   module.def("output_shape", &output_shape, py::arg("kind"), py::arg("src_shape"),
              py::arg("weight_shape"), py::arg("params"));
   module.def("unfold_output_shape", [](const Shape& src, const Shape& kernel, const py::dict& params) {

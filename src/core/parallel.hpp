@@ -37,6 +37,23 @@ inline int prepared_max_threads() {
 #endif
 }
 
+// Runs body() as `#pragma omp parallel num_threads(threads)` would, except that a team of one
+// outside any active parallel region runs body() directly on the calling thread: libgomp's
+// start and end of even a one-thread team cost about 1.5 us (a futex system call), as much as
+// a small convolution. Inside body(), thread_index(), team_size() and orphaned `omp for` loops
+// and barriers behave as in a region of one thread either way.
+template <typename Body>
+void parallel_team(int threads, Body&& body) {
+#if defined(_OPENMP)
+  if (threads > 1 || omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+    body();
+    return;
+  }
+#endif
+  body();
+}
+
 // The threads one run may use: the library's thread count now, capped by the plan's.
 inline int run_threads(int max_threads) { return std::clamp(get_num_threads(), 1, std::max(1, max_threads)); }
 

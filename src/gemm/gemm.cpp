@@ -149,8 +149,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
   T* packed_a = packed_b + kc_max * nc_max;
 
   const int threads = threads_for_work(double(m) * double(n) * double(k), thread_budget);
-#pragma omp parallel num_threads(threads)
-  {
+  parallel_team(threads, [&] {
     alignas(64) T tile[16 * 64];  // scratch for edge tiles (mr * nr <= 1024)
     for (std::int64_t jc = 0; jc < n; jc += nc_max) {
       const std::int64_t nc = std::min(nc_max, n - jc);
@@ -201,7 +200,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
         }
       }
     }
-  }
+  });
 }
 
 #define FASTCONV_INSTANTIATE_GEMM(T)                                                            \

@@ -17,6 +17,7 @@
 #include "engines/conv_engine.hpp"
 #include "fastconv/error.hpp"
 #include "fastconv/ops.hpp"
+#include "fastconv/plan_cache.hpp"
 #include "plan/conv_geometry.hpp"
 #include "plan/degenerate_runs.hpp"
 #include "plan/operands.hpp"
@@ -74,6 +75,24 @@ std::int64_t shape_numel(const std::vector<std::int64_t>& shape) {
   std::int64_t count = 1;
   for (std::int64_t size : shape) count *= size;
   return count;
+}
+
+// Runs given no workspace take small ones from a buffer kept per thread: allocating and freeing
+// a few KiB costs about a microsecond, as much as a small convolution. (Larger workspaces are
+// allocated per run, so that a thread does not keep a large buffer alive.) A thread runs one
+// plan at a time, so its buffer is never in use twice.
+constexpr std::size_t kReusedWorkspaceBytes = std::size_t(1) << 20;
+void* reused_workspace(std::size_t bytes, const char* operation) {
+  thread_local AlignedBuffer buffer;
+  thread_local std::size_t capacity = 0;
+  if (bytes == 0) return nullptr;
+  if (bytes > capacity) {
+    buffer = AlignedBuffer();  // the old one goes first
+    capacity = 0;
+    buffer = AlignedBuffer(bytes, std::string(operation) + ": workspace");
+    capacity = bytes;
+  }
+  return buffer.data();
 }
 
 template <typename T>
@@ -221,6 +240,10 @@ class PlanImpl {
     check_workspace(operation_, workspace, workspace_bytes_, operands);  // 64-byte aligned, apart
 
     AlignedBuffer owned;
+    if (workspace == nullptr) {
+      workspace = workspace_bytes_ <= kReusedWorkspaceBytes ? reused_workspace(workspace_bytes_, operation_)
+                                                           : nullptr;
+    }
     if (workspace == nullptr) {
       owned = AlignedBuffer(workspace_bytes_, std::string(operation_) + ": workspace");
       workspace = owned.data();
@@ -388,7 +411,7 @@ bool ConvPlan::has_packed_weights() const { return impl_->has_packed_weights(); 
 static TensorView optional_view(const TensorView* view) { return view ? *view : TensorView{}; }
 
 static void run_once(ConvKind kind, const ConvArgs& args, const ConvParams& params, Engine engine) {
-  ConvPlan(kind, args, params, engine).run(args);
+  cached_plan(kind, args, params, engine)->run(args);
 }
 
 void conv_forward(const TensorView& src, const TensorView& weight, const TensorView* bias,

@@ -2,6 +2,7 @@
 #include "plan/operands.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -45,15 +46,28 @@ ByteRange byte_range(const char* operation, const char* name, const TensorView& 
   for (int i = 0; i < view.rank; ++i)
     if (view.shape[i] == 0) return {0, 0};
   const std::int64_t element = std::int64_t(dtype_size(view.dtype));
-  const std::string what = std::string(operation) + ": " + name + " byte range";
+  // (the message is only built when a product or sum overflows)
+  const auto overflow = [&](std::int64_t a, const char* op, std::int64_t b) {
+    throw_overflow(std::string(operation) + ": " + name + " byte range", a, op, b);
+  };
+  const auto mul = [&](std::int64_t a, std::int64_t b) {
+    std::int64_t result;
+    if (__builtin_mul_overflow(a, b, &result)) overflow(a, "*", b);
+    return result;
+  };
+  const auto add = [&](std::int64_t a, std::int64_t b) {
+    std::int64_t result;
+    if (__builtin_add_overflow(a, b, &result)) overflow(a, "+", b);
+    return result;
+  };
   std::int64_t low = 0, high = 0;  // smallest and largest element offset
   for (int i = 0; i < view.rank; ++i) {
-    const std::int64_t span = checked_mul(view.shape[i] - 1, view.strides[i], what);
-    if (span < 0) low = checked_add(low, span, what);
-    else high = checked_add(high, span, what);
+    const std::int64_t span = mul(view.shape[i] - 1, view.strides[i]);
+    if (span < 0) low = add(low, span);
+    else high = add(high, span);
   }
-  const std::int64_t low_bytes = checked_mul(low, element, what);  // <= 0
-  const std::int64_t high_bytes = checked_add(checked_mul(high, element, what), element, what);
+  const std::int64_t low_bytes = mul(low, element);  // <= 0
+  const std::int64_t high_bytes = add(mul(high, element), element);
   const auto base = reinterpret_cast<std::uintptr_t>(view.data);
   const std::uintptr_t below = std::uintptr_t(0) - std::uintptr_t(low_bytes);  // |low_bytes|
   if (below > base || std::uintptr_t(high_bytes) > std::numeric_limits<std::uintptr_t>::max() - base) {
@@ -105,7 +119,10 @@ void check_dtype_supported(const char* operation, const char* argument, DType dt
 
 void check_operands(const char* operation, DType dtype, std::span<const Operand> operands,
                     std::span<const std::vector<std::int64_t>> expected) {
-  std::vector<std::pair<ByteRange, const Operand*>> ranges;
+  constexpr std::size_t kMostOperands = 8;  // ConvArgs' members
+  if (operands.size() > kMostOperands) fail(operation, "too many operands");
+  std::array<std::pair<ByteRange, const Operand*>, kMostOperands> range_list{};
+  std::size_t range_count = 0;
   const char* first_name = nullptr;
   for (std::size_t i = 0; i < operands.size(); ++i) {
     const Operand& operand = operands[i];
@@ -130,9 +147,10 @@ void check_operands(const char* operation, DType dtype, std::span<const Operand>
                           " elements");
     }
     check_alignment(operation, operand.name, view);
-    ranges.push_back({byte_range(operation, operand.name, view), &operand});
+    range_list[range_count++] = {byte_range(operation, operand.name, view), &operand};
     if (operand.written) check_not_self_overlapping(operation, operand.name, view);
   }
+  const std::span<const std::pair<ByteRange, const Operand*>> ranges(range_list.data(), range_count);
   for (const auto& [range, operand] : ranges) {
     if (!operand->written) continue;
     for (const auto& [other_range, other] : ranges) {

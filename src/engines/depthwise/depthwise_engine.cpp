@@ -196,12 +196,14 @@ void forward(const ConvGeometry& g, const PlanePlan& plan, const ConvOperands<T>
   const std::vector<Range> w_ranges = width_ranges(g);
   const Range interior = interior_of(w_ranges);
   const DepthwiseRowsKernels<T>& kernels = active_depthwise_rows_kernels<T>();
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds(), threads))
-  for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t k = 0; k < g.out_channels; ++k) {
-      const ProfileScope scope(Phase::microkernel);
-      forward_channel(g, x, kernels, w_ranges, interior, n, k);
-    }
+  parallel_team(threads_for_work(g.multiply_adds(), threads), [&] {
+#pragma omp for collapse(2) schedule(static)
+    for (std::int64_t n = 0; n < g.batch; ++n)
+      for (std::int64_t k = 0; k < g.out_channels; ++k) {
+        const ProfileScope scope(Phase::microkernel);
+        forward_channel(g, x, kernels, w_ranges, interior, n, k);
+      }
+  });
 }
 
 // ---- backward_data (transposed convolution) -----------------------------------------------------
@@ -257,12 +259,14 @@ void backward_data_channel(const ConvGeometry& g, const ConvOperands<T>& x,
 template <typename T>
 void backward_data(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::vector<Range> w_ranges = width_ranges(g);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_work(g.multiply_adds(), threads))
-  for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t c = 0; c < g.in_channels; ++c) {
-      const ProfileScope scope(Phase::microkernel);
-      backward_data_channel(g, x, w_ranges, n, c);
-    }
+  parallel_team(threads_for_work(g.multiply_adds(), threads), [&] {
+#pragma omp for collapse(2) schedule(static)
+    for (std::int64_t n = 0; n < g.batch; ++n)
+      for (std::int64_t c = 0; c < g.in_channels; ++c) {
+        const ProfileScope scope(Phase::microkernel);
+        backward_data_channel(g, x, w_ranges, n, c);
+      }
+  });
 }
 
 // ---- backward_weights ---------------------------------------------------------------------------
@@ -307,15 +311,17 @@ template <typename T>
 void backward_weights(const ConvGeometry& g, const ConvOperands<T>& x, int threads) {
   const std::vector<Range> w_ranges = width_ranges(g);
   const std::int64_t kg = g.out_channels_per_group();
-#pragma omp parallel for schedule(static) num_threads(threads_for_work(g.multiply_adds(), threads))
-  for (std::int64_t k = 0; k < g.out_channels; ++k) {
-    const ProfileScope scope(Phase::microkernel);
-    for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
-      for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
-        for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw)
-          x.weight.at(k, 0, kd, kh, kw) =
-              weight_gradient(g, x, w_ranges[std::size_t(kw)], k, k / kg, kd, kh, kw);
-  }
+  parallel_team(threads_for_work(g.multiply_adds(), threads), [&] {
+#pragma omp for schedule(static)
+    for (std::int64_t k = 0; k < g.out_channels; ++k) {
+      const ProfileScope scope(Phase::microkernel);
+      for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh)
+          for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw)
+            x.weight.at(k, 0, kd, kh, kw) =
+                weight_gradient(g, x, w_ranges[std::size_t(kw)], k, k / kg, kd, kh, kw);
+    }
+  });
   write_bias_gradient(g, x);
 }
 

@@ -202,8 +202,7 @@ void direct_forward(const ConvGeometry& g, const PlanePlan& plan, const ConvOper
   const auto& ds = x.dst.strides;
   const std::int64_t multiplier = g.out_channels_per_group();
   const std::int64_t items = g.batch * g.groups * g.out[0];
-#pragma omp parallel num_threads(threads_for_work(g.multiply_adds(), threads))
-  {
+  parallel_team(threads_for_work(g.multiply_adds(), threads), [&] {
     const PlaneSlot<T> slot = plane_slot<T>(g, plan, workspace);
     const ItemRange range = this_threads_items(items);
     ItemCursor at(range.begin, g, 1);
@@ -217,7 +216,7 @@ void direct_forward(const ConvGeometry& g, const PlanePlan& plan, const ConvOper
                    gather_filter(g, x.weight, k, slot.weights), layout, epilogue, k);
       }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -264,8 +263,7 @@ void depthwise_plane_forward(const ConvGeometry& g, const PlanePlan& plan, const
   const std::int64_t items = g.batch * g.groups * g.out[0] * plan.bands;
   constexpr std::int64_t kNothing = std::numeric_limits<std::int64_t>::min();
   constexpr std::int64_t kZeros = -1;
-#pragma omp parallel num_threads(threads_for_work(g.multiply_adds(), threads))
-  {
+  parallel_team(threads_for_work(g.multiply_adds(), threads), [&] {
     const PlaneSlot<T> slot = plane_slot<T>(g, plan, workspace);
     // Zeroed once per run: the columns that are always padding are never written (plane_fill).
     std::fill(slot.buffer, slot.buffer + plan.buffer_elements + kPlaneSlack, T(0));
@@ -303,7 +301,7 @@ void depthwise_plane_forward(const ConvGeometry& g, const PlanePlan& plan, const
                       rows, epilogue, k);
       }
     }
-  }
+  });
 }
 
 template void depthwise_plane_forward<float>(const ConvGeometry&, const PlanePlan&,

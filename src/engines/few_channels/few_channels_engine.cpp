@@ -493,16 +493,17 @@ void forward(const ConvGeometry& g, const Plan& p, const ConvOperands<float>& x,
   std::byte* slots = shared + p.shared_bytes;
   if (p.plane_mode) {
     const std::int64_t planes = g.batch * g.groups * g.out[0];
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (std::int64_t item = 0; item < planes; ++item) {
-      std::byte* slot = slots + std::size_t(thread_index()) * p.thread_bytes;
-      forward_plane(context, slot, item / (g.groups * g.out[0]), item / g.out[0] % g.groups, item % g.out[0]);
-    }
+    parallel_team(threads, [&] {
+#pragma omp for schedule(static)
+      for (std::int64_t item = 0; item < planes; ++item) {
+        std::byte* slot = slots + std::size_t(thread_index()) * p.thread_bytes;
+        forward_plane(context, slot, item / (g.groups * g.out[0]), item / g.out[0] % g.groups, item % g.out[0]);
+      }
+    });
     return;
   }
   const std::int64_t rows = g.batch * g.groups * g.out[0] * g.out[1];
-#pragma omp parallel num_threads(threads)
-  {
+  parallel_team(threads, [&] {
     const ThreadSlot slot = thread_slot(p, slots + std::size_t(thread_index()) * p.thread_bytes);
 #pragma omp for schedule(static) nowait
     for (std::int64_t item = 0; item < rows; ++item) {
@@ -516,7 +517,7 @@ void forward(const ConvGeometry& g, const Plan& p, const ConvOperands<float>& x,
       forward_row(context, slot, n, group, od, oh);
     }
     if (stream_dst) few_channels_store_fence();  // before the region's closing barrier
-  }
+  });
 }
 
 class PreparedFewChannels final : public TypedPreparedConv<PreparedFewChannels, true> {

@@ -441,13 +441,12 @@ void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<
   // unchanged; with fewer, larger parts, e.g. 3 parts for 2 threads, res3_3x3_s2 lost 7-16%).
   const std::int64_t team_parts =
       team_packing && items >= kIgemmDynamicParts * threads * kIgemmTeamMinItems ? kIgemmDynamicParts * threads : 1;
-#pragma omp parallel num_threads(threads)
-  {
+  parallel_team(threads, [&] {
     const int thread = thread_index(), team = team_size();
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
     const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, team_parts};
     run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing, op);
-  }
+  });
 }
 
 // The implicit-GEMM entry an inner operation's channel tiles of `family` run as: its OCB and

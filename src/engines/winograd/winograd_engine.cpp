@@ -385,8 +385,7 @@ bool run_forward(const ConvGeometry& g, const Setup& s, const ConvOperands<float
   const std::int64_t items = planes * bands;
   std::atomic<bool> needs_exact{false};
   std::byte* slots = shared + s.shared_bytes;
-#pragma omp parallel num_threads(threads)
-  {
+  parallel_team(threads, [&] {
     std::byte* slot = slots + std::size_t(thread_index()) * s.slot_bytes;
     float* window = reinterpret_cast<float*>(slot);
     float* products = reinterpret_cast<float*>(slot + s.window_bytes);
@@ -439,7 +438,7 @@ bool run_forward(const ConvGeometry& g, const Setup& s, const ConvOperands<float
           if (!needs_exact.load(std::memory_order_relaxed)) process(item, kb0, kb1);
       }  // (barrier: the chunk's weights are no longer read)
     }
-  }
+  });
   return !needs_exact.load();
 }
 
