@@ -53,7 +53,7 @@ at::Tensor wrap_or_allocate(const Layer& layer, Role role, const float* data,
 class TorchLayer final : public PeerLayer {
  public:
   TorchLayer(const PeerProblem& problem, at::MemoryFormat format)
-      : reuse_allocator_(problem.allocate_output ? nullptr : std::make_unique<ReuseAllocator>()),
+      : reuse_allocator_(problem.allocate_output ? nullptr : std::make_unique<ReuseAllocator>(c10::GetAllocator(c10::DeviceType::CPU))),
         layer_(problem.layer),
         direction_(problem.direction),
         src_(wrap_or_allocate(layer_, Role::src, problem.src, format)),

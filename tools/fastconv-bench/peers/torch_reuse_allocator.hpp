@@ -25,57 +25,89 @@ namespace fastconv_bench {
 
 class ReuseAllocator final : public c10::Allocator {
  public:
-  ReuseAllocator() : pool_(std::make_shared<Pool>()) {}
+  // `previous`: the allocator being replaced; memory it handed out before and that is released
+  // through this one (raw_deallocate) goes back to it.
+  explicit ReuseAllocator(c10::Allocator* previous = nullptr) {
+    Pool& pool = shared_pool();
+    const std::lock_guard<std::mutex> lock(pool.mutex);
+    ++pool.live;
+    if (previous && previous->raw_deleter() != &release) pool.previous_raw_deleter = previous->raw_deleter();
+  }
   ~ReuseAllocator() override {
-    const std::lock_guard<std::mutex> lock(pool_->mutex);
-    pool_->open = false;
-    for (auto& [bytes, data] : pool_->free) ::operator delete(data, kAlignment);
-    pool_->free.clear();
+    Pool& pool = shared_pool();
+    const std::lock_guard<std::mutex> lock(pool.mutex);
+    if (--pool.live > 0) return;
+    for (auto& [bytes, data] : pool.free) {
+      pool.sizes.erase(data);
+      ::operator delete(data, kAlignment);
+    }
+    pool.free.clear();
   }
   ReuseAllocator(const ReuseAllocator&) = delete;
   ReuseAllocator& operator=(const ReuseAllocator&) = delete;
 
+  // The context is the data pointer itself (raw_allocate / raw_deallocate require it).
   c10::DataPtr allocate(std::size_t bytes) const override {
     const c10::Device cpu(c10::DeviceType::CPU);
     if (bytes == 0) return {nullptr, cpu};
+    Pool& pool = shared_pool();
     void* data = nullptr;
     {
-      const std::lock_guard<std::mutex> lock(pool_->mutex);
-      const auto cached = pool_->free.find(bytes);
-      if (cached != pool_->free.end()) {
+      const std::lock_guard<std::mutex> lock(pool.mutex);
+      const auto cached = pool.free.find(bytes);
+      if (cached != pool.free.end()) {
         data = cached->second;
-        pool_->free.erase(cached);
+        pool.free.erase(cached);
       }
     }
-    if (data == nullptr) data = ::operator new(bytes, kAlignment);
-    return {data, new Block{pool_, data, bytes}, &release, cpu};
+    if (data == nullptr) {
+      data = ::operator new(bytes, kAlignment);
+      const std::lock_guard<std::mutex> lock(pool.mutex);
+      pool.sizes[data] = bytes;
+    }
+    return {data, data, &release, cpu};
   }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
  private:
   static constexpr std::align_val_t kAlignment{64};
   struct Pool {
     std::mutex mutex;
-    std::multimap<std::size_t, void*> free;  // bytes -> block
-    bool open = true;                        // false once the allocator is gone
+    std::multimap<std::size_t, void*> free;  // bytes -> idle block
+    std::map<void*, std::size_t> sizes;       // every block of ours, idle or in use
+    int live = 0;                             // allocators alive (idle blocks kept while > 0)
+    c10::DeleterFnPtr previous_raw_deleter = nullptr;
   };
-  struct Block {
-    std::shared_ptr<Pool> pool;
-    void* data;
-    std::size_t bytes;
-  };
-  static void release(void* context) {
-    const std::unique_ptr<Block> block(static_cast<Block*>(context));
+  // One pool for the process (the deleter is a plain function; one allocator is installed at
+  // a time). Never destroyed, so tensors released at exit still find it.
+  static Pool& shared_pool() {
+    static Pool* pool = new Pool;
+    return *pool;
+  }
+  static void release(void* data) {
+    if (data == nullptr) return;
+    Pool& pool = shared_pool();
+    c10::DeleterFnPtr foreign = nullptr;
     {
-      const std::lock_guard<std::mutex> lock(block->pool->mutex);
-      if (block->pool->open) {
-        block->pool->free.emplace(block->bytes, block->data);
-        return;
+      const std::lock_guard<std::mutex> lock(pool.mutex);
+      const auto known = pool.sizes.find(data);
+      if (known != pool.sizes.end()) {
+        if (pool.live > 0) {
+          pool.free.emplace(known->second, data);
+          return;
+        }
+        pool.sizes.erase(known);
+      } else {
+        foreign = pool.previous_raw_deleter;  // the replaced allocator's memory
+        if (foreign == nullptr) throw std::runtime_error("ReuseAllocator: release of unknown memory");
       }
     }
-    ::operator delete(block->data, kAlignment);
+    if (foreign) {
+      foreign(data);
+    } else {
+      ::operator delete(data, kAlignment);
+    }
   }
-
-  std::shared_ptr<Pool> pool_;
 };
 
 // Makes `allocator` PyTorch's CPU allocator for the scope (when not null), then restores the

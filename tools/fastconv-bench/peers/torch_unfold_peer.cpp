@@ -113,7 +113,7 @@ double available_memory_bytes() {
 class TorchUnfoldLayer final : public PeerLayer {
  public:
   TorchUnfoldLayer(const PeerProblem& problem, const Recipe& recipe)
-      : reuse_allocator_(problem.allocate_output ? nullptr : std::make_unique<ReuseAllocator>()),
+      : reuse_allocator_(problem.allocate_output ? nullptr : std::make_unique<ReuseAllocator>(c10::GetAllocator(c10::DeviceType::CPU))),
         layer_(problem.layer),
         direction_(problem.direction),
         combine_(recipe.combine),
