@@ -12,7 +12,7 @@ states (negation bit, zero tensors), the device, and numpy data alignment (in C+
 
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _fastconv
 
 try:
     import torch
@@ -87,3 +87,54 @@ def remember(table, key, value):
     if len(table) >= LIMIT:
         table.clear()
     table[key] = value
+
+
+def signature(function, input, weight, bias, arguments):
+    """A call's signature: array types, dtypes, shapes and strides, and the arguments as given
+    (by repr, which tells 1, 1.0 and True apart where == does not). Raises (AttributeError,
+    TypeError, ...) for what the fast path does not take: non-arrays."""
+    arguments = repr(arguments)
+    if type(input) is np.ndarray:
+        return (function, np.ndarray, input.dtype, input.shape, input.strides, type(weight),
+                weight.dtype, weight.shape, weight.strides,
+                None if bias is None else (type(bias), bias.dtype, bias.shape, bias.strides),
+                arguments)
+    return (function, type(input), input.dtype, input.shape, input.stride(), type(weight),
+            weight.dtype, weight.shape, weight.stride(),
+            None if bias is None else (type(bias), bias.dtype, bias.shape, bias.stride()),
+            arguments)
+
+
+def bind(table, key, kind, src, weight, bias, out, params, algo, channels_last, unbatched,
+         op=None):
+    """Remembers in `table` a checked call (kind 'forward' or 'transposed', with its InnerOp
+    `op` or none) that needed no conversion, for run_bound."""
+    is_torch = _arrays.is_torch(src)
+    if is_torch:
+        if not torch_ready(src, weight, bias):
+            return
+    elif any(a is not None and _arrays.usable(a) is not a for a in (src, weight, bias)):
+        return
+    operands = {"src": _arrays.descriptor(src), "weight": _arrays.descriptor(weight),
+                "bias": _arrays.descriptor(bias), "dst": _arrays.descriptor(out)}
+    bound = _fastconv.BoundConv(kind, operands, params, algo, op)
+    remember(table, key, (bound.run, Result(src, out.shape, channels_last).allocate, unbatched,
+                          is_torch))
+
+
+def run_bound(call, input, weight, bias):
+    """The result of a remembered call, or None when this call must take the checked path
+    (autograd, a lazy tensor state, misaligned numpy data)."""
+    run, allocate, unbatched, is_torch = call
+    if not is_torch:  # numpy arrays are passed as they are (alignment checked in C++)
+        out = allocate()
+        done = run(input, weight, out) if bias is None else run(input, weight, bias, out)
+    elif torch_ready(input, weight, bias):
+        out = allocate()
+        done = (run(input.data_ptr(), weight.data_ptr(), out.data_ptr()) if bias is None else
+                run(input.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr()))
+    else:
+        return None
+    if not done:
+        return None
+    return out[0] if unbatched else out

@@ -33,7 +33,7 @@ import json
 import os
 import threading
 
-from . import _arrays, _fastconv, _names
+from . import _arrays, _fastconv, _fastpath, _names
 from ._params import check_algo, conv_params
 
 __all__ = ["custom_conv1d", "custom_conv2d", "custom_conv3d", "custom_op", "CustomOp", "CATALOG"]
@@ -420,6 +420,8 @@ class CustomOp:
                  grad=None):
         names = _names.check_param_names(params)
         try:
+            if isinstance(pad_value, (str, bytes)):  # (float() would parse "0")
+                raise TypeError
             self.pad_value = float(pad_value)
         except (TypeError, ValueError):
             raise TypeError(f"pad_value must be a float, got {pad_value!r}") from None
@@ -428,6 +430,7 @@ class CustomOp:
         self._compiled = _compiled(combine, reduce, epilogue, names, grad)
         self.reduce = self._compiled.reduce
         self._default_op = self._compiled.configured(self.pad_value, self.params)
+        self._bound = {}  # call signature -> a remembered call with _default_op
 
     @property
     def compiled(self):
@@ -495,6 +498,18 @@ class CustomOp:
 
     def _conv(self, dims, function, input, weight, bias, stride, padding, dilation, groups,
               algo, out, params):
+        key = None
+        if out is None and not params:  # the fast path of repeated calls (_fastpath.py)
+            try:
+                key = _fastpath.signature(function, input, weight, bias,
+                                          (stride, padding, dilation, groups, algo))
+                call = self._bound.get(key)  # unhashable arguments (lists) raise TypeError
+            except Exception:  # noqa: BLE001 - whatever the fast path does not take is checked below
+                key = call = None
+            if call is not None:
+                result = _fastpath.run_bound(call, input, weight, bias)
+                if result is not None:
+                    return result
         from .functional import _batched, _check_weight
         _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
                                 optional=("bias",))
@@ -518,6 +533,9 @@ class CustomOp:
             result = run_forward(op, src, weight, bias, conv, algo, channels_last, dst)
             if out is not None:
                 return out
+            if key is not None:
+                _fastpath.bind(self._bound, key, "forward", src, weight, bias, result, conv, algo,
+                               channels_last, unbatched, op)
         return result[0] if unbatched else result
 
     def conv1d(self, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -543,9 +561,31 @@ def custom_op(combine="x * w", reduce="sum", epilogue=None, pad_value=0.0, param
                     params=params, grad=grad)
 
 
+_ops = {}  # the custom_conv*d calls' operations by their arguments (typed), at most _OPS_LIMIT
+_OPS_LIMIT = 64
+
+
+def _typed(value):
+    """A hashable key of a custom_conv argument that tells 1, 1.0 and True apart."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, type(v), v) for k, v in value.items()))
+    return (type(value), value)
+
+
 def _custom(dims, function, input, weight, bias, stride, padding, dilation, groups, combine,
             reduce, epilogue, pad_value, params, grad, algo, out):
-    op = CustomOp(combine, reduce, epilogue, pad_value, params, grad)
+    try:
+        key = (_typed(combine), _typed(reduce), _typed(epilogue), _typed(pad_value),
+               None if params is None else _typed(params), None if grad is None else _typed(grad))
+        op = _ops.get(key)
+    except TypeError:  # unhashable: CustomOp says what is wrong
+        key = op = None
+    if op is None:
+        op = CustomOp(combine, reduce, epilogue, pad_value, params, grad)
+        if key is not None:
+            if len(_ops) >= _OPS_LIMIT:
+                _ops.clear()
+            _ops[key] = op
     return op._conv(dims, function, input, weight, bias, stride, padding, dilation, groups,
                     algo, out, None)
 

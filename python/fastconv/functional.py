@@ -56,58 +56,21 @@ def _out_view(out, input, function, unbatched, grad_arrays):
     return out[None] if unbatched else out
 
 
-_bound_calls = {}  # signature -> (BoundConv.run, allocate, unbatched, is_torch); see _fastpath.py
-
-
-def _signature(function, input, weight, bias, arguments):
-    """The call's signature for _bound_calls (see _fastpath.py): array types, dtypes, shapes and
-    strides, and the arguments as given. Raises (AttributeError, TypeError, ...) for what the
-    fast path does not take: non-arrays, mixed numpy and torch, unhashable arguments."""
-    if type(input) is np.ndarray:
-        return (function, np.ndarray, input.dtype, input.shape, input.strides, type(weight),
-                weight.dtype, weight.shape, weight.strides,
-                None if bias is None else (type(bias), bias.dtype, bias.shape, bias.strides),
-                arguments)
-    return (function, type(input), input.dtype, input.shape, input.stride(), type(weight),
-            weight.dtype, weight.shape, weight.stride(),
-            None if bias is None else (type(bias), bias.dtype, bias.shape, bias.stride()),
-            arguments)
-
-
-def _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, unbatched):
-    """Remembers a checked call that needed no conversion, for the fast path of _convolution."""
-    is_torch = _arrays.is_torch(src)
-    if is_torch:
-        if not _fastpath.torch_ready(src, weight, bias):
-            return
-    elif any(a is not None and _arrays.usable(a) is not a for a in (src, weight, bias)):
-        return
-    operands = {"src": _arrays.descriptor(src), "weight": _arrays.descriptor(weight),
-                "bias": _arrays.descriptor(bias), "dst": _arrays.descriptor(out)}
-    bound = _fastconv.BoundConv("transposed" if transposed else "forward", operands, params, algo)
-    allocate = _fastpath.Result(src, out.shape, channels_last).allocate
-    _fastpath.remember(_bound_calls, key, (bound.run, allocate, unbatched, is_torch))
+_bound_calls = {}  # signature -> a remembered call (_fastpath.bind)
 
 
 def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
                  groups, output_padding, algo, out=None):
     try:
-        key = _signature(function, input, weight, bias,
-                         (stride, padding, dilation, groups, output_padding, algo))
+        key = _fastpath.signature(function, input, weight, bias,
+                                  (stride, padding, dilation, groups, output_padding, algo))
         call = _bound_calls.get(key) if out is None else None  # (lists: TypeError)
     except Exception:  # noqa: BLE001 - whatever the fast path does not take is checked below
         key = call = None
     if call is not None:  # a signature seen before: only what may change per call is checked
-        run, allocate, unbatched, is_torch = call
-        if not is_torch:  # numpy arrays are passed as they are (alignment checked in C++)
-            out = allocate()
-            if run(input, weight, out) if bias is None else run(input, weight, bias, out):
-                return out[0] if unbatched else out
-        elif _fastpath.torch_ready(input, weight, bias):
-            out = allocate()
-            if (run(input.data_ptr(), weight.data_ptr(), out.data_ptr()) if bias is None else
-                    run(input.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr())):
-                return out[0] if unbatched else out
+        result = _fastpath.run_bound(call, input, weight, bias)
+        if result is not None:
+            return result
     _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
                             optional=("bias",))
     check_algo(algo, function)
@@ -130,7 +93,8 @@ def _convolution(function, dims, transposed, input, weight, bias, stride, paddin
         run = _ops.conv_transpose_forward if transposed else _ops.conv_forward
         out = run(src, weight, bias, params, algo, channels_last)
         if key is not None:
-            _bind(key, transposed, src, weight, bias, out, params, algo, channels_last, unbatched)
+            _fastpath.bind(_bound_calls, key, "transposed" if transposed else "forward", src,
+                           weight, bias, out, params, algo, channels_last, unbatched)
     return out[0] if unbatched else out
 
 

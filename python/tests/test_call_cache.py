@@ -264,3 +264,37 @@ def test_concurrent_calls_from_threads():
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_custom_op_fast_path_follows_the_arguments():
+    """CustomOp.conv*d and custom_conv*d remember checked calls like fastconv.conv*d: a
+    repeated call gives the same values, and what changes between calls (autograd, params=,
+    out=, shapes, a bool where an int was) takes the checked path."""
+    rng = np.random.default_rng(21)
+    x = rng.uniform(-1, 1, (2, 3, 6, 5)).astype(np.float32)
+    w = rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32)
+    op = fastconv.custom_op(combine="x * w - gamma * (x - w) ** 2", params={"gamma": 0.5})
+    first = op.conv2d(x, w, padding=1)
+    for _ in range(3):
+        np.testing.assert_array_equal(op.conv2d(x, w, padding=1), first)
+    other = op.conv2d(x, w, padding=1, params={"gamma": 0.0})
+    assert not np.array_equal(other, first)
+    np.testing.assert_array_equal(op.conv2d(x, w, padding=1), first)
+    out = np.empty_like(first)
+    assert op.conv2d(x, w, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, first)
+    np.testing.assert_array_equal(op.conv2d(x[:1], w, padding=1), first[:1])
+    xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+    torch.testing.assert_close(op.conv2d(xt, wt, padding=1), torch.from_numpy(first))
+    xg = xt.clone().requires_grad_()
+    y = op.conv2d(xg, wt, padding=1)
+    assert y.requires_grad
+    y.sum().backward()
+    assert xg.grad is not None
+    kwargs = dict(combine="-abs(x - w)")
+    a = fastconv.custom_conv2d(x, w, None, 1, 1, **kwargs)
+    np.testing.assert_array_equal(fastconv.custom_conv2d(x, w, None, 1, 1, **kwargs), a)
+    with pytest.raises(TypeError):
+        fastconv.custom_conv2d(x, w, None, True, 1, **kwargs)
+    with pytest.raises(TypeError):
+        fastconv.custom_conv2d(x, w, None, 1, 1, combine="-abs(x - w)", pad_value="0")
