@@ -242,10 +242,7 @@ def _pooled_empty(memory_shape, dtype):
     global _pool
     if _pool is None:
         _pool = _ResultPool()
-    count = 1
-    for v in memory_shape:
-        count *= v
-    nbytes = count * np.dtype(dtype).itemsize
+    nbytes = math.prod(memory_shape) * np.dtype(dtype).itemsize
     if _pool.limit == 0:
         return np.empty(memory_shape, dtype=dtype)
     block = _pool.take(nbytes)
@@ -271,10 +268,7 @@ def torch_empty(shape, dtype, channels_last=False):
     pages when it is large (LARGE_RESULT_BYTES)."""
     numpy_dtype = _NUMPY_DTYPES.get(dtype)
     if numpy_dtype is not None:
-        count = 1
-        for v in shape:
-            count *= v
-        if count * np.dtype(numpy_dtype).itemsize >= LARGE_RESULT_BYTES:
+        if math.prod(shape) * np.dtype(numpy_dtype).itemsize >= LARGE_RESULT_BYTES:
             return torch.from_numpy(_numpy_empty(shape, numpy_dtype, channels_last))
     if channels_last:
         return torch.empty_strided(shape, _channels_last_strides(shape), dtype=dtype)

@@ -10,6 +10,8 @@ of one signature is checked on every call: autograd (grad mode, requires_grad), 
 states (negation bit, zero tensors), the device, and numpy data alignment (in C++).
 """
 
+import math
+
 import numpy as np
 
 from . import _arrays, _fastconv
@@ -57,11 +59,8 @@ class Result:
         shape = tuple(int(v) for v in shape)
         channels_last = channels_last and len(shape) >= 3
         dtype = template.dtype
-        count = 1
-        for v in shape:
-            count *= v
         itemsize = template.element_size() if _arrays.is_torch(template) else template.itemsize
-        if count * itemsize >= _arrays.LARGE_RESULT_BYTES:  # huge pages, pooled
+        if math.prod(shape) * itemsize >= _arrays.LARGE_RESULT_BYTES:  # huge pages, pooled
             make = _arrays.torch_empty if _arrays.is_torch(template) else _arrays._numpy_empty
             self.allocate = lambda: make(shape, dtype, channels_last)
         elif _arrays.is_torch(template):
@@ -120,6 +119,18 @@ def bind(table, key, kind, src, weight, bias, out, params, algo, channels_last, 
     bound = _fastconv.BoundConv(kind, operands, params, algo, op)
     remember(table, key, (bound.run, Result(src, out.shape, channels_last).allocate, unbatched,
                           is_torch))
+
+
+def lookup(table, function, input, weight, bias, arguments):
+    """(key, result): the result of a call remembered in `table` (key: its signature), or
+    result None when this call takes the checked path (then key, unless None, is where
+    bind() may remember it)."""
+    try:
+        key = signature(function, input, weight, bias, arguments)
+    except Exception:  # noqa: BLE001 - whatever the fast path does not take is checked
+        return None, None
+    call = table.get(key)
+    return key, None if call is None else run_bound(call, input, weight, bias)
 
 
 def run_bound(call, input, weight, bias):

@@ -25,6 +25,11 @@ def kink(expression):
     return None
 
 
+# sympy's functions and torch's of one argument.
+_UNARY = {sympy.exp: "exp", sympy.log: "log", sympy.tanh: "tanh", sympy.cosh: "cosh",
+          sympy.sinh: "sinh", sympy.Abs: "abs", sympy.sign: "sign"}
+
+
 class _TorchPrinter:
     """Evaluates a sympy expression on torch tensors (symbols bound by `env`)."""
 
@@ -54,12 +59,9 @@ class _TorchPrinter:
             if e.exp == sympy.Rational(1, 2):
                 return torch.sqrt(base)
             return base ** exponent
-        unary = {sympy.exp: torch.exp, sympy.log: torch.log, sympy.tanh: torch.tanh,
-                 sympy.cosh: torch.cosh, sympy.sinh: torch.sinh, sympy.Abs: torch.abs,
-                 sympy.sign: torch.sign}
-        for function, implementation in unary.items():
+        for function, name in _UNARY.items():
             if isinstance(e, function):
-                return implementation(_tensor(torch, args[0]))
+                return getattr(torch, name)(_tensor(torch, args[0]))
         if isinstance(e, (sympy.Max, sympy.Min)):
             pick = torch.maximum if isinstance(e, sympy.Max) else torch.minimum
             result = _tensor(torch, args[0])

@@ -500,17 +500,11 @@ class CustomOp:
               algo, out, params):
         key = None
         if out is None and not params:  # the fast path of repeated calls (_fastpath.py)
-            try:
-                key = _fastpath.signature(function, input, weight, bias,
-                                          (stride, padding, dilation, groups, algo))
-                call = self._bound.get(key)  # unhashable arguments (lists) raise TypeError
-            except Exception:  # noqa: BLE001 - whatever the fast path does not take is checked below
-                key = call = None
-            if call is not None:
-                result = _fastpath.run_bound(call, input, weight, bias)
-                if result is not None:
-                    return result
-        from .functional import _batched, _check_weight
+            key, result = _fastpath.lookup(self._bound, function, input, weight, bias,
+                                           (stride, padding, dilation, groups, algo))
+            if result is not None:
+                return result
+        from .functional import _batched, _check_weight, _out_view
         _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],
                                 optional=("bias",))
         check_algo(algo, function)
@@ -525,10 +519,7 @@ class CustomOp:
                                    "differentiation (an argument requires grad)")
             result = _apply(src, weight, bias, op, conv, algo, self, self.values(params))
         else:
-            dst = None
-            if out is not None:
-                _arrays.check_out(out, input, function)
-                dst = out[None] if unbatched else out
+            dst = _out_view(out, input, function, unbatched, ())
             channels_last = _arrays.conv_result_channels_last(src, weight, False)
             result = run_forward(op, src, weight, bias, conv, algo, channels_last, dst)
             if out is not None:

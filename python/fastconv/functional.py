@@ -61,14 +61,10 @@ _bound_calls = {}  # signature -> a remembered call (_fastpath.bind)
 
 def _convolution(function, dims, transposed, input, weight, bias, stride, padding, dilation,
                  groups, output_padding, algo, out=None):
-    try:
-        key = _fastpath.signature(function, input, weight, bias,
-                                  (stride, padding, dilation, groups, output_padding, algo))
-        call = _bound_calls.get(key) if out is None else None  # (lists: TypeError)
-    except Exception:  # noqa: BLE001 - whatever the fast path does not take is checked below
-        key = call = None
-    if call is not None:  # a signature seen before: only what may change per call is checked
-        result = _fastpath.run_bound(call, input, weight, bias)
+    key = None
+    if out is None:  # a signature seen before: only what may change per call is checked
+        key, result = _fastpath.lookup(_bound_calls, function, input, weight, bias,
+                                       (stride, padding, dilation, groups, output_padding, algo))
         if result is not None:
             return result
     _arrays.check_same_kind([("input", input), ("weight", weight), ("bias", bias)],

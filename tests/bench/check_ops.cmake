@@ -19,20 +19,7 @@ set(problems --problem mb2ic4ih7oc6kh3ph1 --problem g2mb2ic4iw11oc6kw3sw2pw1dw2
              --problem mb1ic2id5oc3kd3pd1)
 set(quick --engine auto --threads 1 --min-time 0)
 
-# Runs fastconv-bench with ARGN; sets `output` (stdout + stderr) in the caller; fails unless the
-# exit status is 0 and the summary says 0 failed, 0 mismatched.
-function(run_bench)
-  execute_process(COMMAND ${BENCH} ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out
-                  ERROR_VARIABLE errors)
-  message("fastconv-bench ${ARGN}\n${out}${errors}")
-  if(NOT status EQUAL 0)
-    message(FATAL_ERROR "fastconv-bench exited with ${status}")
-  endif()
-  if(NOT out MATCHES " 0 failed, 0 mismatched")
-    message(FATAL_ERROR "fastconv-bench reported failures or mismatches")
-  endif()
-  set(output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_bench.cmake)  # run_bench()
 
 # Checks every row of the JSON file: keys op and gpairs_per_s present, the op among `ops`, and
 # the outcome: skipped for transposed rows, for torch_unfold's rows of the `op:direction` pairs

@@ -21,20 +21,7 @@ set(layer_3d mb1ic4id5oc8od5kd3pd1)  # as the table prints them
 set(layer_1d mb1ic8iw11oc6ow11kw3pw1)
 set(quick --engine auto --threads 1 --min-time 0)
 
-# Runs fastconv-bench with ARGN; sets `output` in the caller; fails unless the exit status is 0
-# and the summary says 0 failed, 0 mismatched.
-function(run_bench)
-  execute_process(COMMAND ${BENCH} ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out
-                  ERROR_VARIABLE errors)
-  message("fastconv-bench ${ARGN}\n${out}${errors}")
-  if(NOT status EQUAL 0)
-    message(FATAL_ERROR "fastconv-bench exited with ${status}")
-  endif()
-  if(NOT out MATCHES " 0 failed, 0 mismatched")
-    message(FATAL_ERROR "fastconv-bench reported failures or mismatches")
-  endif()
-  set(output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_bench.cmake)  # run_bench()
 
 run_bench(--problem ${winograd_layer} --problem ${strided_layer} --problem ${layer_3d}
           --problem ${layer_1d} --dir all ${quick} --json ${OUT}/peers.json)
