@@ -62,7 +62,7 @@ void blocked(benchmark::State& state, const GemmKernel<T>& kernel) {
   const std::int64_t nc = (kernel.nc + kernel.nr) / kernel.nr * kernel.nr;
   const std::int64_t workspace_elements =
       std::max<std::int64_t>(kernel.kc * (mc + nc) + 1024,
-                             std::int64_t(gemm_workspace_bytes<T>(m, n, k) / sizeof(T)) + 1024);
+                             std::int64_t(gemm_workspace_bytes<T>(m, n, k, fastconv::get_num_threads()) / sizeof(T)) + 1024);
   auto workspace = aligned_array<T>(workspace_elements, T(0));
   const MatrixView<const T> a_view{a.get(), k, 1}, b_view{b.get(), n, 1};
   const MatrixView<T> c_view{c.get(), n, 1};

@@ -51,13 +51,14 @@ const GemmKernel<T>& active_gemm_kernel();
 // The active kernel's name for a dtype (FASTCONV_VERBOSE), e.g. "f32_gemm_12x32__avx512".
 const char* active_gemm_kernel_name(bool float32);
 
-// Workspace bytes gemm() needs for these sizes (packing buffers).
+// Workspace bytes gemm() needs for these sizes with up to `threads` threads (packing buffers,
+// one set per thread, each at most about 1 MiB whatever the sizes).
 template <typename T>
-std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k);
+std::size_t gemm_workspace_bytes(std::int64_t m, std::int64_t n, std::int64_t k, int threads);
 
 // C[m x n] = (accumulate ? C : 0) + A[m x k] * B[k x n] + row_bias[i] (if not null).
-// workspace: at least gemm_workspace_bytes(m, n, k), 64-byte aligned (shared by the threads).
-// Uses up to `threads` threads. `kernel` defaults to the active one; tests pass each kernel.
+// workspace: at least gemm_workspace_bytes(m, n, k, threads), 64-byte aligned. Uses up to
+// `threads` threads. `kernel` defaults to the active one; tests pass each kernel.
 template <typename T>
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
           MatrixView<const T> b, MatrixView<T> c, bool accumulate, const T* row_bias,

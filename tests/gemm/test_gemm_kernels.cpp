@@ -44,7 +44,7 @@ void run_case(const GemmKernel<T>& kernel, const GemmCase<T>& c, std::mt19937& r
                                                : MatrixView<const T>{b.data(), ldb, 1};
   const MatrixView<T> cv{out.data(), ldc, c_col_stride};
 
-  const std::size_t bytes = gemm_workspace_bytes<T>(c.m, c.n, c.k);
+  const std::size_t bytes = gemm_workspace_bytes<T>(c.m, c.n, c.k, fastconv::get_num_threads());
   void* workspace = ::operator new(bytes, std::align_val_t(64));
   gemm<T>(c.m, c.n, c.k, av, bv, cv, c.accumulate, c.bias ? bias.data() : nullptr, workspace,
           fastconv::get_num_threads(), &kernel);

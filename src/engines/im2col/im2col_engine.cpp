@@ -42,7 +42,7 @@ struct Setup {
   std::int64_t chunk = 0;                             // output positions per chunk
   std::size_t col_bytes = 0, gemm_bytes = 0, weight_bytes = 0, bias_bytes = 0, temp_bytes = 0;
 
-  Setup(Direction direction, const ConvGeometry& g, std::int64_t budget_bytes)
+  Setup(Direction direction, const ConvGeometry& g, std::int64_t budget_bytes, int threads)
       : cg(g.in_channels_per_group()), kg(g.out_channels_per_group()),
         rows(g.in_channels_per_group() * g.kernel_volume()), pixels(g.out_pixels()) {
     const std::int64_t widest = std::max<std::int64_t>({rows, kg, 1});
@@ -54,9 +54,9 @@ struct Setup {
                                                            : std::max<std::int64_t>(fitting, 1);
     chunk = std::min<std::int64_t>(wanted, std::max<std::int64_t>(pixels, 1));
     switch (direction) {
-      case Direction::forward: gemm_bytes = gemm_workspace_bytes<T>(kg, chunk, rows); break;
-      case Direction::backward_data: gemm_bytes = gemm_workspace_bytes<T>(rows, chunk, kg); break;
-      case Direction::backward_weights: gemm_bytes = gemm_workspace_bytes<T>(kg, rows, chunk); break;
+      case Direction::forward: gemm_bytes = gemm_workspace_bytes<T>(kg, chunk, rows, threads); break;
+      case Direction::backward_data: gemm_bytes = gemm_workspace_bytes<T>(rows, chunk, kg, threads); break;
+      case Direction::backward_weights: gemm_bytes = gemm_workspace_bytes<T>(kg, rows, chunk, threads); break;
     }
     col_bytes = align64(std::size_t(rows * chunk) * sizeof(T));
     gemm_bytes = align64(gemm_bytes);
@@ -237,8 +237,8 @@ void backward_weights(const ConvGeometry& g, const Setup<T>& s, const ConvOperan
 
 std::size_t workspace_size(const ConvProblem& problem, std::int64_t budget) {
   if (!problem.convolution()) return im2col_op_workspace_bytes(problem.direction, problem.geometry, budget);
-  return problem.dtype == DType::float32 ? Setup<float>(problem.direction, problem.geometry, budget).workspace_bytes()
-                                         : Setup<double>(problem.direction, problem.geometry, budget).workspace_bytes();
+  return problem.dtype == DType::float32 ? Setup<float>(problem.direction, problem.geometry, budget, problem.max_threads).workspace_bytes()
+                                         : Setup<double>(problem.direction, problem.geometry, budget, problem.max_threads).workspace_bytes();
 }
 
 class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
@@ -258,7 +258,7 @@ class PreparedIm2col final : public TypedPreparedConv<PreparedIm2col> {
       if (!problem().convolution())
         return im2col_op_run(direction(), geometry(), budget_, *problem().op, operands, workspace, threads);
     }
-    const Setup<T> s(direction(), geometry(), budget_);
+    const Setup<T> s(direction(), geometry(), budget_, problem().max_threads);
     const Workspace<T> w = carve(s, workspace);
     switch (direction()) {
       case Direction::forward: forward(geometry(), s, operands, w, threads); break;

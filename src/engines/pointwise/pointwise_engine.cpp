@@ -99,21 +99,21 @@ void block_offsets(const PixelAxes& axes, int first, std::int64_t block, std::in
 
 // Workspace layout: [GEMM packing | bias copy].
 template <typename T>
-std::size_t gemm_bytes(Direction direction, const ConvGeometry& g) {
+std::size_t gemm_bytes(Direction direction, const ConvGeometry& g, int threads) {
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
   const std::int64_t pixels = g.batch * g.out_pixels();  // an upper bound on one GEMM's pixels
   switch (direction) {
-    case Direction::forward: return gemm_workspace_bytes<T>(kg, pixels, cg);
-    case Direction::backward_data: return gemm_workspace_bytes<T>(cg, pixels, kg);
-    case Direction::backward_weights: return gemm_workspace_bytes<T>(kg, cg, pixels);
+    case Direction::forward: return gemm_workspace_bytes<T>(kg, pixels, cg, threads);
+    case Direction::backward_data: return gemm_workspace_bytes<T>(cg, pixels, kg, threads);
+    case Direction::backward_weights: return gemm_workspace_bytes<T>(kg, cg, pixels, threads);
   }
   return 0;
 }
 
 template <typename T>
-std::size_t workspace_size(Direction direction, const ConvGeometry& g) {
+std::size_t workspace_size(Direction direction, const ConvGeometry& g, int threads) {
   const std::int64_t channels = std::max(g.in_channels, g.out_channels);
-  return align64(gemm_bytes<T>(direction, g)) + align64(std::size_t(channels) * sizeof(T));
+  return align64(gemm_bytes<T>(direction, g, threads)) + align64(std::size_t(channels) * sizeof(T));
 }
 
 // The bias as a contiguous array: the view itself when its stride is 1, else a copy.
@@ -221,8 +221,8 @@ class PreparedPointwise final : public TypedPreparedConv<PreparedPointwise> {
   explicit PreparedPointwise(const ConvProblem& problem)
       : TypedPreparedConv(problem),
         workspace_bytes_(problem.dtype == DType::float32
-                             ? workspace_size<float>(problem.direction, problem.geometry)
-                             : workspace_size<double>(problem.direction, problem.geometry)) {}
+                             ? workspace_size<float>(problem.direction, problem.geometry, problem.max_threads)
+                             : workspace_size<double>(problem.direction, problem.geometry, problem.max_threads)) {}
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
   std::string kernel_name() const override {
     return active_gemm_kernel_name(problem().dtype == DType::float32);
@@ -232,7 +232,7 @@ class PreparedPointwise final : public TypedPreparedConv<PreparedPointwise> {
     const ConvGeometry& g = geometry();
     void* gemm_space = memory;
     T* bias_space = reinterpret_cast<T*>(static_cast<char*>(memory) +
-                                         align64(gemm_bytes<T>(direction(), g)));
+                                         align64(gemm_bytes<T>(direction(), g, problem().max_threads)));
     switch (direction()) {
       case Direction::forward: forward(g, operands, gemm_space, bias_space, threads); break;
       case Direction::backward_data: backward_data(g, operands, gemm_space, bias_space, threads); break;
