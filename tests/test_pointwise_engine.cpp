@@ -2,7 +2,7 @@
 // Engine::reference, on its own seeded random problems, since the generic generator rarely
 // draws a 1x1 kernel without padding: every convolution operation, 1-D / 2-D / 3-D, groups and
 // depthwise, batch 1 and > 1, bias or not, odd channel counts, dilation and output_padding
-// (stride 1: strided 1x1 is declined), and every operand layout (contiguous, channels-last,
+// (strides 1-3 forward; the backward directions decline strides), and every operand layout (contiguous, channels-last,
 // cropped channel / pixel views, permuted, reversed, broadcast inputs), in the three value
 // modes (integer-valued float32: exact; real float32 / float64: tolerance from the reduction
 // length). Also: what the engine declines and why, `auto` choosing it, empty batches, and a
@@ -70,6 +70,8 @@ fctest::Problem random_pointwise_problem(Op op, std::uint64_t seed, bool large) 
     for (std::size_t i = 0; i < std::size_t(d); ++i) {
       input[i] = rng.uniform_int(1, max_size[d - 1]);
       params.dilations[i] = rng.chance(0.6) ? 1 : rng.uniform_int(2, 3);
+      // Forward strides: the input's pixels walk in two levels (row by row).
+      if (op == Op::forward && rng.chance(0.4)) params.strides[i] = rng.uniform_int(2, 3);
       const std::int64_t room = params.dilations[i] - 1;  // output_padding < dilation
       if (op == Op::transposed && room > 0 && rng.chance(0.4))
         params.output_paddings[i] = rng.uniform_int(0, room);
@@ -208,9 +210,16 @@ TEST(PointwiseDeclines, NonOneByOneKernelsAndPaddingWithAReason) {
   EXPECT_TRUE(throws([&] { plan(forward_shapes({1, 4, 8, 8}, {2, 4, 1, 1}, {1, 2, 10, 8}),
                                 fc::ConvParams(2).padding({1, 0})); },
                      invalid, {"pointwise", "declines", "padding"}));
-  EXPECT_TRUE(throws([&] { plan(forward_shapes({1, 4, 8, 8}, {2, 4, 1, 1}, {1, 2, 4, 8}),
-                                fc::ConvParams(2).stride({2, 1})); },
-                     invalid, {"pointwise", "declines", "stride 2x1 is not 1"}));
+  // Strided: forward only.
+  EXPECT_EQ(plan(forward_shapes({1, 4, 8, 8}, {2, 4, 1, 1}, {1, 2, 4, 8}), fc::ConvParams(2).stride({2, 1})).engine(),
+            fc::Engine::pointwise);
+  fc::ConvArgs strided;
+  strided.diff_dst = fctest::raw_view(nullptr, fc::DType::float32, Shape{1, 2, 4, 8});
+  strided.weight = fctest::raw_view(nullptr, fc::DType::float32, Shape{2, 4, 1, 1});
+  strided.diff_src = fctest::raw_view(nullptr, fc::DType::float32, Shape{1, 4, 8, 8});
+  EXPECT_TRUE(throws([&] { fc::ConvPlan(fc::ConvKind::backward_data, strided, fc::ConvParams(2).stride({2, 1}),
+                                        fc::Engine::pointwise); },
+                     invalid, {"pointwise", "declines", "stride 2x1 is not 1 for a backward direction"}));
   // Every direction declines the same way.
   fc::ConvArgs backward;
   backward.diff_dst = fctest::raw_view(nullptr, fc::DType::float64, Shape{1, 2, 6, 6});
@@ -247,7 +256,7 @@ TEST(PointwiseAuto, ChosenForOneByOneUnpaddedProblems) {
   weights.diff_weight = fctest::raw_view(nullptr, fc::DType::float32, Shape{32, 16, 1, 1});
   EXPECT_EQ(chosen(fc::ConvKind::backward_weights, weights, fc::ConvParams(2)),
             fc::Engine::pointwise);
-  // Not for 3x3 kernels, padded or strided 1x1.
+  // Not for 3x3 kernels or padded 1x1; strided 1x1 forward (ResNet's downsampling) yes.
   EXPECT_NE(chosen(fc::ConvKind::forward,
                    forward_shapes({1, 64, 56, 56}, {64, 64, 3, 3}, {1, 64, 54, 54}),
                    fc::ConvParams(2)),
@@ -259,7 +268,7 @@ TEST(PointwiseAuto, ChosenForOneByOneUnpaddedProblems) {
   EXPECT_EQ(chosen(fc::ConvKind::forward,
                    forward_shapes({1, 256, 56, 56}, {512, 256, 1, 1}, {1, 512, 28, 28}),
                    fc::ConvParams(2).stride({2})),
-            fc::Engine::implicit_gemm);
+            fc::Engine::pointwise);
 }
 
 // Channels-last, one call, real data: the plan that `auto` makes gives the reference's result.

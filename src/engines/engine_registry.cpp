@@ -11,7 +11,8 @@
 //                     output pixels in vector lanes reach bandwidth where output-channel lanes
 //                     would idle. On narrower rows (ResNeXt's 14x14 and 7x7 stages) thin groups
 //                     go to implicit_gemm, measured faster there (fastconv-bench, resnext_g32_c512_14).
-//   3. pointwise      1x1, stride 1, no padding: a GEMM straight on the operands (its packing
+//   3. pointwise      1x1, no padding, stride 1 (any stride forward: its input pixels read in
+//                     two levels, row by row): a GEMM straight on the operands (its packing
 //                     blocks are bounded), every direction and dtype.
 //   4. winograd       forward float32, groups 1, kernels 3 wide at stride 1 along W, on AVX-512
 //                     and AVX2, with 96 <= C * KD * KH <= 1024, K >= 32 and output rows >= 14:

@@ -61,19 +61,24 @@ std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
-// Packs depth [0, k) x columns [0, cols) of B into one nr-column micro-panel; columns past
-// `cols` are zero.
+// Packs depth [row0, row0 + k) x columns [col0, col0 + cols) of B into one nr-column
+// micro-panel; columns past `cols` are zero.
 template <typename T>
-void pack_b_panel(const MatrixView<const T>& b, std::int64_t k, std::int64_t cols, int nr, T* out) {
-  if (b.col_stride == 1 && cols == nr) {
+void pack_b_panel(const MatrixView<const T>& b, std::int64_t row0, std::int64_t col0, std::int64_t k,
+                  std::int64_t cols, int nr, T* out) {
+  const T* first_row = b.data + row0 * b.row_stride;
+  if (b.col_group == 0 && b.col_stride == 1 && cols == nr) {
     for (std::int64_t p = 0; p < k; ++p) {
-      const T* row = b.data + p * b.row_stride;
+      const T* row = first_row + p * b.row_stride + col0;
       for (int j = 0; j < nr; ++j) out[p * nr + j] = row[j];
     }
     return;
   }
+  std::int64_t offsets[64];  // nr <= 64
+  for (int j = 0; j < nr; ++j) offsets[j] = j < cols ? b.col_offset(col0 + j) : 0;
   for (std::int64_t p = 0; p < k; ++p) {
-    for (int j = 0; j < nr; ++j) out[p * nr + j] = j < cols ? b.at(p, j) : T(0);
+    const T* row = first_row + p * b.row_stride;
+    for (int j = 0; j < nr; ++j) out[p * nr + j] = j < cols ? row[offsets[j]] : T(0);
   }
 }
 
@@ -171,11 +176,12 @@ std::pair<std::int64_t, std::int64_t> tile_range(std::int64_t tiles, int parts, 
   return {std::min(total, first * size), std::min(total, (first + count) * size)};
 }
 
-// One thread's GEMM on its part of C, BLIS loops with its own packing buffers (`slot`).
+// One thread's GEMM on its part of C, BLIS loops with its own packing buffers (`slot`). Its
+// columns are B's from b_col0 on (B is not shifted: a two-level walk keeps its phase).
 template <typename T>
 void gemm_part(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n, std::int64_t k,
-               const MatrixView<const T>& a, const MatrixView<const T>& b, const MatrixView<T>& c,
-               bool accumulate, const T* row_bias, T* slot) {
+               const MatrixView<const T>& a, const MatrixView<const T>& b, std::int64_t b_col0,
+               const MatrixView<T>& c, bool accumulate, const T* row_bias, T* slot) {
   const int mr = kernel.mr, nr = kernel.nr;
   const std::int64_t kc_max = std::min(kernel.kc, k);
   const std::int64_t mc_max = round_up(std::min(kernel.mc, m), mr);
@@ -193,9 +199,8 @@ void gemm_part(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n, std:
       {
         const ProfileScope scope(Phase::packing);
         for (std::int64_t jr = 0; jr < b_panels; ++jr) {
-          const MatrixView<const T> block{b.data + pc * b.row_stride + (jc + jr * nr) * b.col_stride,
-                                          b.row_stride, b.col_stride};
-          pack_b_panel(block, kc, std::min<std::int64_t>(nr, nc - jr * nr), nr, packed_b + jr * nr * kc);
+          pack_b_panel(b, pc, b_col0 + jc + jr * nr, kc, std::min<std::int64_t>(nr, nc - jr * nr), nr,
+                       packed_b + jr * nr * kc);
         }
       }
       for (std::int64_t ic = 0; ic < m; ic += mc_max) {
@@ -260,8 +265,7 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
       if (row_begin >= row_end || col_begin >= col_end) continue;
       gemm_part(kernel, row_end - row_begin, col_end - col_begin, k,
                 MatrixView<const T>{&a.at(row_begin, 0), a.row_stride, a.col_stride},
-                MatrixView<const T>{&b.at(0, col_begin), b.row_stride, b.col_stride},
-                MatrixView<T>{&c.at(row_begin, col_begin), c.row_stride, c.col_stride}, accumulate,
+                b, col_begin, MatrixView<T>{&c.at(row_begin, col_begin), c.row_stride, c.col_stride}, accumulate,
                 row_bias ? row_bias + row_begin : nullptr, slot);
     }
   });

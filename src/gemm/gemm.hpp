@@ -11,12 +11,21 @@
 
 namespace fastconv::detail {
 
+// A strided matrix. Columns may also walk in two levels (col_group > 0): column j at
+// (j / col_group) * group_stride + (j % col_group) * col_stride, e.g. the pixels of a strided
+// 1x1 convolution's input (a row's pixels col_stride apart, rows group_stride apart). The GEMM
+// reads B only through col_offset; A and C walk in one level.
 template <typename T>
 struct MatrixView {
   T* data;
   std::int64_t row_stride;
   std::int64_t col_stride;
-  T& at(std::int64_t row, std::int64_t col) const { return data[row * row_stride + col * col_stride]; }
+  std::int64_t col_group = 0;
+  std::int64_t group_stride = 0;
+  std::int64_t col_offset(std::int64_t col) const {
+    return col_group == 0 ? col * col_stride : col / col_group * group_stride + col % col_group * col_stride;
+  }
+  T& at(std::int64_t row, std::int64_t col) const { return data[row * row_stride + col_offset(col)]; }
 };
 
 template <typename T>

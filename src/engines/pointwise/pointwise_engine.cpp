@@ -41,13 +41,13 @@ PixelAxes pixel_axes(const ConvGeometry& g, const View5<T>& big, const View5<T>&
   return axes;
 }
 
-// Whether axes [first, 4) of `strides` walk as one axis; if so, its stride in `merged`.
+// Whether axes [first, last] of `strides` walk as one axis; if so, its stride in `merged`.
 bool merges(const PixelAxes& axes, const std::array<std::int64_t, 4>& strides, int first,
-            std::int64_t& merged) {
+            std::int64_t& merged, int last = 3) {
   bool found = false;
   std::int64_t expected = 0;
   merged = 1;
-  for (int axis = 3; axis >= first; --axis) {
+  for (int axis = last; axis >= first; --axis) {
     if (axes.size[std::size_t(axis)] == 1) continue;
     if (!found) {
       merged = strides[std::size_t(axis)];
@@ -61,18 +61,27 @@ bool merges(const PixelAxes& axes, const std::array<std::int64_t, 4>& strides, i
 }
 
 // The pixel axes split into an outer loop (axes [0, first)) and one merged inner axis of
-// `pixels` elements, merged as far as both operands allow.
+// `pixels` elements, merged as far as both operands allow. With `two_level_big`, the big
+// operand may walk the inner axis in two levels (a strided convolution's input): W with
+// big_stride, the axes above it merged, big_group_stride apart (big_group = W's size).
 struct PixelBlocks {
   int first = 3;
   std::int64_t blocks = 1, pixels = 1;
   std::int64_t big_stride = 1, small_stride = 1;
+  std::int64_t big_group = 0, big_group_stride = 0;  // big_group 0: one level
 };
 
-PixelBlocks pixel_blocks(const PixelAxes& axes) {
+PixelBlocks pixel_blocks(const PixelAxes& axes, bool two_level_big = false) {
   PixelBlocks result;
   for (int first = 0; first < 4; ++first) {
-    std::int64_t big = 1, small = 1;
-    if (!merges(axes, axes.big, first, big) || !merges(axes, axes.small, first, small)) continue;
+    std::int64_t big = 1, small = 1, outer = 0;
+    if (!merges(axes, axes.small, first, small)) continue;
+    if (!merges(axes, axes.big, first, big)) {
+      if (!two_level_big || first == 3 || axes.size[3] <= 1 || !merges(axes, axes.big, first, outer, 2)) continue;
+      result.big_group = axes.size[3];
+      result.big_group_stride = outer;
+      big = axes.big[3];
+    }
     result.first = first;
     result.big_stride = big;
     result.small_stride = small;
@@ -151,13 +160,15 @@ void forward(const ConvGeometry& g, const ConvOperands<T>& x, void* gemm_space, 
   const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
   const T* bias = contiguous_bias(x.bias, g.out_channels, bias_space);
   const PixelAxes axes = pixel_axes(g, x.src, x.dst);
-  const PixelBlocks blocks = pixel_blocks(axes);
+  const PixelBlocks blocks = pixel_blocks(axes, true);
   for (std::int64_t block = 0; block < blocks.blocks; ++block) {
     std::int64_t src_offset = 0, dst_offset = 0;
     block_offsets(axes, blocks.first, block, src_offset, dst_offset);
     for (std::int64_t group = 0; group < g.groups; ++group) {
-      gemm<T>(kg, blocks.pixels, cg, as_const(weight_matrix(g, x.weight, group, false)),
-              as_const(pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride)),
+      MatrixView<const T> src = as_const(pixel_matrix(x.src, src_offset, group * cg, blocks.big_stride));
+      src.col_group = blocks.big_group;
+      src.group_stride = blocks.big_group_stride;
+      gemm<T>(kg, blocks.pixels, cg, as_const(weight_matrix(g, x.weight, group, false)), src,
               pixel_matrix(x.dst, dst_offset, group * kg, blocks.small_stride), false,
               bias ? bias + group * kg : nullptr, gemm_space, threads);
     }
@@ -244,8 +255,8 @@ class PreparedPointwise final : public TypedPreparedConv<PreparedPointwise> {
   std::size_t workspace_bytes_;
 };
 
-// Why the engine declines a geometry, or empty.
-std::string decline_reason(const ConvGeometry& g) {
+// Why the engine declines a problem, or empty.
+std::string decline_reason(Direction direction, const ConvGeometry& g) {
   if (g.kernel_volume() != 1) {
     return "kernel " + spatial_string(g, g.kernel) + " is not " + spatial_string(g, SpatialArray{1, 1, 1});
   }
@@ -253,9 +264,10 @@ std::string decline_reason(const ConvGeometry& g) {
     return "padding " + spatial_string(g, g.pad_begin) + "/" + spatial_string(g, g.pad_end) +
            " is not zero";
   }
-  if (g.stride != SpatialArray{1, 1, 1}) {
+  // Strided: the forward reads its input pixels in two levels (MatrixView's column groups).
+  if (g.stride != SpatialArray{1, 1, 1} && direction != Direction::forward) {
     return "stride " + spatial_string(g, g.stride) +
-           " is not 1 (per-row GEMMs lose to im2col's subsampled copy)";
+           " is not 1 for a backward direction (per-row GEMMs lose to im2col's subsampled copy)";
   }
   return {};
 }
@@ -265,7 +277,7 @@ class PointwiseEngine final : public ConvEngine {
   Engine id() const override { return Engine::pointwise; }
   Preparation prepare(const ConvProblem& problem) const override {
     if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
-    if (std::string reason = decline_reason(problem.geometry); !reason.empty())
+    if (std::string reason = decline_reason(problem.direction, problem.geometry); !reason.empty())
       return Preparation::decline(std::move(reason));
     return Preparation::take(std::make_unique<PreparedPointwise>(problem));
   }
