@@ -16,6 +16,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -47,8 +49,9 @@ constexpr ValueMode kFloat32Modes[] = {ValueMode::int_f32, ValueMode::real_f32};
 // A reproducible forward problem sized for this engine: up to 80 output channels per group
 // (one to three blocks of 16..64 channels, with remainders), rows up to 70 pixels wide (several
 // tiles), and now and then many input channels (several chunks) or a large 3-D kernel.
-Problem igemm_problem(std::uint64_t seed) {
-  fctest::Rng rng(fctest::mix_seed(seed, 0x16E3));
+// With op backward_data or transposed: the same at stride 1 (the engine's backward_data).
+Problem igemm_problem(std::uint64_t seed, Op op = Op::forward) {
+  fctest::Rng rng(fctest::mix_seed(seed, op == Op::forward ? 0x16E3 : 0x16E4 + std::uint64_t(op)));
   for (int attempt = 0;; ++attempt) {
     const int d = int(rng.uniform_int(1, 3));
     const std::int64_t groups = rng.chance(0.7) ? 1 : rng.uniform_int(2, 3);
@@ -60,12 +63,12 @@ Problem igemm_problem(std::uint64_t seed) {
     params.group_count = groups;
     Shape in, kernel;
     const bool fits = fctest::draw_axes(
-        rng, Op::forward, {.stride_one = 0.6, .dilation_one = 0.7, .pad_end_same = 0.5},
+        rng, op, {.stride_one = op == Op::forward ? 0.6 : 1.0, .dilation_one = 0.7, .pad_end_same = 0.5},
         [&](bool last) { return last ? rng.uniform_int(1, 70) : rng.uniform_int(1, d == 3 ? 5 : 9); },
         params, in, kernel);
     if (!fits && attempt < 10000) continue;
-    Problem p = fctest::make_problem(Op::forward, batch, groups * in_per_group,
-                                     groups * out_per_group, in, kernel, params, rng.chance(0.5));
+    Problem p = fctest::make_problem(op, batch, groups * in_per_group, groups * out_per_group, in, kernel, params,
+                                     op != Op::backward_data && rng.chance(0.5));
     if (p.mac_count() > 3000000 && attempt < 10000) continue;
     fctest::finish_random_problem(
         p, seed, rng, {.output = {0.4, 0.7, 0.9}, .input = {0.35, 0.6, 0.75, 0.85, 0.95}});
@@ -98,7 +101,31 @@ TEST_P(ImplicitGemmVsReference, SharedGeneratorLargeProblems) {
 }
 
 TEST_P(ImplicitGemmVsReference, WideChannelProblems) {
-  run_seeds(kEngine, kProblemsPerTest, igemm_problem, GetParam());
+  run_seeds(kEngine, kProblemsPerTest, [](std::uint64_t seed) { return igemm_problem(seed); }, GetParam());
+}
+
+// backward_data and the transposed convolution at stride 1: the forward of the flipped kernel.
+TEST_P(ImplicitGemmVsReference, BackwardDataAndTransposedAtStrideOne) {
+  for (const Op op : {Op::backward_data, Op::transposed})
+    run_seeds(kEngine, kProblemsPerTest / 2, [op](std::uint64_t seed) { return igemm_problem(seed, op); },
+              GetParam());
+}
+
+// ... and the shared generator's backward_data / transposed problems at stride 1.
+TEST_P(ImplicitGemmVsReference, SharedGeneratorBackwardDataAtStrideOne) {
+  for (const Op op : {Op::backward_data, Op::transposed}) {
+    int checked = 0;
+    for (std::uint64_t seed = 1; checked < kProblemsPerTest / 2 && seed < 20 * kProblemsPerTest; ++seed) {
+      const Problem p = fctest::random_problem(op, seed);
+      if (std::any_of(p.params.strides.begin(), p.params.strides.begin() + p.spatial_dims,
+                      [](std::int64_t stride) { return stride != 1; }) ||
+          fctest::decline_message(p, kEngine) != "accepted")
+        continue;
+      ++checked;
+      EXPECT_EQ(fctest::check_engine_against_reference(p, kEngine, GetParam()), "");
+    }
+    EXPECT_GE(checked, kProblemsPerTest / 4) << fctest::op_name(op);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Float32, ImplicitGemmVsReference, ::testing::ValuesIn(kFloat32Modes),
@@ -183,7 +210,54 @@ TEST(ImplicitGemmEdges, ChunksBlocksAndTinyShapes) {
 TEST(ImplicitGemmEngine, DeclinesWithReasons) {
   const auto params = fc::ConvParams(2).padding({1});
   const Problem forward = fctest::make_problem(Op::forward, 1, 4, 8, {9, 9}, {3, 3}, params, true);
-  fctest::expect_forward_float32_only(kEngine, forward);
+  EXPECT_EQ(fctest::decline_message(forward, kEngine), "accepted");
+  EXPECT_NE(fctest::decline_message(forward, kEngine, fc::DType::float64).find("float32 only"), std::string::npos);
+  // backward_data and the transposed convolution: at stride 1 only, float32 only.
+  for (const Op op : {Op::transposed, Op::backward_data}) {
+    EXPECT_EQ(fctest::decline_message(fctest::make_problem(op, 1, 3, 5, {9, 9}, {3, 3}, params, false), kEngine),
+              "accepted")
+        << fctest::op_name(op);
+    auto strided = params;
+    strided.strides[1] = 2;
+    EXPECT_NE(fctest::decline_message(fctest::make_problem(op, 1, 3, 5, {9, 9}, {3, 3}, strided, false), kEngine)
+                  .find("stride 1 only"),
+              std::string::npos)
+        << fctest::op_name(op);
+    EXPECT_NE(fctest::decline_message(fctest::make_problem(op, 1, 3, 5, {9, 9}, {3, 3}, params, false), kEngine,
+                                      fc::DType::float64)
+                  .find("float32 only"),
+              std::string::npos)
+        << fctest::op_name(op);
+  }
+  const Problem weights = fctest::make_problem(Op::backward_weights, 1, 3, 3, {9, 9}, {3, 3}, params, false);
+  EXPECT_NE(fctest::decline_message(weights, kEngine).find("forward, and backward_data"), std::string::npos);
+}
+
+// A NaN or infinite weight: backward_data's padding must not multiply it (the reference has no
+// such product); the run is redone exactly, giving the reference's NaN pattern and values.
+TEST(ImplicitGemmEngine, BackwardDataWithNonFiniteWeightsMatchesReference) {
+  const auto params = fc::ConvParams(2).padding({1});
+  for (const double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+    for (const Op op : {Op::backward_data, Op::transposed}) {
+      Problem p = fctest::make_problem(op, 1, 24, 40, {7, 9}, {3, 3}, params, false);
+      p.seed = 9;
+      fctest::Rng rng(p.seed);
+      auto tensors = fctest::allocate(p, fc::DType::float32, false);
+      fctest::fill_int_inputs(p, tensors, rng, 1, 3);
+      tensors[std::size_t(p.find("weight"))].set_linear(4, bad);  // the centre tap of the first filter
+      auto reference = fctest::allocate(p, fc::DType::float32, false);
+      fctest::copy_inputs(p, tensors, reference, false);
+      fctest::run(p, tensors, kEngine, p.api);
+      fctest::run(p, reference, fc::Engine::reference);
+      for (std::size_t i = 0; i < p.operands.size(); ++i) {
+        if (!p.operands[i].is_output) continue;
+        const auto got = tensors[i].to_dense(), expected = reference[i].to_dense();
+        std::int64_t differ = 0;
+        for (std::size_t e = 0; e < got.size(); ++e)
+          differ += std::isnan(got[e]) != std::isnan(expected[e]) || (!std::isnan(got[e]) && got[e] != expected[e]);
+        EXPECT_EQ(differ, 0) << fctest::op_name(op) << " with weight " << bad;
+      }
+    }
 }
 
 // ConvPlan::pack_weights: runs without the weight give exactly the run-time-packing result.

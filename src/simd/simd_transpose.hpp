@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "simd/simd_partial.hpp"
 #include "simd/simd_traits.hpp"
 
 #define FASTCONV_SIMD_INLINE __attribute__((always_inline))
@@ -71,6 +72,8 @@ FASTCONV_SIMD_INLINE inline void simd_transpose_block(const T* __restrict src, s
     const T* row = src + r * src_stride;
     if (columns == L) {
       std::memcpy(&m[r], row, sizeof(vec));
+    } else if constexpr (std::is_same_v<T, float>) {
+      m[r] = SimdPartial<isa>::template load<vec>(row, int(columns));  // a masked load where the ISA has one
     } else {
       alignas(64) T part[L] = {};
       for (std::int64_t i = 0; i < columns; ++i) part[i] = row[i];

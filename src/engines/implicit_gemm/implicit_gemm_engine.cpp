@@ -18,6 +18,7 @@
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@
 #include "engines/implicit_gemm/implicit_gemm_weights.hpp"
 #include "engines/implicit_gemm/implicit_gemm_window.hpp"
 #include "engines/inner_op_kernels.hpp"
+#include "engines/reference/reference_conv.hpp"
 
 namespace fastconv::detail {
 namespace {
@@ -101,7 +103,29 @@ struct TeamPacking {
   float* buffer = nullptr;  // null: each thread packs its own weights
   int thread = 0, team = 1;
   std::int64_t parts = 1;  // > 1: the items (one group's) run as this many parts handed out dynamically
+  // Set: every packed block is checked, and a NaN or infinite weight reported here (a run whose
+  // padding must not multiply such weights, see PreparedImplicitGemmBackwardData).
+  std::atomic<bool>* nonfinite = nullptr;
 };
+
+// Whether `count` packed floats hold a NaN or an infinity (all exponent bits set).
+bool any_nonfinite(const float* values, std::int64_t count) {
+  std::uint32_t found = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof(bits));
+    found |= std::uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return found != 0;
+}
+
+// pack_block, plus the check TeamPacking::nonfinite asks for.
+void pack_checked(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight, std::int64_t group,
+                  std::int64_t block, std::int64_t c0, std::int64_t count, float* out, const TeamPacking& team) {
+  pack_block(g, s, weight, group, block, c0, count, out);
+  if (team.nonfinite != nullptr && any_nonfinite(out, count * s.taps * s.ocb))
+    team.nonfinite->store(true, std::memory_order_relaxed);
+}
 
 void team_barrier() {
 #if defined(_OPENMP)
@@ -244,8 +268,8 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
           (packed_group != group || packed_chunk != chunk || packed_first_block != first_block)) {
         const ProfileScope scope(Phase::packing);
         for (std::int64_t b = first_block; b < last_block; ++b)
-          pack_block(g, s, x.weight, group, b, c0, count,
-                     pack_buffer + (b - first_block) * count * s.taps * s.ocb);
+          pack_checked(g, s, x.weight, group, b, c0, count, pack_buffer + (b - first_block) * count * s.taps * s.ocb,
+                       team);
         packed_group = group;
         packed_chunk = chunk;
         packed_first_block = first_block;
@@ -329,7 +353,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
       {
         const ProfileScope scope(Phase::packing);
         for (std::int64_t b = part.block_begin; b < part.block_end; ++b)
-          pack_block(g, s, x.weight, 0, b, c0, count, pack_buffer + b * count * s.taps * s.ocb);
+          pack_checked(g, s, x.weight, 0, b, c0, count, pack_buffer + b * count * s.taps * s.ocb, team);
       }
       prefetch.start(g, s, x.weight, 0, part.block_begin, part.block_end, c0 + s.chunk_channels, share_calls);
       packed_group = 0;
@@ -374,7 +398,7 @@ void run_thread(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<f
 }
 
 void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<float>& x, void* workspace,
-                 int thread_budget, const OpRun& op) {
+                 int thread_budget, const OpRun& op, std::atomic<bool>* nonfinite = nullptr) {
   if (g.batch == 0 || g.out_channels == 0 || g.out_pixels() == 0) return;
   const auto* packed = dynamic_cast<const IgemmPackedWeights*>(x.packed_weights);
   if (packed != nullptr && packed->ocb != s.ocb) packed = nullptr;
@@ -444,7 +468,8 @@ void run_forward(const ConvGeometry& g, const IgemmSetup& s, const ConvOperands<
   parallel_team(threads, [&] {
     const int thread = thread_index(), team = team_size();
     const Share share = thread_share(items, s.oc_blocks, split_blocks, thread, team);
-    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, team_parts};
+    const TeamPacking packing{team_packing ? reinterpret_cast<float*>(slots) : nullptr, thread, team, team_parts,
+                              nonfinite};
     run_thread(g, s, x, packed, tap_offsets, bias, slots + std::size_t(thread) * s.slot_bytes, share, packing, op);
   });
 }
@@ -511,11 +536,13 @@ class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm
     return packed;
   }
 
-  void run_typed(const ConvOperands<float>& operands, void* workspace, int threads) const {
+  // `nonfinite`: see TeamPacking (the convolution only).
+  void run_typed(const ConvOperands<float>& operands, void* workspace, int threads,
+                 std::atomic<bool>* nonfinite = nullptr) const {
     const OpRun op = op_kernels_ ? OpRun{problem().op, op_kernels_, op_kernels_->channel_tiles[op_family_].tiles,
                                          &op_params_, op_tiles_.store}
                                  : OpRun{};
-    run_forward(geometry(), setup_, operands, workspace, threads, op);
+    run_forward(geometry(), setup_, operands, workspace, threads, op, nonfinite);
   }
 
  private:
@@ -526,11 +553,109 @@ class PreparedImplicitGemm final : public TypedPreparedConv<PreparedImplicitGemm
   OpParams op_params_;
 };
 
+// backward_data at stride 1 (also the transposed convolution at stride 1), per group: the
+// forward convolution of dst (K/g channels) with the kernel flipped on every axis and its
+// channel axes swapped (a view of the weights: no copy; packed like the forward's, see
+// taps_reversed_contiguous), padded by (kernel extent - 1) - pad on each side (a negative
+// padding crops dst instead), writing src (C/g channels, plus the bias). Every product it makes
+// is one backward_data adds: no zero is multiplied except the padding's: where a weight is NaN
+// or infinite, padding times it would give NaN where backward_data (and the reference) has no
+// such product, so a run whose packing sees one is redone by the reference engine (exact,
+// slow; only for such weights).
+struct FlippedProblem {
+  ConvGeometry geometry;  // the forward convolution of one group
+  SpatialArray crop{0, 0, 0};  // dst elements skipped at the start of each axis
+};
+
+FlippedProblem flipped_problem(const ConvGeometry& g) {
+  FlippedProblem f{g, {0, 0, 0}};
+  ConvGeometry& h = f.geometry;
+  h.groups = 1;
+  h.in_channels = g.out_channels_per_group();
+  h.out_channels = g.in_channels_per_group();
+  h.in = g.out;
+  h.out = g.in;
+  for (std::size_t axis = 0; axis < 3; ++axis) {
+    const std::int64_t extent = (g.kernel[axis] - 1) * g.dilation[axis];
+    std::int64_t begin = extent - g.pad_begin[axis];
+    std::int64_t end = g.in[axis] - g.out[axis] + extent - begin;
+    if (begin < 0) f.crop[axis] = -begin, h.in[axis] += begin, begin = 0;
+    if (end < 0) h.in[axis] += end, end = 0;
+    h.pad_begin[axis] = begin;
+    h.pad_end[axis] = end;
+  }
+  return f;
+}
+
+// Why backward_data is not taken this way, or empty.
+std::string backward_data_decline(const ConvProblem& problem) {
+  if (problem.dtype != DType::float32) return "float32 only";
+  if (!problem.convolution()) return decline_unless_convolution(problem);
+  const ConvGeometry& g = problem.geometry;
+  for (std::size_t axis = 0; axis < 3; ++axis)
+    if (g.stride[axis] != 1) return "backward_data at stride 1 only (stride " + std::to_string(g.stride[axis]) + ")";
+  const FlippedProblem f = flipped_problem(g);
+  for (std::size_t axis = 0; axis < 3; ++axis)
+    if (f.geometry.in[axis] <= 0) return "backward_data whose padding leaves no output element a product";
+  return {};
+}
+
+class PreparedImplicitGemmBackwardData final : public TypedPreparedConv<PreparedImplicitGemmBackwardData, true> {
+ public:
+  static constexpr Engine kEngine = Engine::implicit_gemm;
+  explicit PreparedImplicitGemmBackwardData(const ConvProblem& problem)
+      : TypedPreparedConv(problem),
+        flipped_(flipped_problem(problem.geometry)),
+        inner_(ConvProblem{Direction::forward, flipped_.geometry, problem.dtype, problem.max_threads, problem.op}),
+        exact_(std::move(reference_engine().prepare(problem).prepared)) {}
+  std::size_t workspace_bytes() const override { return inner_.workspace_bytes(); }
+  std::string kernel_name() const override { return inner_.kernel_name() + " (flipped kernel)"; }
+
+  void run_typed(const ConvOperands<float>& x, void* workspace, int threads) const {
+    const ConvGeometry& g = geometry();
+    const std::int64_t cg = g.in_channels_per_group(), kg = g.out_channels_per_group();
+    for (std::int64_t group = 0; group < g.groups; ++group) {
+      ConvOperands<float> y;
+      y.src = x.dst;
+      y.src.data = x.dst.data + group * kg * x.dst.strides[1];
+      y.src.shape[1] = kg;
+      for (std::size_t axis = 0; axis < 3; ++axis) {
+        y.src.data += flipped_.crop[axis] * x.dst.strides[2 + axis];
+        y.src.shape[2 + axis] = flipped_.geometry.in[axis];
+      }
+      y.dst = x.src;
+      y.dst.data = x.src.data + group * cg * x.src.strides[1];
+      y.dst.shape[1] = cg;
+      // weight' (c, k, t) = weight (group * K/g + k, c, flipped t).
+      const auto& ws = x.weight.strides;
+      y.weight.data = x.weight.plane(group * kg, 0) + (g.kernel[0] - 1) * ws[2] + (g.kernel[1] - 1) * ws[3] +
+                      (g.kernel[2] - 1) * ws[4];
+      y.weight.shape = {cg, kg, g.kernel[0], g.kernel[1], g.kernel[2]};
+      y.weight.strides = {ws[1], ws[0], -ws[2], -ws[3], -ws[4]};
+      if (x.bias.data != nullptr) y.bias = {x.bias.data + group * cg * x.bias.stride, x.bias.stride};
+      std::atomic<bool> nonfinite{false};
+      inner_.run_typed(y, workspace, threads, &nonfinite);
+      if (nonfinite.load(std::memory_order_relaxed)) return exact_->run(x, workspace, threads);
+    }
+  }
+
+ private:
+  FlippedProblem flipped_;
+  PreparedImplicitGemm inner_;
+  std::unique_ptr<PreparedConv> exact_;  // the reference engine's (no workspace)
+};
+
 class ImplicitGemmEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::implicit_gemm; }
   Preparation prepare(const ConvProblem& problem) const override {
-    if (problem.direction != Direction::forward) return Preparation::decline("forward only");
+    if (problem.direction == Direction::backward_data) {
+      if (std::string reason = backward_data_decline(problem); !reason.empty())
+        return Preparation::decline(std::move(reason));
+      return Preparation::take(std::make_unique<PreparedImplicitGemmBackwardData>(problem));
+    }
+    if (problem.direction != Direction::forward)
+      return Preparation::decline("forward, and backward_data of the convolution at stride 1, only");
     if (problem.dtype != DType::float32) return Preparation::decline("float32 only");
     if (!problem.convolution())
       if (std::string missing = op_kernels_missing(*problem.op); !missing.empty())

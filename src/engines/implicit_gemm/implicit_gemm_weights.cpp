@@ -9,6 +9,12 @@ bool filters_contiguous(const ConvGeometry& g, const IgemmSetup& s, const View5<
          (g.kernel[0] == 1 || ws[2] == g.kernel[1] * g.kernel[2]) && (s.in_per_group == 1 || ws[1] == s.taps);
 }
 
+bool taps_reversed_contiguous(const ConvGeometry& g, const View5<float>& weight) {
+  const auto& ws = weight.strides;
+  return g.kernel_volume() > 1 && (g.kernel[2] == 1 || ws[4] == -1) && (g.kernel[1] == 1 || ws[3] == -g.kernel[2]) &&
+         (g.kernel[0] == 1 || ws[2] == -g.kernel[1] * g.kernel[2]);
+}
+
 void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
                 std::int64_t group, std::int64_t block, std::int64_t c0, std::int64_t count,
                 float* out) {
@@ -22,6 +28,20 @@ void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& 
     // Whole vectors of channels past K/g.
     for (std::int64_t i = 0; i < count * s.taps; ++i)
       for (std::int64_t j = (valid + lanes - 1) / lanes * lanes; j < ocb; ++j) out[i * ocb + j] = 0.0f;
+    return;
+  }
+  if (taps_reversed_contiguous(g, weight)) {
+    // backward_data's flipped kernel: per channel, the block's filters (ws[0] apart) each hold
+    // their taps as one descending run: transpose the ascending runs into rows written from
+    // the last tap's row upwards.
+    for (std::int64_t c = 0; c < count; ++c) {
+      const float* runs = filters + c * ws[1] - (s.taps - 1);
+      float* rows = out + c * s.taps * ocb;
+      s.kernel->pack(runs, ws[0], valid, s.taps, rows + (s.taps - 1) * ocb, -ocb);
+      for (std::int64_t i = 0; i < s.taps; ++i)
+        for (std::int64_t j = (valid + s.kernel->lanes - 1) / s.kernel->lanes * s.kernel->lanes; j < ocb; ++j)
+          rows[i * ocb + j] = 0.0f;
+    }
     return;
   }
   for (std::int64_t c = 0; c < count; ++c)

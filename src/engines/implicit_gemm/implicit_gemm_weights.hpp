@@ -17,9 +17,14 @@ namespace fastconv::detail {
 // 2-D problem, whose stride is 0).
 bool filters_contiguous(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight);
 
+// Whether each filter's taps for one channel are one contiguous DESCENDING run of floats (the
+// kernel flipped on every axis, as backward_data's view of the weights has it).
+bool taps_reversed_contiguous(const ConvGeometry& g, const View5<float>& weight);
+
 // Packs output-channel block `block` of group `group`, input channels [c0, c0 + count), as
 // [channel][tap][OCB], zero past K/g: with the ISA's in-register transpose when each filter's
-// chunk is one contiguous run of floats, element by element otherwise.
+// chunk is one contiguous run of floats, or each filter's taps of a channel one descending run
+// (taps_reversed_contiguous), element by element otherwise.
 void pack_block(const ConvGeometry& g, const IgemmSetup& s, const View5<float>& weight,
                 std::int64_t group, std::int64_t block, std::int64_t c0, std::int64_t count, float* out);
 
