@@ -1,5 +1,5 @@
 // The winograd engine against Engine::reference on seeded random problems it takes (forward
-// float32, groups = 1, kernel width 3 at stride and dilation 1 along W): 1-D/2-D/3-D, stride >
+// float32, groups = 1, kernel width 3 at stride 1 along W, dilation 1 or 2-3 there: column phases): 1-D/2-D/3-D, stride >
 // kernel and dilation along D and H, asymmetric padding, odd output widths (a last tile with one
 // column), C and K across the microkernel's channel blocks, batch 1 and > 1, bias on and off,
 // random operand layouts and rows wider than a window block; integer-valued inputs (exact: the
@@ -55,11 +55,11 @@ Problem winograd_problem(std::uint64_t seed) {
           return wide && last ? rng.uniform_int(120, 400) : rng.uniform_int(1, d == 3 ? 6 : (d == 2 ? 12 : 40));
         },
         params, in, kernel);
-    // The engine's axis: W, kernel 3 at stride and dilation 1.
+    // The engine's axis: W, kernel 3 at stride 1; dilation 1, or now and then 2-3 (column phases).
     const std::size_t w = std::size_t(d - 1);
     kernel[w] = 3;
     params.strides[w] = 1;
-    params.dilations[w] = 1;
+    params.dilations[w] = rng.chance(0.75) ? 1 : rng.uniform_int(2, 3);
     bool fits = true;
     for (std::size_t axis = 0; axis < std::size_t(d); ++axis) {
       const std::int64_t span = (kernel[axis] - 1) * params.dilations[axis] + 1;
@@ -68,6 +68,8 @@ Problem winograd_problem(std::uint64_t seed) {
     if (!fits && attempt < 10000) continue;
     Problem p = fctest::make_problem(Op::forward, batch, c, k, in, kernel, params, has_bias);
     if (p.mac_count() > (wide ? 400000 : 60000) && attempt < 10000) continue;
+    // (Column phases that read only padding are declined.)
+    if (fctest::decline_message(p, fc::Engine::winograd) != "accepted" && attempt < 10000) continue;
     fctest::finish_random_problem(
         p, seed, rng, {.output = {0.35, 0.6, 0.85}, .input = {0.35, 0.6, 0.75, 0.85, 0.95}});
     return p;
@@ -126,10 +128,11 @@ TEST(WinogradProblemGenerator, CoversEveryFeature) {
     const std::int64_t out_w = p.operands[std::size_t(p.find("dst"))].shape.back();
     if (out_w % 2 == 1) seen["odd output width"]++;
     if (p.params.pad_begin[std::size_t(w)] > 0) seen["padded W"]++;
+    if (p.params.dilations[std::size_t(w)] > 1) seen["dilated W"]++;
     fctest::count_problem_features(p, seen);
   }
   for (const std::string feature :
-       {"K>32", "odd output width", "padded W", "dims=1", "dims=2", "dims=3", "batch=1", "batch>1", "bias",
+       {"K>32", "odd output width", "padded W", "dilated W", "dims=1", "dims=2", "dims=3", "batch=1", "batch>1", "bias",
         "stride>kernel", "dilation", "asymmetric padding", "wide row", "layout=contiguous", "layout=channels_last",
         "layout=gapped", "layout=permuted", "layout=reversed"})
     EXPECT_GT(seen[feature], 0) << "no problem has " << feature;
@@ -147,6 +150,14 @@ TEST(WinogradEngine, DeclinesWithReasons) {
   EXPECT_NE(decline_message(five).find("kernel width 5, stride 1, dilation 1 along W (takes 3, 1, 1)"),
             std::string::npos)
       << decline_message(five);
+  // Dilated along W: in column phases.
+  const Problem dilated = fctest::make_problem(Op::forward, 1, 8, 8, {9, 11}, {3, 3},
+                                               fc::ConvParams(2).padding({2}).dilation({2}), false);
+  EXPECT_EQ(decline_message(dilated), "accepted");
+  const Problem dilated_strided = fctest::make_problem(Op::forward, 1, 8, 8, {9, 11}, {3, 3},
+                                                       fc::ConvParams(2).stride({1, 2}).dilation({1, 2}), false);
+  EXPECT_NE(decline_message(dilated_strided).find("kernel width 3 at stride 1 along W only"), std::string::npos)
+      << decline_message(dilated_strided);
   const Problem strided = fctest::make_problem(Op::forward, 1, 8, 8, {9, 9}, {3, 3}, fc::ConvParams(2).stride({1, 2}),
                                                false);
   EXPECT_NE(decline_message(strided).find("stride 2"), std::string::npos) << decline_message(strided);

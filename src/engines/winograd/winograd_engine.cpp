@@ -482,11 +482,100 @@ class PreparedWinograd final : public TypedPreparedConv<PreparedWinograd, true> 
   std::unique_ptr<PreparedConv> fallback_;
 };
 
+// Dilation d > 1 along W (stride 1): the output's columns in d phases; phase r (columns
+// d * j + r) reads one phase of the input (columns d * m + rho) with the kernel undilated along
+// W, i.e. a Winograd problem on views with d times the W strides. Padding that phase r does
+// not reach crops its input view instead.
+struct WPhase {
+  ConvGeometry geometry;  // dilation_w 1
+  std::int64_t src_first = 0, dst_first = 0;  // first input / output column of the views
+};
+
+// The phases of a problem with dilation_w > 1, or why it cannot be split so.
+std::string w_phases(const ConvGeometry& g, std::vector<WPhase>* phases) {
+  const std::int64_t d = g.dilation[2];
+  if (g.kernel[2] != 3 || g.stride[2] != 1) return "kernel width 3 at stride 1 along W only";
+  const auto floor_div = [](std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+  for (std::int64_t r = 0; r < std::min(d, g.out[2]); ++r) {
+    WPhase phase{g, 0, r};
+    ConvGeometry& h = phase.geometry;
+    const std::int64_t q = r - g.pad_begin[2], base = floor_div(q, d), rho = q - base * d;
+    h.dilation[2] = 1;
+    h.out[2] = (g.out[2] - r + d - 1) / d;
+    std::int64_t first = base, in = rho < g.in[2] ? (g.in[2] - rho + d - 1) / d : 0;
+    std::int64_t pad_begin = -base;
+    if (pad_begin < 0) pad_begin = 0, in -= first;  // columns phase r never reads
+    else first = 0;
+    std::int64_t pad_end = h.out[2] + 2 - in - pad_begin;
+    if (pad_end < 0) in += pad_end, pad_end = 0;
+    if (in <= 0) return "dilation " + std::to_string(d) + " along W with padding beyond the input";
+    h.in[2] = in;
+    h.pad_begin[2] = pad_begin;
+    h.pad_end[2] = pad_end;
+    phase.src_first = rho + d * first;
+    if (phases != nullptr) phases->push_back(phase);
+  }
+  return {};
+}
+
+class PreparedWinogradPhases final : public TypedPreparedConv<PreparedWinogradPhases, true> {
+ public:
+  static constexpr Engine kEngine = Engine::winograd;
+  PreparedWinogradPhases(const ConvProblem& problem, std::vector<WPhase> phases,
+                         std::vector<std::unique_ptr<PreparedConv>> prepared)
+      : TypedPreparedConv(problem), phases_(std::move(phases)), prepared_(std::move(prepared)) {}
+  std::size_t workspace_bytes() const override {
+    std::size_t bytes = 0;
+    for (const auto& p : prepared_) bytes = std::max(bytes, p->workspace_bytes());
+    return bytes;
+  }
+  std::string kernel_name() const override {
+    return prepared_.front()->kernel_name() + " in " + std::to_string(phases_.size()) + " column phases";
+  }
+  // The phases share the kernel: one transform of the weights serves them all.
+  std::unique_ptr<PackedWeights> pack_weights_typed(const View5<float>& weight) const {
+    return prepared_.front()->pack_weights(weight);
+  }
+  void run_typed(const ConvOperands<float>& x, void* workspace, int threads) const {
+    const std::int64_t d = geometry().dilation[2];
+    for (std::size_t i = 0; i < phases_.size(); ++i) {
+      const WPhase& phase = phases_[i];
+      ConvOperands<float> y = x;
+      y.src.data += phase.src_first * x.src.strides[4];
+      y.src.strides[4] *= d;
+      y.src.shape[4] = phase.geometry.in[2];
+      y.dst.data += phase.dst_first * x.dst.strides[4];
+      y.dst.strides[4] *= d;
+      y.dst.shape[4] = phase.geometry.out[2];
+      prepared_[i]->run(y, workspace, threads);
+    }
+  }
+
+ private:
+  std::vector<WPhase> phases_;
+  std::vector<std::unique_ptr<PreparedConv>> prepared_;
+};
+
 class WinogradEngine final : public ConvEngine {
  public:
   Engine id() const override { return Engine::winograd; }
   Preparation prepare(const ConvProblem& problem) const override {
     if (std::string op = decline_unless_convolution(problem); !op.empty()) return Preparation::decline(std::move(op));
+    if (problem.geometry.dilation[2] > 1 && problem.direction == Direction::forward &&
+        problem.dtype == DType::float32) {
+      std::vector<WPhase> phases;
+      if (std::string reason = w_phases(problem.geometry, &phases); !reason.empty())
+        return Preparation::decline(std::move(reason));
+      std::vector<std::unique_ptr<PreparedConv>> prepared;
+      for (const WPhase& phase : phases) {
+        ConvProblem sub = problem;
+        sub.geometry = phase.geometry;
+        Preparation preparation = prepare(sub);
+        if (!preparation.prepared) return Preparation::decline("column phase: " + preparation.decline_reason);
+        prepared.push_back(std::move(preparation.prepared));
+      }
+      return Preparation::take(std::make_unique<PreparedWinogradPhases>(problem, std::move(phases), std::move(prepared)));
+    }
     Setup s;
     if (std::string reason = check(problem.direction, problem.geometry, problem.dtype, &s); !reason.empty())
       return Preparation::decline(std::move(reason));

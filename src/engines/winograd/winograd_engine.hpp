@@ -19,9 +19,11 @@
 // block at stride_h 1 the window rows are exactly the row's tiles apart: a kernel call then
 // spans output rows (ResNet's 14x14 and 7x7 layers keep full 14-tile calls).
 //
-// Takes forward float32 with groups = 1 and KW = 3, stride_w = dilation_w = 1 (any padding, any
-// KD, KH, strides and dilations in D and H, any layouts), when a window of Pmax tiles of one
-// output row fits the per-thread budget; declines otherwise, with the reason. Inputs or weights
+// Takes forward float32 with groups = 1 and KW = 3, stride_w = 1 (any padding, any KD, KH,
+// strides and dilations in D and H, any layouts), when a window of Pmax tiles of one output row
+// fits the per-thread budget; declines otherwise, with the reason. Dilation d > 1 along W runs
+// as d problems, one per phase of the output's columns (d * j + r), each reading one phase of
+// the input's columns with the kernel undilated: views with d times the W strides, no copy. Inputs or weights
 // that are not all finite are computed by implicit_gemm instead (the transform's differences
 // would turn an Inf into NaN where the direct sum gives Inf), so NaN and Inf propagate as in the
 // reference; so are finite inputs so large that the transformed products and sums could
