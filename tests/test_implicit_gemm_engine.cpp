@@ -229,6 +229,12 @@ TEST(ImplicitGemmEngine, DeclinesWithReasons) {
               std::string::npos)
         << fctest::op_name(op);
   }
+  // A huge dilation over a tiny dst: the flipped forward's padded window would be huge (fuzz
+  // corpus transposed_1d_huge_dilation_tiny_input): declined, im2col's chunks are bounded.
+  const Problem huge = fctest::make_problem(Op::backward_data, 1, 1, 1, {4294967296}, {2},
+                                            fc::ConvParams(1).dilation({4294967295}), false);
+  EXPECT_NE(fctest::decline_message(huge, kEngine).find("MiB per thread"), std::string::npos)
+      << fctest::decline_message(huge, kEngine);
   const Problem weights = fctest::make_problem(Op::backward_weights, 1, 3, 3, {9, 9}, {3, 3}, params, false);
   EXPECT_NE(fctest::decline_message(weights, kEngine).find("forward, and backward_data"), std::string::npos);
 }

@@ -587,6 +587,9 @@ FlippedProblem flipped_problem(const ConvGeometry& g) {
   return f;
 }
 
+// Most workspace per thread the flipped forward may take (its usual slot is <= 1 MiB).
+constexpr std::size_t kBackwardDataMaxSlotBytes = 8 << 20;
+
 // Why backward_data is not taken this way, or empty.
 std::string backward_data_decline(const ConvProblem& problem) {
   if (problem.dtype != DType::float32) return "float32 only";
@@ -597,6 +600,10 @@ std::string backward_data_decline(const ConvProblem& problem) {
   const FlippedProblem f = flipped_problem(g);
   for (std::size_t axis = 0; axis < 3; ++axis)
     if (f.geometry.in[axis] <= 0) return "backward_data whose padding leaves no output element a product";
+  // The flipped forward's padding is the kernel's extent: a huge dilation over a small dst would
+  // make one tile's window (mostly padding) huge. im2col's chunks stay bounded there.
+  if (const std::size_t slot = igemm_setup(f.geometry).slot_bytes; slot > kBackwardDataMaxSlotBytes)
+    return "backward_data whose flipped kernel's window needs " + std::to_string(slot >> 20) + " MiB per thread";
   return {};
 }
 
