@@ -14,9 +14,10 @@
 //   3. pointwise      1x1, no padding, stride 1 (any stride forward: its input pixels read in
 //                     two levels, row by row): a GEMM straight on the operands (its packing
 //                     blocks are bounded), every direction and dtype.
-//   4. winograd       forward float32, groups 1, kernels 3 wide at stride 1 along W (dilated
-//                     along W: in column phases, each undilated; dilated_3x3_d2 on SPR, 1 thread:
-//                     1.10 ms against implicit_gemm's 1.41), on AVX-512
+//   4. winograd       forward float32, groups 1, kernels 3 wide at stride 1 and dilation 1 along W
+//                     (it also takes dilation along W, in column phases, but its transforms then
+//                     read and write strided rows: dilated_3x3_d2 on SPR 1.41 ms against
+//                     implicit_gemm's 1.40, so auto leaves those to implicit_gemm), on AVX-512
 //                     and AVX2, with 96 <= C * KD * KH <= 1024, K >= 32 and output rows >= 14:
 //                     1.5x fewer multiply-adds on the implicit-GEMM kernels. Measured against
 //                     implicit_gemm (fastconv-bench, 21 shapes per ISA, 1 and 2 threads): 1.0-1.5x faster
@@ -24,8 +25,12 @@
 //                     the 1-D layers from C128; slower on C*KD*KH < 96 (C16, 1-D C64 mixed), on
 //                     K = 16, and, at 2 threads, above 1024 (C512: weight chunks of one block).
 //   5. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
-//                     bounded per-thread windows, packed weights.
-//   6. im2col         everything else (backward directions, float64): explicit unfold + GEMM.
+//                     bounded per-thread windows, packed weights; and backward_data (the
+//                     transposed convolution) float32 at stride 1, as the forward of the flipped
+//                     kernel (SPR, 1 thread, against im2col: res2_3x3 1.44 against 2.00 ms,
+//                     res5_3x3 2.88 against 3.30 ms).
+//   6. im2col         everything else (strided backward_data, backward_weights, float64):
+//                     explicit unfold + GEMM.
 //   7. reference      never reached in practice (im2col takes every problem).
 // Inner operations other than the convolution (fastconv/inner_op.hpp), float32: depthwise and
 // few_channels (C/groups <= 4) take the forward at stride 1 along H and W with their direct
@@ -65,12 +70,14 @@ std::string auto_skip_reason(Engine candidate, const ConvProblem& problem) {
     return "thin groups with an inner operation: implicit_gemm's channel tiles are faster";
   if (candidate == Engine::winograd) {
     const std::int64_t reduction = g.in_channels * g.kernel[0] * g.kernel[1];
-    const std::int64_t width = (g.out[2] + g.dilation[2] - 1) / g.dilation[2];  // a column phase's
     if (active_isa() == Isa::scalar) return "measured on AVX-512 and AVX2 only";
+    if (g.dilation[2] > 1)
+      return "dilation " + std::to_string(g.dilation[2]) + " along W (column phases with strided transforms): "
+             "implicit_gemm is as fast";
     if (reduction < kWinogradAutoMinReduction || reduction > kWinogradAutoMaxReduction ||
-        g.out_channels < kWinogradAutoMinOutChannels || width < kWinogradAutoMinWidth)
+        g.out_channels < kWinogradAutoMinOutChannels || g.out[2] < kWinogradAutoMinWidth)
       return "C*KD*KH = " + std::to_string(reduction) + ", K = " + std::to_string(g.out_channels) +
-             ", output width " + std::to_string(width) + " (auto takes C*KD*KH in [" +
+             ", output width " + std::to_string(g.out[2]) + " (auto takes C*KD*KH in [" +
              std::to_string(kWinogradAutoMinReduction) + ", " + std::to_string(kWinogradAutoMaxReduction) +
              "], K >= " + std::to_string(kWinogradAutoMinOutChannels) + ", width >= " +
              std::to_string(kWinogradAutoMinWidth) + "): implicit_gemm is faster";
