@@ -26,10 +26,14 @@
 //                     K = 16, and, at 2 threads, above 1024 (C512: weight chunks of one block).
 //   5. implicit_gemm  every other forward float32 problem: output channels in vector lanes,
 //                     bounded per-thread windows, packed weights; and backward_data (the
-//                     transposed convolution) float32 at stride 1, as the forward of the flipped
-//                     kernel (SPR, 1 thread, against im2col: res2_3x3 1.44 against 2.00 ms,
-//                     res5_3x3 2.88 against 3.30 ms).
-//   6. im2col         everything else (strided backward_data, backward_weights, float64):
+//                     transposed convolution) float32 at stride 1 with C/groups >= 16, as the
+//                     forward of the flipped kernel (SPR, 1 thread, against im2col: res2_3x3 1.48
+//                     against 1.97 ms, res5_3x3 2.87 against 3.54 ms). It takes strided
+//                     backward_data too (one problem per stride phase), but auto leaves those to
+//                     im2col, measured faster there (res4_3x3_s2 2.23 against 2.46 ms,
+//                     res5_downsample 2.91 against 3.60 ms, conv1 3.6 against 10.6 ms: strided
+//                     stores, sub-kernels packed element by element, C = 3).
+//   6. im2col         everything else (backward_data left over, backward_weights, float64):
 //                     explicit unfold + GEMM.
 //   7. reference      never reached in practice (im2col takes every problem).
 // Inner operations other than the convolution (fastconv/inner_op.hpp), float32: depthwise and
@@ -55,6 +59,9 @@
 namespace fastconv::detail {
 namespace {
 
+// implicit_gemm's backward_data writes C/groups channels in vectors of 16 (AVX-512).
+constexpr std::int64_t kIgemmBackwardDataMinChannels = 16;
+
 // few_channels' pixel vectors fill poorly on rows narrower than this; see the heuristic above.
 constexpr std::int64_t kThinGroupMinRow = 16;
 
@@ -68,6 +75,14 @@ std::string auto_skip_reason(Engine candidate, const ConvProblem& problem) {
   if (candidate == Engine::few_channels && !problem.convolution() &&
       g.in_channels_per_group() > kFewChannelsMaxPerGroup)
     return "thin groups with an inner operation: implicit_gemm's channel tiles are faster";
+  if (candidate == Engine::implicit_gemm && problem.direction == Direction::backward_data) {
+    if (g.stride != SpatialArray{1, 1, 1})
+      return "backward_data at stride > 1 (stride phases: strided stores and sub-kernels packed element by "
+             "element): im2col is faster";
+    if (g.in_channels_per_group() < kIgemmBackwardDataMinChannels)
+      return "backward_data with C/groups = " + std::to_string(g.in_channels_per_group()) + " < " +
+             std::to_string(kIgemmBackwardDataMinChannels) + " (output-channel vectors mostly empty): im2col is faster";
+  }
   if (candidate == Engine::winograd) {
     const std::int64_t reduction = g.in_channels * g.kernel[0] * g.kernel[1];
     if (active_isa() == Isa::scalar) return "measured on AVX-512 and AVX2 only";
