@@ -1,7 +1,8 @@
 // The winograd engine against Engine::reference on seeded random problems it takes (forward
-// float32, groups = 1, kernel width 3 at stride 1 along W, dilation 1 or 2-3 there: column phases): 1-D/2-D/3-D, stride >
-// kernel and dilation along D and H, asymmetric padding, odd output widths (a last tile with one
-// column), C and K across the microkernel's channel blocks, batch 1 and > 1, bias on and off,
+// float32, groups = 1, kernel width 3 at stride 1 along W, dilation 1 there or 2-3 as column
+// phases): 1-D/2-D/3-D, stride > kernel and dilation along D and H, asymmetric padding, odd
+// output widths (a last tile with one column), C and K across the microkernel's channel blocks,
+// batch 1 and > 1, bias on and off,
 // random operand layouts and rows wider than a window block; integer-valued inputs (exact: the
 // transform's factors are 1 and 1/2) and real inputs (within the reduction bound). Also:
 // non-finite values (the fallback to implicit_gemm) give NaN where the reference does, also with
