@@ -144,7 +144,7 @@ struct GemmGrid {
   int row_parts = 1, col_parts = 1;
 };
 
-// The grid for `threads` threads with the least estimated time of the slowest thread: its
+// The grid of at most `threads` parts with the least estimated time of the slowest thread: its
 // multiply-adds (lanes of FMA per cycle, ~2 * 16) plus the elements it packs (about one per
 // cycle): its rows of A once per column block of nc, its columns of B once. Splitting the
 // rows repeats B's packing in every row part, splitting the columns repeats A's (the weights
@@ -154,10 +154,9 @@ GemmGrid choose_grid(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n
   const std::int64_t row_tiles = (m + kernel.mr - 1) / kernel.mr, col_tiles = (n + kernel.nr - 1) / kernel.nr;
   GemmGrid best;
   double best_cost = -1.0;
-  for (int rows = 1; rows <= threads; ++rows) {
-    if (threads % rows != 0) continue;
-    const int cols = threads / rows;
-    if (rows > row_tiles || cols > col_tiles) continue;
+  for (int rows = 1; rows <= std::min<std::int64_t>(threads, row_tiles); ++rows) {
+    // The most columns that fit (a grid may leave threads idle, e.g. 3 threads on 2 row tiles).
+    const int cols = int(std::min<std::int64_t>(threads / rows, col_tiles));
     const double my_rows = double((row_tiles + rows - 1) / rows * kernel.mr);
     const double my_cols = double((col_tiles + cols - 1) / cols * kernel.nr);
     const double col_blocks = std::ceil(my_cols / double(kernel.nc));
