@@ -100,6 +100,10 @@ BackwardPhase backward_phase(const ConvGeometry& g, const SpatialArray& phase) {
   return b;
 }
 
+// backward_data runs one stride-1 problem per phase of its stride, at most this many (more go
+// to im2col: each phase re-reads dst).
+constexpr std::int64_t kBackwardDataMaxPhases = 16;
+
 // Most workspace per thread a phase's flipped forward may take (its usual slot is <= 1 MiB).
 constexpr std::size_t kBackwardDataMaxSlotBytes = 8 << 20;
 

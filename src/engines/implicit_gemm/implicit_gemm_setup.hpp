@@ -41,10 +41,6 @@ inline constexpr std::int64_t kIgemmTeamMinItems = 16;
 // kIgemmTeamMinItems tiles).
 inline constexpr std::int64_t kIgemmDynamicParts = 4;
 
-// backward_data runs one stride-1 problem per phase of its stride (at most this many; more go to
-// im2col: each phase re-reads dst).
-inline constexpr std::int64_t kBackwardDataMaxPhases = 16;
-
 struct IgemmSetup {
   const IgemmKernel* kernel = nullptr;
   std::int64_t ocb = 0;                    // output channels per block (kernel OCB)
