@@ -188,6 +188,7 @@ void derive_within_budget(Case& c, Sizes s, bool bias) {
       s.out_per_group = (s.out_per_group + 1) / 2;
     } else if (s.groups > 2) {
       s.groups = 2;
+      c.params.group_count = 2;  // (the shapes and the parameters must keep agreeing)
     } else {
       auto largest = std::max_element(s.in.begin(), s.in.end());
       if (*largest <= 1) return;
