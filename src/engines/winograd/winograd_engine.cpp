@@ -138,13 +138,15 @@ std::string check(Direction direction, const ConvGeometry& g, DType dtype, Setup
 // The largest input magnitude |d| a window may hold for block kb's products, sums and output
 // transform to stay below FLT_MAX / 2 (so below overflow wherever the direct sum is): with
 // |V| <= 2 max |d| and |U| <= 1.5 max |g|, each M_e sums R = C * KD * KH products and an output
-// adds three M_e, so |y| <= 9 R max |g| max |d|. Windows above it (huge finite inputs) go to the
-// exact fallback; every window does when a weight is not finite (the limit is then negative).
+// adds three M_e, so |y| <= 9 R max |g| max |d|. Never above 1e38 (< FLT_MAX / 2), so that the
+// input transform's sums of two values stay finite whatever the weights (all zero: the direct
+// sum is 0, 0 * inf would be NaN). Windows above it (huge finite inputs) go to the exact
+// fallback; every window does when a weight is not finite (the limit is then negative).
 float input_limit(const Setup& s, bool weights_finite, float largest_weight) {
   if (!weights_finite) return -1.0f;
   const double bound = 9.0 * double(s.channels * s.kernel_rows) * double(largest_weight);
-  const double limit = double(std::numeric_limits<float>::max()) / 2.0 / bound;
-  return bound == 0.0 ? std::numeric_limits<float>::infinity() : float(std::min(limit, 1e38));
+  const double limit = bound == 0.0 ? 1e38 : double(std::numeric_limits<float>::max()) / 2.0 / bound;
+  return float(std::min(limit, 1e38));
 }
 
 // U of the OCB output channels of block kb: [e][channel][kernel row][OCB], zero past K. Returns
