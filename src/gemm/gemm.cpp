@@ -9,8 +9,6 @@
 // (B when the rows are split, A when the columns are) is packed by every thread that needs it.
 #include "gemm/gemm.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -141,6 +139,7 @@ namespace {
 // How the threads split C: rows into `row_parts` ranges of whole mr-row tiles, columns into
 // `col_parts` ranges of whole nr-column tiles, one (row range, column range) per thread.
 struct GemmGrid {
+  std::int64_t row_tiles = 0, col_tiles = 0;  // of C
   int row_parts = 1, col_parts = 1;
 };
 
@@ -152,7 +151,7 @@ struct GemmGrid {
 template <typename T>
 GemmGrid choose_grid(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n, std::int64_t k, int threads) {
   const std::int64_t row_tiles = (m + kernel.mr - 1) / kernel.mr, col_tiles = (n + kernel.nr - 1) / kernel.nr;
-  GemmGrid best;
+  GemmGrid best{row_tiles, col_tiles};
   double best_cost = -1.0;
   for (int rows = 1; rows <= std::min<std::int64_t>(threads, row_tiles); ++rows) {
     // The most columns that fit (a grid may leave threads idle, e.g. 3 threads on 2 row tiles).
@@ -161,7 +160,7 @@ GemmGrid choose_grid(const GemmKernel<T>& kernel, std::int64_t m, std::int64_t n
     const double my_cols = double((col_tiles + cols - 1) / cols * kernel.nr);
     const double col_blocks = std::ceil(my_cols / double(kernel.nc));
     const double cost = my_rows * my_cols * double(k) / 32.0 + (my_rows * col_blocks + my_cols) * double(k);
-    if (best_cost < 0.0 || cost < best_cost) best_cost = cost, best = {rows, cols};
+    if (best_cost < 0.0 || cost < best_cost) best_cost = cost, best.row_parts = rows, best.col_parts = cols;
   }
   return best;
 }
@@ -253,14 +252,13 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixView<const T> a,
   const GemmKernel<T>& kernel = kernel_choice ? *kernel_choice : active_gemm_kernel<T>();
   const std::size_t slot_size = slot_bytes(kernel, m, n, k);
   const GemmGrid grid = choose_grid(kernel, m, n, k, threads_for_work(double(m) * double(n) * double(k), thread_budget));
-  const std::int64_t row_tiles = (m + kernel.mr - 1) / kernel.mr, col_tiles = (n + kernel.nr - 1) / kernel.nr;
   const int parts = grid.row_parts * grid.col_parts;
   parallel_team(parts, [&] {
     // (A region may get fewer threads than asked, e.g. nested: a thread then runs several parts.)
     T* slot = reinterpret_cast<T*>(static_cast<std::byte*>(workspace) + std::size_t(thread_index()) * slot_size);
     for (int part = thread_index(); part < parts; part += team_size()) {
-      const auto [row_begin, row_end] = tile_range(row_tiles, grid.row_parts, part / grid.col_parts, kernel.mr, m);
-      const auto [col_begin, col_end] = tile_range(col_tiles, grid.col_parts, part % grid.col_parts, kernel.nr, n);
+      const auto [row_begin, row_end] = tile_range(grid.row_tiles, grid.row_parts, part / grid.col_parts, kernel.mr, m);
+      const auto [col_begin, col_end] = tile_range(grid.col_tiles, grid.col_parts, part % grid.col_parts, kernel.nr, n);
       if (row_begin >= row_end || col_begin >= col_end) continue;
       gemm_part(kernel, row_end - row_begin, col_end - col_begin, k,
                 MatrixView<const T>{&a.at(row_begin, 0), a.row_stride, a.col_stride},

@@ -298,4 +298,11 @@ void expect_shape(const char* operation, const char* argument,
   }
 }
 
+CroppedAxis crop_negative_padding(std::int64_t in, std::int64_t out, std::int64_t extent, std::int64_t pad_begin) {
+  CroppedAxis axis{0, in, pad_begin, out + extent - in - pad_begin};
+  if (axis.pad_begin < 0) axis.crop = -axis.pad_begin, axis.in += axis.pad_begin, axis.pad_begin = 0;
+  if (axis.pad_end < 0) axis.in += axis.pad_end, axis.pad_end = 0;
+  return axis;
+}
+
 }  // namespace fastconv::detail

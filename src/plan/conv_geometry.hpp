@@ -70,6 +70,16 @@ ConvGeometry transposed_geometry(const char* operation, std::span<const std::int
 ConvGeometry window_geometry(const char* operation, std::span<const std::int64_t> image_shape,
                              std::span<const std::int64_t> kernel_size, const ConvParams& params);
 
+// One axis of a stride-1 convolution from `in` input to `out` output elements, kernel extent
+// (K - 1) * dilation and padding `pad_begin` before (negative: input elements skipped), as the
+// input elements to skip (`crop`) and keep (`in`) and non-negative paddings on both sides
+// (pad_end from the sizes: out = in + pad_begin + pad_end - extent). `in` <= 0 when no output
+// element reads an input element.
+struct CroppedAxis {
+  std::int64_t crop, in, pad_begin, pad_end;
+};
+CroppedAxis crop_negative_padding(std::int64_t in, std::int64_t out, std::int64_t extent, std::int64_t pad_begin);
+
 // Checks that an operand has the expected shape; names it in the error.
 void expect_shape(const char* operation, const char* argument,
                   std::span<const std::int64_t> actual, std::span<const std::int64_t> expected);

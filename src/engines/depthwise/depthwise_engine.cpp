@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/int_division.hpp"
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/bias.hpp"
@@ -21,11 +22,6 @@ namespace {
 
 // Elements of one output (forward) or input (backward_data) row computed at a time.
 constexpr std::int64_t kRowChunk = 256;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
 
 // Output positions o in [begin, end) whose input position o * stride + offset is in [lo, hi).
 struct Range {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/int_division.hpp"
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/direct_op/plane_op_forward.hpp"
@@ -27,8 +28,6 @@ constexpr std::int64_t kPlaneBudgetFloats = 64 * 1024;  // plane mode: padded pl
 // non-temporal stores: no read for ownership, and the writes drain while the kernel computes.
 constexpr double kStreamingMinBytesPerThread = 4.0 * 1024 * 1024;
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // Floats from p to the next 64-byte boundary (0 when p is not float-aligned).

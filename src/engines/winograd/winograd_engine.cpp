@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/int_division.hpp"
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "engines/implicit_gemm/implicit_gemm_engine.hpp"
@@ -21,7 +22,6 @@
 namespace fastconv::detail {
 namespace {
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // A transform's check lanes (winograd_kernels.hpp), reduced.
@@ -497,24 +497,19 @@ struct WPhase {
 std::string w_phases(const ConvGeometry& g, std::vector<WPhase>* phases) {
   const std::int64_t d = g.dilation[2];
   if (g.kernel[2] != 3 || g.stride[2] != 1) return "kernel width 3 at stride 1 along W only";
-  const auto floor_div = [](std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
   for (std::int64_t r = 0; r < std::min(d, g.out[2]); ++r) {
     WPhase phase{g, 0, r};
     ConvGeometry& h = phase.geometry;
+    // Output column d * j + r reads input columns d * (j + base + kw) + rho.
     const std::int64_t q = r - g.pad_begin[2], base = floor_div(q, d), rho = q - base * d;
     h.dilation[2] = 1;
-    h.out[2] = (g.out[2] - r + d - 1) / d;
-    std::int64_t first = base, in = rho < g.in[2] ? (g.in[2] - rho + d - 1) / d : 0;
-    std::int64_t pad_begin = -base;
-    if (pad_begin < 0) pad_begin = 0, in -= first;  // columns phase r never reads
-    else first = 0;
-    std::int64_t pad_end = h.out[2] + 2 - in - pad_begin;
-    if (pad_end < 0) in += pad_end, pad_end = 0;
-    if (in <= 0) return "dilation " + std::to_string(d) + " along W with padding beyond the input";
-    h.in[2] = in;
-    h.pad_begin[2] = pad_begin;
-    h.pad_end[2] = pad_end;
-    phase.src_first = rho + d * first;
+    h.out[2] = ceil_div(g.out[2] - r, d);
+    const CroppedAxis in = crop_negative_padding(rho < g.in[2] ? ceil_div(g.in[2] - rho, d) : 0, h.out[2], 2, -base);
+    if (in.in <= 0) return "dilation " + std::to_string(d) + " along W with padding beyond the input";
+    h.in[2] = in.in;
+    h.pad_begin[2] = in.pad_begin;
+    h.pad_end[2] = in.pad_end;
+    phase.src_first = rho + d * in.crop;
     if (phases != nullptr) phases->push_back(phase);
   }
   return {};
